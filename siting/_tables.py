@@ -1,0 +1,161 @@
+"""Read a planner's table of points (CSV / Excel / JSON / GeoJSON / GeoPackage) into WGS84 GeoDataFrames."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .coords import normalize_crs, to_wgs84
+from .errors import ColumnError, CRSError, InputFileError
+
+#: Coordinate column pairs tried in order (case-insensitive).
+COORD_COLUMNS = [
+    ("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("x", "y"),
+]
+TABULAR = {".csv", ".txt", ".tsv", ".xlsx", ".xls", ".json"}
+VECTOR = {".geojson", ".gpkg", ".shp", ".fgb", ".parquet"}
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".csv", ".txt"}:
+            return pd.read_csv(path, encoding="utf-8-sig")
+        if suffix == ".tsv":
+            return pd.read_csv(path, sep="\t", encoding="utf-8-sig")
+        if suffix in {".xlsx", ".xls"}:
+            return pd.read_excel(path)
+        with open(path, encoding="utf-8-sig") as fh:
+            data = json.load(fh)
+    except (UnicodeDecodeError, ValueError, OSError, ImportError) as exc:
+        raise InputFileError(f"{path}: cannot read as {suffix[1:]} table: {exc}") from exc
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        raise _GeoJSON()
+    if isinstance(data, dict):
+        data = next((v for v in data.values() if isinstance(v, list)), None)
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise InputFileError(f"{path}: expected a JSON list of objects (one per point) or GeoJSON")
+    return pd.DataFrame.from_records(data)
+
+
+class _GeoJSON(Exception):
+    """Internal signal: a .json file is GeoJSON, read it as a vector file."""
+
+
+def find_coord_columns(frame: pd.DataFrame, path: Path | str) -> tuple[str, str]:
+    """Return the (lon, lat) column names of ``frame``; ColumnError naming what was found otherwise."""
+    lower = {str(c).strip().lower(): c for c in frame.columns}
+    for lon, lat in COORD_COLUMNS:
+        for suffix in ("", "_wgs84", "_gcj02", "_bd09"):
+            if lon + suffix in lower and lat + suffix in lower:
+                return lower[lon + suffix], lower[lat + suffix]
+    expected = ", ".join(f"{a}/{b}" for a, b in COORD_COLUMNS)
+    raise ColumnError(
+        f"{path}: no coordinate columns; expected one of {expected}; found: {', '.join(map(str, frame.columns))}"
+    )
+
+
+def _numeric(frame: pd.DataFrame, column: str, path: Path | str) -> np.ndarray:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float, na_value=np.nan))
+    if bad.any():
+        rows = [int(i) + 2 for i in np.flatnonzero(bad.to_numpy())[:5]]  # +2: header line, 1-based
+        raise ColumnError(
+            f"{path}: column {column!r} has {int(bad.sum())} empty or non-numeric value(s), "
+            f"first at row(s) {rows} (counting the header as row 1)"
+        )
+    return values.to_numpy(dtype=float)
+
+
+def check_lonlat(lon: np.ndarray, lat: np.ndarray, path: Path | str) -> None:
+    """Raise CRSError when values cannot be longitude/latitude, or look swapped (China: lon > lat)."""
+    if len(lon) == 0:
+        return
+    if (np.abs(lat) > 90).any() or (np.abs(lon) > 180).any():
+        if (np.abs(lon) <= 90).all() and (np.abs(lat) <= 180).all():
+            raise CRSError(f"{path}: latitude values exceed 90°: longitude and latitude look swapped")
+        raise CRSError(
+            f"{path}: coordinates are not degrees (max |x| {np.abs(lon).max():.0f}); "
+            "projected coordinates are not supported in tables, give lon/lat"
+        )
+    in_china_swapped = (lon > 0.8) & (lon < 56) & (lat > 72) & (lat < 138)
+    if in_china_swapped.mean() > 0.5:
+        raise CRSError(
+            f"{path}: {int(in_china_swapped.sum())} of {len(lon)} points have lon < lat inside China's "
+            "range: the longitude and latitude columns look swapped"
+        )
+
+
+def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "points") -> gpd.GeoDataFrame:
+    """Read a table or vector file of points (or polygons) and return it in WGS84 (EPSG:4326).
+
+    Tabular files (CSV, Excel, a JSON list of objects) take coordinates from ``lon``/``lat``
+    (also ``lng``, ``longitude``/``latitude``, ``x``/``y``, optionally suffixed ``_wgs84``/``_gcj02``/``_bd09``)
+    given in ``crs`` (``wgs84``, ``gcj02`` or ``bd09``); every other column is kept. Vector files
+    (GeoJSON, GeoPackage, Shapefile...) keep their geometry; a declared projected CRS is transformed,
+    and ``crs`` gcj02/bd09 shifts their WGS84-labelled coordinates. The source row number is kept as
+    ``source_row`` (1-based data row) so errors later can name it.
+    """
+    path = Path(path)
+    kind = normalize_crs(crs)
+    if not path.exists():
+        raise InputFileError(f"{what} file not found: {path}")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the {what} file is empty")
+    suffix = path.suffix.lower()
+    frame: pd.DataFrame | None = None
+    if suffix in TABULAR:
+        try:
+            frame = _read_frame(path)
+        except _GeoJSON:
+            frame = None
+    elif suffix not in VECTOR:
+        raise InputFileError(
+            f"{path}: unsupported {what} file type {suffix!r}; use CSV, Excel, JSON, GeoJSON or GeoPackage"
+        )
+    if frame is not None:
+        if frame.empty:
+            raise InputFileError(f"{path}: the {what} table has no rows")
+        lon_col, lat_col = find_coord_columns(frame, path)
+        lon, lat = _numeric(frame, lon_col, path), _numeric(frame, lat_col, path)
+        check_lonlat(lon, lat, path)
+        lon, lat = to_wgs84(lon, lat, kind)
+        out = gpd.GeoDataFrame(frame.copy(), geometry=gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    else:
+        out = _read_vector(path, kind, what)
+    out["source_row"] = np.arange(1, len(out) + 1)
+    out.attrs["source"] = str(path)
+    return out
+
+
+def _read_vector(path: Path, kind: str, what: str) -> gpd.GeoDataFrame:
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises its own DataSourceError family
+        raise InputFileError(f"{path}: cannot read {what} as a vector file: {exc}") from exc
+    if gdf.empty:
+        raise InputFileError(f"{path}: the {what} file has no features")
+    if gdf.geometry.isna().any() or gdf.geometry.is_empty.any():
+        rows = [int(i) + 1 for i in np.flatnonzero((gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy())[:5]]
+        raise InputFileError(f"{path}: {what} feature(s) {rows} have no geometry")
+    if gdf.crs is None:
+        gdf = gdf.set_crs("EPSG:4326")
+    elif not gdf.crs.equals("EPSG:4326") and not gdf.crs.is_geographic:
+        gdf = gdf.to_crs("EPSG:4326")
+    elif gdf.crs.is_geographic and gdf.crs.to_epsg() not in (4326, 4490, None):
+        raise CRSError(f"{path}: geographic CRS {gdf.crs.name} is not WGS84; reproject it first")
+    else:
+        gdf = gdf.to_crs("EPSG:4326")
+    if kind != "wgs84":
+        from shapely import transform
+
+        def shift(xy: np.ndarray) -> np.ndarray:
+            x, y = to_wgs84(xy[:, 0], xy[:, 1], kind)
+            return np.column_stack([x, y])
+
+        gdf = gdf.set_geometry(transform(gdf.geometry.values, shift))
+    return gdf

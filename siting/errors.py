@@ -1,0 +1,35 @@
+"""Project exceptions: one small class per failure, each subclassing a builtin."""
+
+from __future__ import annotations
+
+
+class SitingError(Exception):
+    """Base class of every error `siting` raises on purpose (the CLI prints these without a traceback)."""
+
+
+class InputFileError(SitingError, ValueError):
+    """An input file is missing, unreadable, or its content is wrong (the message names file/column/row)."""
+
+
+class ColumnError(InputFileError):
+    """A table lacks a required column, or a column holds values of the wrong kind."""
+
+
+class CRSError(SitingError, ValueError):
+    """A coordinate reference system is unknown, missing, mixed, or the points do not fit it."""
+
+
+class NetworkError(SitingError, ValueError):
+    """A street network cannot be built (no walkable ways, empty or broken OSM file...)."""
+
+
+class GeocodeError(SitingError, LookupError):
+    """A place name geocodes to nothing (online network building)."""
+
+
+class OutputError(SitingError, OSError):
+    """An output directory exists (without overwrite) or cannot be written."""
+
+
+class SolverError(SitingError, RuntimeError):
+    """An optimisation model cannot be built or solved."""
