@@ -1,0 +1,301 @@
+"""15-minute coverage: nearest facility and walking time per resident; shares per 街道 and district."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from . import routing
+from .errors import SitingError
+from .network import Network
+from .settings import Settings
+from .targets import gap, target_for
+
+#: Status of a population point.
+OK, TOO_FAR, OUTSIDE = "ok", "too_far_from_network", "outside_network_area"
+DEFAULT_TYPES = ("center", "subcenter", "station", "village_clinic")
+
+
+@dataclass
+class CoverageResult:
+    """What :func:`coverage` returns.
+
+    Attributes
+    ----------
+    points : GeoDataFrame (WGS84)
+        The population points (input index and columns kept) plus ``walk_min`` (minutes to the
+        nearest counted facility; ``inf`` when unreachable or not on the network), ``facility_id``,
+        ``covered`` (bool), ``status`` (``ok`` / ``too_far_from_network`` / ``outside_network_area``),
+        ``snap_m`` (off-network leg, m).
+    facilities : GeoDataFrame (WGS84)
+        The counted facilities with ``snapped`` (bool), ``snap_m`` and ``residents_within``.
+    by_subdistrict, by_district : DataFrame
+        ``population``, ``covered``, ``coverage_rate``, ``target``, ``gap_pp``, ``gap_residents``,
+        plus ``outside_population`` (residents outside the network extent, excluded from the rate).
+    summary : dict
+        Whole-area figures (see :meth:`summary`).
+    """
+
+    points: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    by_subdistrict: pd.DataFrame
+    by_district: pd.DataFrame
+    summary: dict[str, Any]
+    settings: Settings
+    network: Network = field(repr=False)
+    node_dist: np.ndarray = field(repr=False)
+    subdistricts: gpd.GeoDataFrame | None = None
+
+    def against_target(self, target: float | None = None) -> dict[str, Any]:
+        """Rate, target, gap in percentage points and residents for the whole area (target overridable)."""
+        s = self.summary
+        t = s["target"] if target is None else float(target)
+        return {"population_total": s["population_total"], "population_covered": s["population_covered"],
+                **gap(s["population_total"], s["population_covered"], t)}
+
+    def uncovered_places(self, radius_m: float = 300.0) -> gpd.GeoDataFrame:
+        """Clusters of uncovered residents: points within ``radius_m`` of each other are chained.
+
+        Columns: ``residents``, ``points``, ``subdistrict`` (the most common), ``max_walk_min``;
+        geometry is the residents-weighted centre (WGS84). Sorted by residents, largest first.
+        """
+        pts = self.points[(self.points["status"] != OUTSIDE) & ~self.points["covered"]]
+        cols = ["residents", "points", "subdistrict", "max_walk_min", "geometry"]
+        if pts.empty:
+            return gpd.GeoDataFrame(columns=cols, geometry="geometry", crs="EPSG:4326")
+        xy = pts.geometry.to_crs(self.network.crs).get_coordinates().to_numpy()
+        pairs = cKDTree(xy).query_pairs(radius_m, output_type="ndarray")
+        import scipy.sparse as sp
+
+        graph = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(xy),) * 2)
+        _, label = connected_components(graph, directed=False)
+        w = pts["population"].to_numpy(float)
+        frame = pd.DataFrame({"label": label, "w": w, "x": xy[:, 0] * w, "y": xy[:, 1] * w,
+                              "sub": pts.get("subdistrict", pd.Series(None, index=pts.index)).to_numpy(),
+                              "walk": pts["walk_min"].to_numpy(float)})
+        g = frame.groupby("label")
+        out = pd.DataFrame({
+            "residents": g["w"].sum(), "points": g.size(),
+            "subdistrict": g["sub"].agg(lambda s: s.mode().iloc[0] if s.notna().any() else None),
+            "max_walk_min": g["walk"].max(),
+        })
+        wsum = out["residents"].where(out["residents"] > 0, 1.0)
+        geom = gpd.points_from_xy(g["x"].sum() / wsum, g["y"].sum() / wsum, crs=self.network.crs)
+        res = gpd.GeoDataFrame(out, geometry=geom).to_crs("EPSG:4326")
+        return res.sort_values("residents", ascending=False).reset_index(drop=True)
+
+    def service_area(self, buffer_m: float = 50.0, simplify_m: float = 5.0) -> gpd.GeoDataFrame:
+        """The street-following area reached within the threshold: reached (parts of) segments,
+        buffered by ``buffer_m`` (the lots along the street) and dissolved; one WGS84 polygon row."""
+        net, limit = self.network, self.settings.limit_m
+        d = self.node_dist
+        x0, y0, x1, y1 = net.segments_xy()
+        length = net.length
+        from_u = np.clip(limit - d[net.u], 0, None)
+        from_v = np.clip(limit - d[net.v], 0, None)
+        from_u = np.where(net.oneway, 0.0, from_u)  # home → facility: a one-way is walked u → v only
+        whole = from_u + from_v >= length
+        pieces = []
+        for lo, hi in ((np.zeros_like(length), np.minimum(from_u, length)),
+                       (np.maximum(length - from_v, 0), length)):
+            part = ~whole & (hi > lo)
+            pieces.append(_sub_lines(x0, y0, x1, y1, length, lo, hi, part))
+        pieces.append(_sub_lines(x0, y0, x1, y1, length, np.zeros_like(length), length, whole))
+        lines = np.concatenate(pieces)
+        if len(lines) == 0:
+            area = shapely.Polygon()
+        else:
+            area = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=4)).simplify(simplify_m)
+        return gpd.GeoDataFrame(
+            {"minutes": [self.settings.minutes], "mode": [self.settings.mode]}, geometry=[area], crs=net.crs
+        ).to_crs("EPSG:4326")
+
+    def explore(self, **kwargs: Any) -> Any:
+        """An interactive folium map of this result (see :func:`siting.maps.coverage_map`)."""
+        from .maps import coverage_map
+
+        return coverage_map(
+            self.points, self.facilities, subdistricts=self.subdistricts, summary=self.summary,
+            service_area=self.service_area(), **kwargs,
+        )
+
+
+def _sub_lines(x0, y0, x1, y1, length, lo, hi, mask):  # type: ignore[no-untyped-def]
+    """Straight sub-segments [lo, hi] (metres from u) of the segments selected by ``mask``."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return np.empty(0, dtype=object)
+    f0 = lo[idx] / length[idx]
+    f1 = hi[idx] / length[idx]
+    dx, dy = x1[idx] - x0[idx], y1[idx] - y0[idx]
+    a = np.column_stack([x0[idx] + f0 * dx, y0[idx] + f0 * dy])
+    b = np.column_stack([x0[idx] + f1 * dx, y0[idx] + f1 * dy])
+    return shapely.linestrings(np.stack([a, b], axis=1))
+
+
+def select_types(facilities: gpd.GeoDataFrame, types: Iterable[str] | None) -> gpd.GeoDataFrame:
+    """Keep the facility types that count (all rows when ``types`` is None or there is no ``type`` column)."""
+    if types is None or "type" not in facilities.columns:
+        return facilities
+    types = list(types)
+    return facilities[facilities["type"].isin(types)]
+
+
+def coverage(
+    net: Network,
+    facilities: gpd.GeoDataFrame,
+    population: gpd.GeoDataFrame,
+    settings: Settings | None = None,
+    *,
+    types: Iterable[str] | None = DEFAULT_TYPES,
+    boundaries: gpd.GeoDataFrame | None = None,
+    target: float | None = None,
+    minutes: float | None = None,
+) -> CoverageResult:
+    """Walking time from every population point to its nearest counted facility, and coverage shares.
+
+    Parameters
+    ----------
+    net : Network
+    facilities : GeoDataFrame
+        Points with ``facility_id``, ``name``, ``type`` (only ``types`` count), any CRS.
+    population : GeoDataFrame
+        Points with ``population`` (NaN everywhere: each point counts once, "share of locations"),
+        and ``subdistrict``/``district`` columns (added from ``boundaries`` when given).
+    settings : Settings
+        Mode, speed, threshold, snapping limit. ``minutes`` overrides the threshold.
+    target : float, optional
+        Overrides the district targets from ``data/targets.csv``.
+
+    Notes
+    -----
+    Points outside the network's extent are reported (``status``, ``outside_population``) and left
+    out of every rate; points inside it but farther than ``settings.max_snap_m`` from any usable way
+    count as uncovered with status ``too_far_from_network``.
+    """
+    settings = settings or Settings()
+    if minutes is not None:
+        settings = settings.with_(minutes=minutes)
+    fac = select_types(facilities, types).copy()
+    if fac.empty:
+        raise SitingError(f"no facilities of the counted types {list(types or [])} to compute coverage from")
+    if "facility_id" not in fac.columns:
+        fac["facility_id"] = [f"row:{i + 1}" for i in range(len(fac))]
+    pop = population.copy()
+    if boundaries is not None and "subdistrict" not in pop.columns:
+        from .demand import assign_areas
+
+        pop = assign_areas(pop, boundaries)
+    unit = str(population.attrs.get("unit", "residents"))
+    if "population" not in pop.columns or pop["population"].isna().all():
+        pop["population"], unit = 1.0, "locations"
+    if pop["population"].isna().any():
+        n_nan = int(pop["population"].isna().sum())
+        warnings.warn(f"{n_nan} population point(s) have no population (NaN) and are left out", stacklevel=2)
+    for col in ("subdistrict", "district"):
+        if col not in pop.columns:
+            pop[col] = None
+
+    fxy = fac.geometry.to_crs(net.crs).get_coordinates().to_numpy()
+    pxy = pop.geometry.to_crs(net.crs).centroid.get_coordinates().to_numpy()
+    fsnap = routing.snap(net, fxy[:, 0], fxy[:, 1], settings.max_snap_m)
+    if not fsnap.ok.any():
+        raise SitingError(
+            f"none of the {len(fac)} facilities lies within {settings.max_snap_m:.0f} m of the network "
+            f"({net.info.get('source', 'network')}); check their coordinate system (--facility-crs)"
+        )
+    if (~fsnap.ok).any():
+        names = fac.loc[~fsnap.ok, "name"].astype(str).tolist() if "name" in fac else []
+        warnings.warn(
+            f"{int((~fsnap.ok).sum())} of {len(fac)} facilities are farther than {settings.max_snap_m:.0f} m "
+            f"from the network and are not used: {', '.join(names[:10])}", stacklevel=2,
+        )
+    inside = shapely.contains_xy(net.extent(), pxy[:, 0], pxy[:, 1])
+    psnap = routing.snap(net, pxy[:, 0], pxy[:, 1], settings.max_snap_m)
+    psnap.seg[~inside] = -1
+    nodes = routing.node_distances(net, fsnap)
+    dist, who = routing.nearest(net, fsnap, psnap, nodes=nodes)
+    walk_min = dist / settings.metres_per_minute
+    pop["walk_min"] = walk_min
+    pop["facility_id"] = np.where(who >= 0, fac["facility_id"].to_numpy()[np.maximum(who, 0)], None)
+    pop["status"] = np.where(~inside, OUTSIDE, np.where(psnap.ok, OK, TOO_FAR))
+    pop["snap_m"] = np.where(np.isfinite(psnap.off), psnap.off, np.nan)
+    pop["covered"] = (walk_min <= settings.minutes + 1e-9) & (pop["status"] == OK)
+    pop = pop.to_crs("EPSG:4326")
+
+    reach = routing.reach_matrix(net, fsnap, psnap, settings.limit_m)
+    weights = pop["population"].fillna(0).to_numpy(float)
+    fac["snapped"] = fsnap.ok
+    fac["snap_m"] = np.where(fsnap.ok, fsnap.off, np.nan)
+    fac["residents_within"] = np.asarray(reach.astype(bool) @ weights).ravel()
+    fac = fac.to_crs("EPSG:4326")
+
+    by_sub = _aggregate(pop, ["district", "subdistrict"], target)
+    by_dist = _aggregate(pop, ["district"], target)
+    rated = pop[pop["status"] != OUTSIDE]
+    total = float(rated["population"].fillna(0).sum())
+    covered_pop = float(rated.loc[rated["covered"], "population"].fillna(0).sum())
+    districts = [d for d in rated["district"].dropna().unique()]
+    area_target = target
+    target_source = "--target" if target is not None else None
+    if target is None and len(districts) == 1:
+        area_target, target_source = target_for(districts[0])
+    summary: dict[str, Any] = {
+        "population_total": total,
+        "population_covered": covered_pop,
+        **gap(total, covered_pop, area_target),
+        "target_source": target_source,
+        "unit": unit,
+        "mode": settings.mode,
+        "speed_kmh": settings.speed_kmh,
+        "minutes": settings.minutes,
+        "limit_m": settings.limit_m,
+        "max_snap_m": settings.max_snap_m,
+        "n_facilities": int(fsnap.ok.sum()),
+        "n_facilities_unusable": int((~fsnap.ok).sum()),
+        "facilities_by_type": fac.loc[fac["snapped"], "type"].value_counts().to_dict() if "type" in fac else {},
+        "n_points": int(len(pop)),
+        "n_points_outside_network": int((pop["status"] == OUTSIDE).sum()),
+        "population_outside_network": float(pop.loc[pop["status"] == OUTSIDE, "population"].fillna(0).sum()),
+        "n_points_too_far": int((pop["status"] == TOO_FAR).sum()),
+        "population_too_far": float(pop.loc[pop["status"] == TOO_FAR, "population"].fillna(0).sum()),
+        "n_network_nodes": net.n_nodes,
+        "n_network_edges": net.n_edges,
+        "network_km": round(float(net.length.sum()) / 1000, 2),
+        "network_source": net.info.get("source"),
+        "districts": districts,
+    }
+    subs = None
+    if boundaries is not None:
+        subs = boundaries.merge(by_sub.drop(columns=["district"]), on="subdistrict", how="inner")
+        subs = gpd.GeoDataFrame(subs, geometry="geometry", crs=boundaries.crs).to_crs("EPSG:4326")
+    return CoverageResult(pop, fac, by_sub, by_dist, summary, settings, net, nodes[0], subs)
+
+
+def _aggregate(pop: gpd.GeoDataFrame, keys: list[str], target: float | None) -> pd.DataFrame:
+    """Population, covered and gap per group; outside-extent residents are reported separately."""
+    frame = pd.DataFrame({k: pop[k].fillna("(none)") for k in keys})
+    w = pop["population"].fillna(0).to_numpy(float)
+    outside = (pop["status"] == OUTSIDE).to_numpy()
+    frame["population"] = np.where(outside, 0.0, w)
+    frame["covered"] = np.where(pop["covered"].to_numpy(), w, 0.0)
+    frame["too_far_population"] = np.where((pop["status"] == TOO_FAR).to_numpy(), w, 0.0)
+    frame["outside_population"] = np.where(outside, w, 0.0)
+    frame["points"] = (~outside).astype(int)
+    out = frame.groupby(keys, sort=True).sum().reset_index()
+    rows = []
+    for _, row in out.iterrows():
+        t = target if target is not None else target_for(row["district"])[0]
+        rows.append(gap(row["population"], row["covered"], t))
+    out = pd.concat([out, pd.DataFrame(rows, index=out.index)], axis=1)
+    out = out[out["population"] + out["outside_population"] > 0]
+    return out.sort_values(keys).reset_index(drop=True)

@@ -1,0 +1,116 @@
+"""Wire the stages together from file names: what the CLI runs and what a notebook can call in one line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+
+from . import demand
+from .coverage import DEFAULT_TYPES, CoverageResult, coverage
+from .errors import SitingError
+from .network import Network
+from .settings import Settings
+
+
+@dataclass
+class Inputs:
+    """Everything a coverage run needs, loaded and converted (WGS84 frames, a projected network)."""
+
+    network: Network
+    facilities: gpd.GeoDataFrame
+    population: gpd.GeoDataFrame
+    boundaries: gpd.GeoDataFrame | None
+    notes: list[str]
+
+
+def load_inputs(
+    *,
+    osm: str | Path | None = None,
+    place: str | None = None,
+    facilities: str | Path | None = None,
+    facility_crs: str = "wgs84",
+    population: str | Path | None = None,
+    population_crs: str = "wgs84",
+    census: str | Path | None = None,
+    census_column: str = "pop_census_2020",
+    boundaries: str | Path | None = None,
+    district: str | None = None,
+    settings: Settings | None = None,
+    cache_dir: str | Path | None = None,
+) -> Inputs:
+    """Load network, facilities, population and 街道 boundaries from files (or a place name).
+
+    Defaults when a file is not given: facilities and residential buildings from the OSM file
+    itself, 街道 boundaries from its ``admin_level=8`` relations. Population from points without
+    numbers is weighted by the ``census`` control totals (equal shares per point in each area); with
+    no totals each point counts once (a share of locations, not residents).
+    """
+    from .facilities import facilities_from_osm, read_facilities
+
+    settings = settings or Settings()
+    notes: list[str] = []
+    if (osm is None) == (place is None):
+        raise SitingError("give exactly one of --osm FILE or --place NAME")
+    if osm is not None:
+        net = Network.from_osm(osm, settings.mode, cache_dir=cache_dir)
+    else:
+        net = Network.from_place(str(place), settings.mode, cache_dir=cache_dir)
+    if facilities is not None:
+        fac = read_facilities(facilities, crs=facility_crs)
+    elif osm is not None:
+        fac = facilities_from_osm(osm)
+        notes.append(f"facilities taken from the OSM file {Path(osm).name}")
+    else:
+        from .facilities import facilities_from_place
+
+        fac = facilities_from_place(str(place), cache_dir=cache_dir)
+        notes.append("facilities taken from OpenStreetMap (online)")
+    if boundaries is not None:
+        bnd: gpd.GeoDataFrame | None = demand.read_boundaries(boundaries)
+    elif osm is not None:
+        bnd = demand.boundaries_from_osm(osm)
+        bnd = bnd if len(bnd) else None
+    else:
+        bnd = None
+    if population is not None:
+        pop = demand.read_population(population, population_crs)
+    elif osm is not None:
+        pop = demand.population_from_buildings(osm)
+        notes.append("residents estimated from OSM residential buildings (footprint × levels ÷ floor area)")
+    else:
+        raise SitingError("--population FILE is needed with --place (buildings are read from --osm files only)")
+    totals = demand.read_census(census, column=census_column) if census is not None else None
+    pop = demand.prepare_population(pop, totals, boundaries=bnd)
+    if district is not None:
+        if bnd is None:
+            raise SitingError("--district needs 街道 boundaries (--boundaries FILE, or an OSM file that has them)")
+        pop, bnd = demand.restrict_to_district(pop, bnd, district)
+    return Inputs(net, fac, pop, bnd, notes)
+
+
+def run_coverage(
+    inputs: Inputs, settings: Settings | None = None, *, types: tuple[str, ...] | None = DEFAULT_TYPES,
+    target: float | None = None,
+) -> CoverageResult:
+    """Coverage of ``inputs`` (see :func:`siting.coverage.coverage`), with the loading notes attached."""
+    result = coverage(inputs.network, inputs.facilities, inputs.population, settings, types=types,
+                      boundaries=inputs.boundaries, target=target)
+    result.summary["notes"] = list(inputs.notes) + data_limits(inputs)
+    return result
+
+
+def data_limits(inputs: Inputs) -> list[str]:
+    """Plain statements of what the data cannot show, for the report (never hidden)."""
+    out: list[str] = []
+    info: dict[str, Any] = inputs.network.info
+    if info.get("source", "").endswith("shanghai_center_overpass_roads.osm"):
+        out.append("the street network has no footways, paths or estate roads (residential→primary streets only): "
+                   "walking times are conservative")
+    if "type" in inputs.facilities and not inputs.facilities["type"].isin(["station"]).any():
+        out.append("no 社区卫生服务站 (stations) in the facility list: only centres are counted")
+    if not bool(inputs.population.attrs.get("weighted", True)) and inputs.population.attrs.get("unit") == "locations":
+        out.append("no population figures: rates are shares of locations, not of residents")
+    return out

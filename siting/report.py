@@ -1,0 +1,170 @@
+"""Tables and exports: the per-街道 console table and the output directory (written atomically)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .coverage import CoverageResult
+from .errors import OutputError
+
+SUBDISTRICT_COLUMNS = ["district", "subdistrict", "population", "covered", "coverage_rate", "target", "gap_pp",
+                       "gap_residents", "too_far_population", "outside_population", "points"]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    if isinstance(value, np.floating):
+        return _clean_float(float(value))
+    return str(value)
+
+
+def _clean_float(x: float) -> float | None:
+    return None if math.isnan(x) else x
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float):
+        return _clean_float(obj)
+    return obj
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    """The summary as JSON (NaN → null; ``inf`` cannot occur in the summary)."""
+    return json.dumps(_clean(summary), ensure_ascii=False, indent=2, default=_json_default)
+
+
+def _writable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A copy GeoPackage can store: dict/list cells as JSON text, object columns as text."""
+    out = frame.copy()
+    for col in out.columns:
+        if col == out.geometry.name:
+            continue
+        if out[col].dtype == object:
+            out[col] = out[col].map(
+                lambda v: None if v is None or (isinstance(v, float) and math.isnan(v))
+                else json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list) else str(v)
+            )
+    return out
+
+
+def atomic_dir(out_dir: str | Path, write: Callable[[Path], None], *, overwrite: bool = False) -> Path:
+    """Run ``write(tmp)`` in a temporary folder beside ``out_dir``, then move it into place.
+
+    Nothing is left at ``out_dir`` when ``write`` fails: no partial output. An existing
+    ``out_dir`` is replaced only with ``overwrite=True``.
+    """
+    out = Path(out_dir)
+    if out.exists() and not overwrite:
+        raise OutputError(f"output directory {out} already exists; use --overwrite to replace it")
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"output path {out} exists and is not a directory")
+    parent = out.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    except OSError as exc:
+        raise OutputError(f"cannot write into {parent}: {exc.strerror or exc}") from exc
+    try:
+        write(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def write_coverage(
+    result: CoverageResult, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
+    self_contained: bool = True,
+) -> Path:
+    """Write a coverage result into ``out_dir``.
+
+    Files: ``summary.json``, ``subdistricts.csv`` (one row per 街道), ``districts.csv``,
+    ``points.gpkg`` (every population point: ``population``, ``subdistrict``, ``walk_min``,
+    ``facility_id``, ``covered``, ``status``; WGS84), ``facilities.gpkg``, ``subdistricts.gpkg``
+    (polygons with rates, when boundaries were given), ``service_area.gpkg``, ``uncovered_places.csv``
+    and ``map.html`` (self-contained: works offline).
+    """
+
+    def write(tmp: Path) -> None:
+        (tmp / "summary.json").write_text(summary_json(result.summary), encoding="utf-8")
+        subdistrict_table(result).to_csv(tmp / "subdistricts.csv", index=False, encoding="utf-8-sig")
+        result.by_district.to_csv(tmp / "districts.csv", index=False, encoding="utf-8-sig")
+        _writable(result.points).to_file(tmp / "points.gpkg", driver="GPKG")
+        _writable(result.facilities).to_file(tmp / "facilities.gpkg", driver="GPKG")
+        if result.subdistricts is not None and len(result.subdistricts):
+            _writable(result.subdistricts).to_file(tmp / "subdistricts.gpkg", driver="GPKG")
+        area = result.service_area()
+        area.to_file(tmp / "service_area.gpkg", driver="GPKG")
+        places = result.uncovered_places()
+        pd.DataFrame(places.drop(columns="geometry")).assign(
+            lon=places.geometry.x.round(6), lat=places.geometry.y.round(6)
+        ).to_csv(tmp / "uncovered_places.csv", index=False, encoding="utf-8-sig")
+        if map_html:
+            from .maps import coverage_map, save_map
+
+            fmap = coverage_map(result.points, result.facilities, subdistricts=result.subdistricts,
+                                summary=result.summary, service_area=area)
+            save_map(fmap, tmp / "map.html", self_contained=self_contained)
+
+    return atomic_dir(out_dir, write, overwrite=overwrite)
+
+
+def subdistrict_table(result: CoverageResult) -> pd.DataFrame:
+    """One row per 街道: subdistrict, population, covered, coverage_rate, target, gaps (documented columns)."""
+    table = result.by_subdistrict
+    cols = [c for c in SUBDISTRICT_COLUMNS if c in table.columns]
+    return table[cols].copy()
+
+
+def format_table(result: CoverageResult) -> str:
+    """A readable per-街道 table and the whole-area line, for the terminal."""
+    s = result.summary
+    unit = "residents" if s.get("unit") == "residents" else "locations"
+    t = subdistrict_table(result)
+    lines = [f"{'街道 / subdistrict':<14}{unit:>12}{'covered':>12}{'rate':>8}{'target':>8}{'gap':>10}{'outside':>10}"]
+    for _, r in t.iterrows():
+        rate = "—" if pd.isna(r["coverage_rate"]) else f"{r['coverage_rate']:.1%}"
+        tgt = "—" if pd.isna(r["target"]) else f"{r['target']:.0%}"
+        g = "—" if pd.isna(r["gap_residents"]) else f"{r['gap_residents']:,.0f}"
+        name = str(r["subdistrict"])
+        pad = 14 - sum(2 if ord(ch) > 0x2E80 else 1 for ch in name)
+        lines.append(f"{name}{' ' * max(pad, 1)}{r['population']:>12,.0f}{r['covered']:>12,.0f}{rate:>8}{tgt:>8}{g:>10}"
+                     f"{r['outside_population']:>10,.0f}")
+    rate = s["coverage_rate"]
+    lines.append("")
+    lines.append(
+        f"All: {s['population_covered']:,.0f} of {s['population_total']:,.0f} {unit} within {s['minutes']:g} min "
+        f"({s['mode']}, {s['speed_kmh']:g} km/h) = {rate:.1%}" if rate == rate else "All: no population in the network area"
+    )
+    if s.get("target") is not None:
+        met = "meets" if s.get("meets_target") else "misses"
+        lines.append(f"Target {s['target']:.0%} ({s.get('target_source') or 'given'}): {met} it; gap "
+                     f"{s['gap_pp']:.1f} points = {s['gap_residents']:,.0f} {unit}")
+    if s.get("population_outside_network"):
+        lines.append(f"Left out of the rate: {s['population_outside_network']:,.0f} {unit} outside the network extent "
+                     f"({s['n_points_outside_network']} points)")
+    if s.get("n_points_too_far"):
+        lines.append(f"Counted uncovered: {s['population_too_far']:,.0f} {unit} farther than {s['max_snap_m']:g} m "
+                     "from any usable way")
+    for note in s.get("notes", []):
+        lines.append(f"Note: {note}")
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""Coverage targets from the district health plans (``data/targets.csv``) and the gap to them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .demand import district_key
+from .errors import ColumnError, InputFileError
+
+#: The project's own targets table, written from the district plans (source and quote per row).
+TARGETS_FILE = Path(__file__).resolve().parents[1] / "data" / "targets.csv"
+
+
+def load_targets(path: str | Path | None = None) -> pd.DataFrame:
+    """Read a targets table: columns ``district``, ``target`` (0–1), plus ``source``/``quote`` if given."""
+    path = Path(path) if path else TARGETS_FILE
+    if not path.exists():
+        raise InputFileError(f"targets file not found: {path}")
+    table = pd.read_csv(path, encoding="utf-8-sig")
+    missing = {"district", "target"} - set(table.columns)
+    if missing:
+        raise ColumnError(f"{path}: missing column(s) {sorted(missing)}; found {list(table.columns)}")
+    target = pd.to_numeric(table["target"], errors="coerce")
+    bad = target.isna() | (target <= 0) | (target > 1)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raise ColumnError(f"{path}: column 'target' must be a share in (0, 1], row {row}: {table['target'][row - 2]!r}")
+    table["target"] = target
+    return table
+
+
+def target_for(district: str | None, targets: pd.DataFrame | None = None) -> tuple[float | None, str | None]:
+    """(target, source) for a district name, or (None, None) when the plans set none."""
+    if district is None:
+        return None, None
+    table = load_targets() if targets is None else targets
+    keys = table["district"].map(district_key)
+    en = table["district_en"].map(district_key) if "district_en" in table else keys
+    hit = table[(keys == district_key(district)) | (en == district_key(district))]
+    if hit.empty:
+        return None, None
+    row = hit.iloc[0]
+    return float(row["target"]), str(row.get("source", "")) or None
+
+
+def gap(population: float, covered: float, target: float | None) -> dict[str, float | None]:
+    """Rate, target, gap in percentage points and in residents (0 when the target is met)."""
+    rate = covered / population if population > 0 else float("nan")
+    if target is None or not np.isfinite(rate):
+        return {"coverage_rate": rate, "target": target, "gap_pp": None, "gap_residents": None, "meets_target": None}
+    short = max(0.0, target * population - covered)
+    return {
+        "coverage_rate": rate,
+        "target": target,
+        "gap_pp": max(0.0, (target - rate) * 100.0),
+        "gap_residents": float(max(0.0, np.ceil(short - 1e-9))),
+        "meets_target": bool(rate >= target - 1e-12),
+    }
