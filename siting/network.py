@@ -306,11 +306,11 @@ class Network:
         ox.settings.cache_folder = str(http_cache)
         try:
             if kind == "place":
-                graph = ox.graph_from_place(query, network_type=network_type, retain_all=True)
+                graph = ox.graph_from_place(query, network_type=network_type, retain_all=True, simplify=False)
             elif kind == "bbox":
-                graph = ox.graph_from_bbox(query, network_type=network_type, retain_all=True)
+                graph = ox.graph_from_bbox(query, network_type=network_type, retain_all=True, simplify=False)
             else:
-                graph = ox.graph_from_polygon(query, network_type=network_type, retain_all=True)
+                graph = ox.graph_from_polygon(query, network_type=network_type, retain_all=True, simplify=False)
         except InsufficientResponseError as exc:
             raise GeocodeError(f"no street network for {kind} {text}: {exc}") from exc
         except (ValueError, TypeError) as exc:

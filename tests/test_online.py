@@ -1,0 +1,103 @@
+"""The online path (place name → Nominatim + Overpass through osmnx), with the HTTP layer mocked.
+
+No test touches the network: ``requests.get``/``requests.post`` are replaced by fakes that answer
+like Nominatim and Overpass would, from the hand-written fixture's nodes and ways.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+import requests
+
+from siting.errors import GeocodeError
+from siting.network import Network
+
+
+def fake_response(payload, url="https://mock.invalid/"):
+    """A real ``requests.Response`` carrying ``payload`` (JSON, or text for the status endpoint)."""
+    r = requests.Response()
+    r.status_code = 200
+    r.reason = "OK"
+    r.url = url
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    r._content = text.encode()
+    r.encoding = "utf-8"
+    r.headers["Content-Type"] = "text/plain" if isinstance(payload, str) else "application/json"
+    return r
+
+
+def overpass_payload(osm_file, drop_ways=(14, 15)):
+    """What Overpass answers to osmnx's walk query: the fixture minus the foot=no and motorway ways."""
+    root = ET.parse(osm_file).getroot()
+    elements = []
+    for n in root.iter("node"):
+        elements.append({"type": "node", "id": int(n.get("id")), "lat": float(n.get("lat")),
+                         "lon": float(n.get("lon"))})
+    for w in root.iter("way"):
+        tags = {t.get("k"): t.get("v") for t in w.iter("tag")}
+        if "highway" not in tags or int(w.get("id")) in drop_ways:
+            continue
+        elements.append({"type": "way", "id": int(w.get("id")), "nodes": [int(nd.get("ref")) for nd in w.iter("nd")],
+                         "tags": tags})
+    return {"version": 0.6, "generator": "mock", "elements": elements}
+
+
+NOMINATIM_HIT = [{
+    "place_id": 1, "licence": "ODbL", "osm_type": "relation", "osm_id": 1, "lat": "31.201", "lon": "121.4015",
+    "class": "boundary", "type": "administrative", "place_rank": 12, "importance": 0.5, "addresstype": "district",
+    "name": "测试区", "display_name": "测试区, 上海市, 中国", "boundingbox": ["31.199", "31.203", "121.399", "121.404"],
+    "geojson": {"type": "Polygon", "coordinates": [[[121.399, 31.199], [121.404, 31.199], [121.404, 31.203],
+                                                    [121.399, 31.203], [121.399, 31.199]]]},
+}]
+
+
+@pytest.fixture
+def mock_http(monkeypatch, test_data):
+    import osmnx as ox
+
+    calls = {"get": [], "post": []}
+    payload = overpass_payload(test_data / "walk_tiny.osm")
+    answers = {"nominatim": NOMINATIM_HIT}
+
+    def fake_get(url, *args, **kwargs):
+        calls["get"].append(url)
+        if "nominatim" in url or "search" in url:
+            return fake_response(answers["nominatim"], url)
+        if "status" in url:
+            return fake_response("Connected as: 1\nRate limit: 0\n2 slots available now.\n", url)
+        return fake_response(payload, url)
+
+    def fake_post(url, *args, **kwargs):
+        calls["post"].append(url)
+        return fake_response(payload, url)
+
+    monkeypatch.setattr(requests, "get", fake_get)
+    monkeypatch.setattr(requests, "post", fake_post)
+    monkeypatch.setattr(ox.settings, "doh_url_template", None)
+    monkeypatch.setattr(ox.settings, "overpass_rate_limit", False)
+    return calls, answers
+
+
+def test_from_place_builds_and_caches(mock_http, tmp_path):
+    calls, _ = mock_http
+    net = Network.from_place("测试区, 上海市", "walk", cache_dir=tmp_path)
+    assert net.info["cache"] == "miss"
+    assert calls["get"] and calls["post"]  # Nominatim was asked, then Overpass
+    assert net.n_nodes == 8 and net.crs == "EPSG:32651"  # motorway/foot=no dropped as offline
+    offline = Network.from_osm(pytest.importorskip("pathlib").Path(__file__).parent / "data" / "walk_tiny.osm",
+                               "walk", cache=False)
+    assert net.length.sum() == pytest.approx(offline.length.sum(), rel=1e-6)
+    n_calls = len(calls["get"]) + len(calls["post"])
+    again = Network.from_place("测试区, 上海市", "walk", cache_dir=tmp_path)
+    assert again.info["cache"] == "hit"
+    assert len(calls["get"]) + len(calls["post"]) == n_calls  # the second run is offline
+
+
+def test_place_that_geocodes_to_nothing(mock_http, tmp_path):
+    _, answers = mock_http
+    answers["nominatim"] = []
+    with pytest.raises(GeocodeError, match="不存在的地方"):
+        Network.from_place("不存在的地方", "walk", cache_dir=tmp_path)
