@@ -82,6 +82,7 @@ def atomic_dir(out_dir: str | Path, write: Callable[[Path], None], *, overwrite:
         raise OutputError(f"cannot write into {parent}: {exc.strerror or exc}") from exc
     try:
         write(tmp)
+        _relax_permissions(tmp)
         if out.exists():
             shutil.rmtree(out)
         os.replace(tmp, out)
@@ -89,6 +90,15 @@ def atomic_dir(out_dir: str | Path, write: Callable[[Path], None], *, overwrite:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def _relax_permissions(folder: Path) -> None:
+    """mkdtemp/mkstemp create owner-only files; give outputs the usual umask-based modes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for path in folder.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def write_coverage(

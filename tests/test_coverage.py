@@ -1,0 +1,125 @@
+"""Coverage on the real Xuhui sample: invariants, targets, accounting; and on a hand fixture."""
+
+from __future__ import annotations
+
+import warnings
+
+import geopandas as gpd
+import numpy as np
+import pytest
+
+from siting import demand
+from siting.coverage import OUTSIDE, coverage
+from siting.facilities import read_facilities
+from siting.network import Network
+from siting.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def xuhui(shanghai, tmp_path_factory):
+    cache = tmp_path_factory.mktemp("cache")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = Network.from_osm(shanghai / "osm/shanghai_center_overpass_roads.osm", cache_dir=cache)
+        fac = read_facilities(shanghai / "facilities/xuhui_chc_healthxuhui.csv", crs="bd09")
+        bnd = demand.read_boundaries(shanghai / "boundaries/shanghai_subdistricts_osm_8districts.geojson")
+        pop = demand.read_population(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json", "bd09")
+        pop = demand.weight_by_census(demand.assign_areas(pop, bnd),
+                                      demand.read_census(shanghai / "population/shanghai_district_population_census.csv"))
+        pop, bnd = demand.restrict_to_district(pop, bnd, "徐汇区")
+    return net, fac, pop, bnd
+
+
+def run(net, fac, pop, bnd, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return coverage(net, fac, pop, kw.pop("settings", Settings()), boundaries=bnd, **kw)
+
+
+@pytest.mark.realdata
+def test_real_xuhui_rate_is_strictly_between_0_and_1_and_accounts_for_everyone(xuhui):
+    res = run(*xuhui)
+    s = res.summary
+    assert 0 < s["coverage_rate"] < 1
+    assert s["target"] == 0.9 and s["unit"] == "residents"
+    # inside + outside the network extent add up to the census total of 徐汇区
+    assert s["population_total"] + s["population_outside_network"] == pytest.approx(1_113_078, abs=1)
+    assert s["population_outside_network"] > 0  # the extract covers northern Xuhui only
+    by = res.by_subdistrict
+    assert by["population"].sum() == pytest.approx(s["population_total"])
+    assert by["covered"].sum() == pytest.approx(s["population_covered"])
+    assert len(by) == 13 and "虹梅路街道" in set(by["subdistrict"])
+    # gap in residents is consistent with the rate
+    assert s["gap_residents"] == pytest.approx(np.ceil(0.9 * s["population_total"] - s["population_covered"]), abs=1)
+    # outside points are never covered, covered points are within 15 minutes
+    pts = res.points
+    assert not pts.loc[pts["status"] == OUTSIDE, "covered"].any()
+    assert (pts.loc[pts["covered"], "walk_min"] <= 15 + 1e-9).all()
+    assert pts.crs.to_epsg() == 4326
+
+
+@pytest.mark.realdata
+def test_monotone_in_minutes(xuhui):
+    rates = [run(*xuhui, minutes=m).summary["coverage_rate"] for m in (5, 10, 15, 20, 30)]
+    assert rates == sorted(rates) and rates[0] < rates[-1]
+
+
+@pytest.mark.realdata
+def test_adding_a_facility_never_lowers_coverage(xuhui):
+    net, fac, pop, bnd = xuhui
+    base = run(net, fac, pop, bnd)
+    far = base.points[~base.points["covered"] & (base.points["status"] == "ok")]
+    assert len(far), "the sample has uncovered residents inside the extract"
+    new = gpd.GeoDataFrame({"facility_id": ["new"], "name": ["新站"], "type": ["station"]},
+                           geometry=[far.geometry.iloc[0]], crs="EPSG:4326")
+    more = run(net, gpd.GeoDataFrame(
+        __import__("pandas").concat([fac, new], ignore_index=True), crs="EPSG:4326"), pop, bnd)
+    assert more.summary["population_covered"] > base.summary["population_covered"]
+    assert (more.points["walk_min"] <= base.points["walk_min"] + 1e-9).all()
+
+
+@pytest.mark.realdata
+def test_modes_order_and_speed_override(xuhui):
+    net, fac, pop, bnd = xuhui
+    walk = run(net, fac, pop, bnd).summary["coverage_rate"]
+    elderly = run(net, fac, pop, bnd, settings=Settings("elderly")).summary["coverage_rate"]
+    fast = run(net, fac, pop, bnd, settings=Settings("walk", speed_kmh=5)).summary["coverage_rate"]
+    assert elderly < walk < fast
+
+
+@pytest.mark.realdata
+def test_nearest_time_never_exceeds_time_to_any_single_facility(xuhui):
+    net, fac, pop, bnd = xuhui
+    res = run(net, fac, pop, bnd)
+    used = res.facilities[res.facilities["snapped"]]
+    for _, f in used.iterrows():
+        single = run(net, fac[fac["facility_id"] == f["facility_id"]], pop, bnd)
+        assert (res.points["walk_min"] <= single.points["walk_min"] + 1e-9).all()
+
+
+@pytest.mark.realdata
+def test_facility_popups_and_service_area(xuhui):
+    res = run(*xuhui)
+    used = res.facilities[res.facilities["snapped"]]
+    assert (used["residents_within"] > 0).all()
+    # nobody counted as within a facility's 15 minutes is uncovered
+    assert used["residents_within"].max() <= res.summary["population_covered"] + 1e-6
+    area = res.service_area()
+    assert area.geometry.iloc[0].area > 0
+    covered = res.points[res.points["covered"]]
+    inside = covered.within(area.geometry.iloc[0].buffer(0.002)).mean()
+    assert inside > 0.95
+    places = res.uncovered_places()
+    assert places["residents"].sum() == pytest.approx(
+        res.points.loc[(res.points["status"] != OUTSIDE) & ~res.points["covered"], "population"].sum())
+
+
+def test_locations_when_no_population(test_data):
+    net = Network.from_osm(test_data / "walk_tiny.osm", cache=False)
+    fac = gpd.GeoDataFrame({"name": ["站"], "type": ["station"]}, geometry=gpd.points_from_xy([121.4], [31.2]),
+                           crs="EPSG:4326")
+    pop = gpd.GeoDataFrame(geometry=gpd.points_from_xy([121.4005, 121.403], [31.2001, 31.2019]), crs="EPSG:4326")
+    res = coverage(net, fac, pop, Settings(minutes=5))  # 5 min = 333 m
+    assert res.summary["unit"] == "locations"
+    assert res.points["covered"].tolist() == [True, False]
+    assert res.summary["coverage_rate"] == 0.5
