@@ -176,7 +176,7 @@ def graph_to_segments(graph: Any) -> Segments:
     vs: list[int] = []
     ow: list[bool] = []
     for a, b, data in graph.edges(data=True):
-        oneway = bool(data.get("oneway", False)) and data.get("reversed", False) is not None
+        oneway = bool(data.get("oneway", False))  # osmnx stores one-ways in their legal direction only
         chain = [pos[a]]
         geom = data.get("geometry")
         if geom is not None:

@@ -90,7 +90,8 @@ def check_lonlat(lon: np.ndarray, lat: np.ndarray, path: Path | str) -> None:
         )
 
 
-def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "points") -> gpd.GeoDataFrame:
+def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "points",
+                lon_col: str | None = None, lat_col: str | None = None) -> gpd.GeoDataFrame:
     """Read a table or vector file of points (or polygons) and return it in WGS84 (EPSG:4326).
 
     Tabular files (CSV, Excel, a JSON list of objects) take coordinates from ``lon``/``lat``
@@ -98,7 +99,8 @@ def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "poi
     given in ``crs`` (``wgs84``, ``gcj02`` or ``bd09``); every other column is kept. Vector files
     (GeoJSON, GeoPackage, Shapefile...) keep their geometry; a declared projected CRS is transformed,
     and ``crs`` gcj02/bd09 shifts their WGS84-labelled coordinates. The source row number is kept as
-    ``source_row`` (1-based data row) so errors later can name it.
+    ``source_row`` (1-based data row) so errors later can name it. ``lon_col``/``lat_col`` name the
+    coordinate columns explicitly (both or neither) instead of the automatic detection.
     """
     path = Path(path)
     kind = normalize_crs(crs)
@@ -120,7 +122,11 @@ def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "poi
     if frame is not None:
         if frame.empty:
             raise InputFileError(f"{path}: the {what} table has no rows")
-        lon_col, lat_col = find_coord_columns(frame, path)
+        if lon_col is None and lat_col is None:
+            lon_col, lat_col = find_coord_columns(frame, path)
+        elif lon_col is None or lat_col is None or lon_col not in frame.columns or lat_col not in frame.columns:
+            raise ColumnError(f"{path}: coordinate columns {lon_col!r}/{lat_col!r} not found; "
+                              f"found: {', '.join(map(str, frame.columns))}")
         lon, lat = _numeric(frame, lon_col, path), _numeric(frame, lat_col, path)
         check_lonlat(lon, lat, path)
         lon, lat = to_wgs84(lon, lat, kind)

@@ -16,13 +16,13 @@ from scipy.spatial import cKDTree
 
 from . import routing
 from .errors import SitingError
+from .facilities import DEFAULT_TYPES, select_types
 from .network import Network
 from .settings import Settings
 from .targets import gap, target_for
 
 #: Status of a population point.
 OK, TOO_FAR, OUTSIDE = "ok", "too_far_from_network", "outside_network_area"
-DEFAULT_TYPES = ("center", "subcenter", "station", "village_clinic")
 
 
 @dataclass
@@ -142,21 +142,13 @@ def _sub_lines(x0, y0, x1, y1, length, lo, hi, mask):  # type: ignore[no-untyped
     return shapely.linestrings(np.stack([a, b], axis=1))
 
 
-def select_types(facilities: gpd.GeoDataFrame, types: Iterable[str] | None) -> gpd.GeoDataFrame:
-    """Keep the facility types that count (all rows when ``types`` is None or there is no ``type`` column)."""
-    if types is None or "type" not in facilities.columns:
-        return facilities
-    types = list(types)
-    return facilities[facilities["type"].isin(types)]
-
-
 def coverage(
     net: Network,
     facilities: gpd.GeoDataFrame,
     population: gpd.GeoDataFrame,
     settings: Settings | None = None,
     *,
-    types: Iterable[str] | None = DEFAULT_TYPES,
+    types: Iterable[str] | str | None = DEFAULT_TYPES,
     boundaries: gpd.GeoDataFrame | None = None,
     target: float | None = None,
     minutes: float | None = None,
@@ -185,7 +177,7 @@ def coverage(
     settings = settings or Settings()
     if minutes is not None:
         settings = settings.with_(minutes=minutes)
-    fac = select_types(facilities, types).copy()
+    fac = select_types(facilities, types) if "type" in facilities.columns else facilities.copy()
     if fac.empty:
         raise SitingError(f"no facilities of the counted types {list(types or [])} to compute coverage from")
     if "facility_id" not in fac.columns:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,7 @@ def load_inputs(
 
 
 def run_coverage(
-    inputs: Inputs, settings: Settings | None = None, *, types: tuple[str, ...] | None = DEFAULT_TYPES,
+    inputs: Inputs, settings: Settings | None = None, *, types: Iterable[str] | str | None = DEFAULT_TYPES,
     target: float | None = None,
 ) -> CoverageResult:
     """Coverage of ``inputs`` (see :func:`siting.coverage.coverage`), with the loading notes attached."""

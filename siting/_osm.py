@@ -1,0 +1,147 @@
+"""Private: tagged OSM features (nodes, ways, multipolygon areas) from .osm / .osm.pbf files via pyosmium."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import osmium
+import shapely
+
+from .errors import InputFileError
+
+#: Relation types that libosmium's area assembler turns into (multi)polygons.
+AREA_RELATION_TYPES = frozenset({"multipolygon", "boundary"})
+
+Keep = Callable[[dict[str, str]], bool]
+COLUMNS = ["osm_type", "osm_id", "tags", "name"]
+
+
+def _check_file(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"OSM file not found: {path}")
+    if not path.is_file():
+        raise InputFileError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the OSM file is empty")
+    return path
+
+
+def _tags(obj: Any) -> dict[str, str]:
+    return {t.k: t.v for t in obj.tags}
+
+
+def _relation_candidates(path: Path, keep: Keep) -> set[int]:
+    """First, cheap pass (relations only): ids of area relations whose tags ``keep`` accepts."""
+    ids: set[int] = set()
+    for rel in osmium.FileProcessor(str(path), osmium.osm.RELATION).with_filter(osmium.filter.EmptyTagFilter()):
+        tags = _tags(rel)
+        if tags.get("type") in AREA_RELATION_TYPES and keep(tags):
+            ids.add(rel.id)
+    return ids
+
+
+def _way_geometry(way: Any, tags: dict[str, str]) -> shapely.Geometry | None:
+    """LineString (open way) or Polygon (closed way, unless ``area=no``); None when a node is missing."""
+    coords = []
+    for node in way.nodes:
+        loc = node.location
+        if not loc.valid():
+            return None
+        coords.append((loc.lon, loc.lat))
+    if len(coords) < 2:
+        return None
+    if way.is_closed() and len(coords) >= 4 and tags.get("area") != "no":
+        return shapely.Polygon(coords)
+    return shapely.LineString(coords)
+
+
+def read_osm_features(path: str | Path, keep: Keep, *, areas: bool = True) -> gpd.GeoDataFrame:
+    """Read the tagged nodes, ways and multipolygon relations of an OSM file that ``keep`` accepts.
+
+    Parameters
+    ----------
+    path
+        ``.osm`` (XML, optionally ``.gz``/``.bz2``) or ``.osm.pbf`` file; pyosmium reads all of them.
+    keep
+        Predicate on an element's tags (``dict[str, str]``); untagged elements are never passed.
+    areas
+        Also assemble ``type=multipolygon|boundary`` relations into (Multi)Polygons with libosmium's
+        area assembler. Closed ways become Polygons either way (built here from the node list,
+        which is faster than assembling every closed way of the file).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per matching element, EPSG:4326: ``osm_type`` ("node"/"way"/"relation"),
+        ``osm_id`` (int), ``tags`` (dict; assembled areas lose ``type=multipolygon``), ``name``
+        (``name`` tag or None) and geometry (Point, LineString, Polygon or MultiPolygon).
+        ``attrs`` holds ``source`` (the path), ``skipped_ways`` (matching ways with nodes missing
+        from the file, typical of bbox exports: skipped) and ``skipped_relations`` (matching area
+        relations that could not be assembled, usually because members lie outside the extract).
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, empty, truncated or not OSM data (pyosmium's RuntimeError is wrapped).
+
+    Notes
+    -----
+    Node locations are cached in memory (``flex_mem``); the C++ ``EmptyTagFilter`` drops untagged
+    objects before Python sees them, so only tagged elements cost Python time.
+    """
+    path = _check_file(path)
+    rows: list[tuple[str, int, dict[str, str], str | None]] = []
+    geoms: list[shapely.Geometry] = []
+    skipped_ways = 0
+    try:
+        wanted = _relation_candidates(path, keep) if areas else set()
+        fp = osmium.FileProcessor(str(path)).with_locations().with_filter(osmium.filter.EmptyTagFilter())
+        if wanted:
+            fp = fp.with_areas(osmium.filter.IdFilter(wanted))
+        wkb = osmium.geom.WKBFactory()
+        built: set[int] = set()
+        obj: Any  # Node | Way | Area: dispatched on is_*() below
+        for obj in fp:
+            if obj.is_relation():
+                continue
+            if obj.is_area():
+                if obj.from_way() or obj.orig_id() not in wanted:
+                    continue
+                tags = _tags(obj)
+                try:
+                    geom = shapely.from_wkb(wkb.create_multipolygon(obj))
+                except RuntimeError:  # invalid rings: libosmium could not build a geometry
+                    continue
+                built.add(obj.orig_id())
+                rows.append(("relation", obj.orig_id(), tags, tags.get("name")))
+                geoms.append(geom)
+                continue
+            tags = _tags(obj)
+            if not keep(tags):
+                continue
+            if obj.is_node():
+                loc = obj.location
+                if not loc.valid():
+                    continue
+                rows.append(("node", obj.id, tags, tags.get("name")))
+                geoms.append(shapely.Point(loc.lon, loc.lat))
+            elif obj.is_way():
+                geom = _way_geometry(obj, tags)
+                if geom is None:
+                    skipped_ways += 1
+                    continue
+                rows.append(("way", obj.id, tags, tags.get("name")))
+                geoms.append(geom)
+    except RuntimeError as exc:
+        raise InputFileError(f"{path}: cannot read as OSM data (truncated, corrupt or not OSM): {exc}") from exc
+    data: dict[str, Any] = {c: [r[i] for r in rows] for i, c in enumerate(COLUMNS)}
+    data["osm_id"] = np.asarray(data["osm_id"], dtype=np.int64)
+    out = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
+    out.attrs.update(source=str(path), skipped_ways=skipped_ways, skipped_relations=len(wanted - built))
+    return out
+
