@@ -33,3 +33,7 @@ class OutputError(SitingError, OSError):
 
 class SolverError(SitingError, RuntimeError):
     """An optimisation model cannot be built or solved."""
+
+
+class ModelError(SolverError, ValueError):
+    """A siting model's inputs contradict each other (k, quotas, locked/forbidden sites, array shapes)."""

@@ -54,6 +54,15 @@ NOMINATIM_HIT = [{
 }]
 
 
+FEATURES = {"version": 0.6, "generator": "mock", "elements": [
+    {"type": "node", "id": 100, "lat": 31.2001, "lon": 121.4001,
+     "tags": {"amenity": "clinic", "name": "测试社区卫生服务站"}},
+    {"type": "node", "id": 101, "lat": 31.2019, "lon": 121.4029,
+     "tags": {"healthcare": "centre", "name": "测试街道社区卫生服务中心"}},
+    {"type": "node", "id": 102, "lat": 31.2010, "lon": 121.4020, "tags": {"amenity": "pharmacy", "name": "药房"}},
+]}
+
+
 @pytest.fixture
 def mock_http(monkeypatch, test_data):
     import osmnx as ox
@@ -72,7 +81,8 @@ def mock_http(monkeypatch, test_data):
 
     def fake_post(url, *args, **kwargs):
         calls["post"].append(url)
-        return fake_response(payload, url)
+        query = str(kwargs.get("data", ""))
+        return fake_response(payload if '"highway"' in query else FEATURES, url)
 
     monkeypatch.setattr(requests, "get", fake_get)
     monkeypatch.setattr(requests, "post", fake_post)
@@ -101,3 +111,23 @@ def test_place_that_geocodes_to_nothing(mock_http, tmp_path):
     answers["nominatim"] = []
     with pytest.raises(GeocodeError, match="不存在的地方"):
         Network.from_place("不存在的地方", "walk", cache_dir=tmp_path)
+
+
+def test_place_facilities_and_cli_end_to_end(mock_http, tmp_path):
+    from typer.testing import CliRunner
+
+    from siting.cli import app
+    from siting.facilities import facilities_from_place
+
+    fac = facilities_from_place("测试区, 上海市", cache_dir=tmp_path)
+    assert dict(zip(fac["name"], fac["type"], strict=True)) == {"测试社区卫生服务站": "station",
+                                                               "测试街道社区卫生服务中心": "center"}
+    homes = tmp_path / "homes.csv"
+    homes.write_text("id,lon,lat,population\nh1,121.4005,31.2001,100\nh2,121.4030,31.2010,50\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["coverage", "--place", "测试区, 上海市", "--population", str(homes),
+                                      "--minutes", "5", "--out", str(out), "--cache-dir", str(tmp_path / "c")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["n_facilities"] == 2 and summary["population_total"] == 150
+    assert summary["coverage_rate"] == 1.0  # both homes within 5 minutes of one of the two

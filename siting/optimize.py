@@ -1,0 +1,585 @@
+"""Where to build new sites: marginal gains, lazy greedy, and exact maximal-covering / minimum-sites models."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ._mip import (
+    Spec,
+    aggregate_points,
+    check_rate,
+    coverage_bound,
+    describe,
+    make_spec,
+    mip_columns,
+    needs_of,
+    order_sites,
+    run_greedy,
+    shortfalls,
+    sites_lower_bound,
+    solve_mip,
+    targets,
+    tolerance,
+)
+from .errors import ModelError
+
+__all__ = [
+    "SitingProblem",
+    "SitingSolution",
+    "marginal_gain",
+    "score_candidates",
+    "greedy",
+    "MaximalCoverage",
+    "MinimumSites",
+]
+
+ALL = "(all)"
+
+
+@dataclass
+class SitingProblem:
+    """One siting instance: who each candidate site reaches, residents per point, existing coverage.
+
+    Parameters
+    ----------
+    reach : scipy.sparse matrix or array, shape (n_candidates, n_points)
+        ``reach[j, i]`` is true when candidate ``j`` reaches point ``i`` within the threshold.
+        Stored as CSR bool; never densified.
+    weights : array of float, shape (n_points,)
+        Residents at each point (≥ 0).
+    covered0 : array of bool, shape (n_points,), optional
+        Points already covered by existing facilities; they count as covered and add nothing when a
+        new site reaches them.
+    groups : array, shape (n_points,), optional
+        街道 (subdistrict) of each point, for per-街道 tables and targets.
+    candidate_groups : array, shape (n_candidates,), optional
+        街道 of each candidate, for quotas.
+    candidate_ids : array, shape (n_candidates,), optional
+        Ids of the candidates (default ``0 … n_candidates-1``); ``locked`` / ``forbidden`` take ids.
+    """
+
+    reach: Any
+    weights: Any
+    covered0: Any = None
+    groups: Any = None
+    candidate_groups: Any = None
+    candidate_ids: Any = None
+
+    def __post_init__(self) -> None:
+        reach = sp.csr_matrix(self.reach, dtype=bool)
+        reach.eliminate_zeros()
+        reach.sort_indices()
+        self.reach = reach
+        n_c, n_p = reach.shape
+        w = np.asarray(self.weights, dtype=float)
+        if w.shape != (n_p,):
+            raise ModelError(f"weights has shape {w.shape}, expected ({n_p},) — one per column of reach")
+        if not np.isfinite(w).all() or (w < 0).any():
+            bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+            raise ModelError(f"weights must be finite and ≥ 0; bad at points {bad[:5].tolist()}")
+        self.weights = w
+        c0 = np.zeros(n_p, dtype=bool) if self.covered0 is None else np.asarray(self.covered0, dtype=bool)
+        if c0.shape != (n_p,):
+            raise ModelError(f"covered0 has shape {c0.shape}, expected ({n_p},)")
+        self.covered0 = c0
+        for name, n in (("groups", n_p), ("candidate_groups", n_c), ("candidate_ids", n_c)):
+            val = getattr(self, name)
+            if val is not None:
+                arr = np.asarray(val, dtype=object)
+                if arr.shape != (n,):
+                    raise ModelError(f"{name} has shape {arr.shape}, expected ({n},)")
+                if pd.isna(arr).any():
+                    raise ModelError(f"{name} has missing values at {np.flatnonzero(pd.isna(arr))[:5].tolist()}")
+                setattr(self, name, arr)
+        if self.candidate_ids is None:
+            self.candidate_ids = np.arange(n_c)
+        elif len(set(self.candidate_ids.tolist())) != n_c:
+            raise ModelError("candidate_ids are not unique")
+
+    @property
+    def n_candidates(self) -> int:
+        return int(self.reach.shape[0])
+
+    @property
+    def n_points(self) -> int:
+        return int(self.reach.shape[1])
+
+    @property
+    def total(self) -> float:
+        """All residents."""
+        return float(self.weights.sum())
+
+    @property
+    def covered_before(self) -> float:
+        """Residents covered by the existing facilities."""
+        return float(self.weights[self.covered0].sum())
+
+    @cached_property
+    def open_weights(self) -> np.ndarray:
+        """Residents per point that a new site could still add (0 where already covered)."""
+        return np.where(self.covered0, 0.0, self.weights)
+
+    @cached_property
+    def gains(self) -> np.ndarray:
+        """Residents newly covered by each candidate alone (see `marginal_gain`)."""
+        return np.asarray(self.reach.astype(float) @ self.open_weights).ravel()
+
+    @cached_property
+    def group_codes(self) -> np.ndarray | None:
+        """Integer code of each point's 街道 (index into `group_names`), or None without groups."""
+        if self.groups is None:
+            return None
+        return np.searchsorted(np.array(self.group_names, dtype=object), self.groups.astype(str))
+
+    @cached_property
+    def group_names(self) -> list[str]:
+        return [] if self.groups is None else sorted(set(self.groups.astype(str).tolist()))
+
+    def group_sums(self, values: np.ndarray) -> np.ndarray:
+        """Sum ``values`` (one per point) per 街道; one total when there are no groups."""
+        if self.group_codes is None:
+            return np.array([values.sum()])
+        return np.bincount(self.group_codes, weights=values, minlength=len(self.group_names))
+
+    def covered_by(self, chosen: Iterable[int]) -> np.ndarray:
+        """Bool mask of points covered by the existing facilities plus candidate positions ``chosen``."""
+        mask = self.covered0.copy()
+        rows = np.asarray(list(chosen), dtype=np.int64)
+        if rows.size:
+            mask[self.reach[rows].indices] = True
+        return mask
+
+
+@dataclass(repr=False)
+class SitingSolution:
+    """A set of new sites and what it achieves.
+
+    ``chosen`` are candidate positions in build order (locked first, then by marginal gain);
+    ``assigned[s]`` are the residents newly covered by site ``chosen[s]`` and by no site before it in
+    that order — each newly covered point is assigned to the first chosen site that reaches it — so
+    ``assigned.sum() == added_residents``. ``overloaded`` flags sites with ``assigned > capacity``.
+    ``gap`` is the proven relative optimality gap (0 when proven optimal, None for greedy):
+    ``(bound - value) / value`` on residents *added* (maximal coverage) or on sites (minimum sites).
+    """
+
+    chosen: np.ndarray
+    candidate_ids: np.ndarray
+    objective: float
+    coverage_rate: float
+    added_residents: float
+    gap: float | None
+    method: str
+    status: str
+    seconds: float
+    feasible: bool
+    message: str
+    per_group: pd.DataFrame
+    assigned: np.ndarray
+    overloaded: np.ndarray
+    bound: float | None = None
+    capacity: float | None = None
+    candidate_groups: np.ndarray | None = field(default=None)
+
+    @property
+    def k(self) -> int:
+        return len(self.chosen)
+
+    def table(self) -> pd.DataFrame:
+        """One row per chosen site: order, candidate, candidate_id, group, assigned, overloaded."""
+        return pd.DataFrame(
+            {
+                "order": np.arange(1, self.k + 1),
+                "candidate": self.chosen,
+                "candidate_id": self.candidate_ids,
+                "group": self.candidate_groups if self.candidate_groups is not None else None,
+                "assigned": self.assigned,
+                "overloaded": self.overloaded,
+            }
+        )
+
+    def __repr__(self) -> str:
+        gap = "None" if self.gap is None else f"{self.gap:.3%}"
+        return (
+            f"SitingSolution(method={self.method!r}, status={self.status!r}, k={self.k}, "
+            f"coverage_rate={self.coverage_rate:.4f}, added_residents={self.added_residents:.1f}, "
+            f"gap={gap}, feasible={self.feasible}, seconds={self.seconds:.3f})"
+        )
+
+
+def marginal_gain(problem: SitingProblem) -> np.ndarray:
+    """Residents newly covered by each candidate alone, given the existing facilities (shape n_candidates)."""
+    return problem.gains.copy()
+
+
+def score_candidates(problem: SitingProblem, target: float | None = None) -> pd.DataFrame:
+    """Ranked candidate table: candidate, candidate_id, group, gain, share_of_gap, rank.
+
+    ``share_of_gap`` is the gain divided by the residents still missing to reach ``target`` (a share,
+    default 1.0 = everyone); NaN when the target is already met.
+    """
+    gap = (1.0 if target is None else check_rate(target, "target")) * problem.total - problem.covered_before
+    gains = problem.gains
+    df = pd.DataFrame(
+        {
+            "candidate": np.arange(problem.n_candidates),
+            "candidate_id": problem.candidate_ids,
+            "group": problem.candidate_groups,
+            "gain": gains,
+            "share_of_gap": gains / gap if gap > 0 else np.nan,
+        }
+    )
+    df = df.sort_values(["gain", "candidate"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    df["rank"] = np.arange(1, len(df) + 1)
+    return df
+
+
+def _solution(
+    problem: SitingProblem,
+    order: list[int],
+    *,
+    method: str,
+    status: str,
+    seconds: float,
+    gap: float | None = None,
+    bound: float | None = None,
+    feasible: bool = True,
+    message: str = "",
+    capacity: float | None = None,
+) -> SitingSolution:
+    w, idx = problem.weights, problem.reach.indices
+    covered = problem.covered0.copy()
+    assigned = np.zeros(len(order))
+    for s, j in enumerate(order):
+        pts = idx[problem.reach.indptr[j] : problem.reach.indptr[j + 1]]
+        new = pts[~covered[pts]]
+        assigned[s] = w[new].sum()
+        covered[new] = True
+    pop = problem.group_sums(w)
+    before = problem.group_sums(np.where(problem.covered0, w, 0.0))
+    after = problem.group_sums(np.where(covered, w, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_group = pd.DataFrame(
+            {
+                "group": problem.group_names or [ALL],
+                "population": pop,
+                "covered_before": before,
+                "covered_after": after,
+                "rate_before": np.where(pop > 0, before / pop, np.nan),
+                "rate_after": np.where(pop > 0, after / pop, np.nan),
+            }
+        )
+    objective = float(w[covered].sum())
+    chosen = np.asarray(order, dtype=np.int64)
+    cg = problem.candidate_groups
+    return SitingSolution(
+        chosen=chosen,
+        candidate_ids=problem.candidate_ids[chosen],
+        objective=objective,
+        coverage_rate=objective / problem.total if problem.total > 0 else float("nan"),
+        added_residents=objective - problem.covered_before,
+        gap=gap,
+        method=method,
+        status=status,
+        seconds=seconds,
+        feasible=feasible,
+        message=message,
+        per_group=per_group,
+        assigned=assigned,
+        overloaded=assigned > capacity if capacity is not None else np.zeros(len(order), dtype=bool),
+        bound=bound,
+        capacity=capacity,
+        candidate_groups=cg[chosen] if cg is not None else None,
+    )
+
+
+def greedy(
+    problem: SitingProblem,
+    k: int | None = None,
+    *,
+    target: float | None = None,
+    per_group_target: float | Mapping[str, float] | None = None,
+    locked: Iterable[Any] = (),
+    forbidden: Iterable[Any] = (),
+    quotas: Mapping[str, int] | None = None,
+    capacity: float | None = None,
+) -> SitingSolution:
+    """Lazy greedy (CELF) siting: choose-k, or add sites until a coverage target is met.
+
+    Parameters
+    ----------
+    problem : SitingProblem
+    k : int, optional
+        Number of new sites (locked ones included); defaults to the sum of ``quotas``. With a target,
+        an optional budget.
+    target : float, optional
+        District-wide share of residents to cover (existing + new), e.g. 0.9. Stops once reached.
+    per_group_target : float or mapping, optional
+        Share per 街道 (one number for all, or ``{街道: share}``).
+    locked, forbidden : iterable of candidate ids
+        Sites that must / must not be chosen.
+    quotas : mapping, optional
+        Exact number of sites per candidate 街道 (``{"虹桥街道": 2, ...}``); the remaining
+        ``k - sum(quotas)`` go to candidates in other 街道.
+    capacity : float, optional
+        Residents per site above which a site is flagged ``overloaded``.
+
+    Returns
+    -------
+    SitingSolution
+        ``method="greedy"``, ``gap=None``; in target mode ``feasible`` tells whether the targets were met.
+    """
+    t0 = time.perf_counter()
+    target_mode = target is not None or per_group_target is not None
+    spec = make_spec(problem, k, locked, forbidden, quotas, need_k=not target_mode)
+    if target_mode:
+        return _greedy_target(problem, spec, *targets(problem, target, per_group_target), t0, capacity)
+    order = run_greedy(problem, spec)
+    return _solution(
+        problem, order, method="greedy", status="heuristic", seconds=time.perf_counter() - t0,
+        message=f"{len(order)} sites chosen greedily", capacity=capacity,
+        bound=coverage_bound(problem, spec, order),
+    )
+
+
+def _greedy_target(
+    problem: SitingProblem,
+    spec: Spec,
+    t_tot: float | None,
+    t_grp: np.ndarray | None,
+    t0: float,
+    capacity: float | None,
+) -> SitingSolution:
+    """Greedy set cover towards absolute targets ``t_tot`` / ``t_grp`` (covered residents)."""
+    n_tot, n_grp = needs_of(problem, t_tot, t_grp)
+    tol = tolerance(problem)
+    if (n_tot is None or n_tot <= tol) and (n_grp is None or not (n_grp > tol).any()):
+        order = [int(j) for j in spec.locked]
+    else:
+        order = run_greedy(problem, spec, n_tot, n_grp)
+    short = shortfalls(problem, problem.covered_by(order), t_tot, t_grp, tol)
+    msg = describe(short, "not met", len(order), "") if short else f"{len(order)} sites reach the target"
+    return _solution(
+        problem, order, method="greedy", status="heuristic", seconds=time.perf_counter() - t0,
+        feasible=not short, message=msg, capacity=capacity,
+    )
+
+class MaximalCoverage:
+    r"""Maximal covering location problem (Church & ReVelle 1974) with existing coverage, quotas, locks.
+
+    With :math:`I` the points not yet covered (weights :math:`w_i`), :math:`J` the candidates,
+    :math:`N_i \subseteq J` the candidates reaching :math:`i`, :math:`C_0` the residents already
+    covered, :math:`J_g` the candidates in 街道 :math:`g`, :math:`L` / :math:`F` the locked /
+    forbidden sites:
+
+    .. math::
+
+        \max\; C_0 + \sum_{i \in I} w_i y_i \quad\text{s.t.}\quad
+        y_i \le \sum_{j \in N_i} x_j \;\; \forall i \in I, \qquad
+        \sum_{j \in J} x_j = k, \qquad
+        \sum_{j \in J_g} x_j = q_g \;\; \forall g \in Q,
+
+        x_j = 1 \;(j \in L), \quad x_j = 0 \;(j \in F), \quad
+        x_j \in \{0, 1\}, \quad 0 \le y_i \le 1.
+
+    Solved with HiGHS (``highspy``) on a reduced model — candidates adding no one are left out,
+    points reached by the same candidate set are merged into one :math:`y` — with ``≤`` for the
+    cardinality and quota rows; left-over places are then filled greedily (they add no one at the
+    optimum), so exactly :math:`k` sites and :math:`q_g` per 街道 are returned. Sites outside the
+    quota 街道 take the remaining :math:`k - \sum_g q_g`. The lazy-greedy answer is the warm start,
+    so the result is never worse than greedy, also when the time limit stops the search.
+
+    Attributes (after `solve`)
+    --------------------------
+    solution : SitingSolution
+        The exact (or best incumbent) answer; ``gap`` is its proven relative gap on residents added.
+    greedy_solution : SitingSolution
+        The lazy-greedy answer, for comparison.
+    objective, mip_gap, status, solve_seconds, chosen
+        Shortcuts to ``solution`` fields (``solve_seconds`` is the HiGHS run time).
+    """
+
+    def __init__(
+        self,
+        problem: SitingProblem,
+        k: int | None = None,
+        *,
+        locked: Iterable[Any] = (),
+        forbidden: Iterable[Any] = (),
+        quotas: Mapping[str, int] | None = None,
+        capacity: float | None = None,
+    ) -> None:
+        self.problem, self.k, self.quotas, self.capacity = problem, k, quotas, capacity
+        self.locked, self.forbidden = list(locked), list(forbidden)
+        self.spec = make_spec(problem, k, self.locked, self.forbidden, quotas, need_k=True)
+
+    @classmethod
+    def from_reach(cls, reach: Any, weights: Any, k: int | None = None, **kwargs: Any) -> MaximalCoverage:
+        """Build from a sparse reach matrix; ``covered0``, ``groups``, ``candidate_groups`` and
+        ``candidate_ids`` go to `SitingProblem`, the rest to the model."""
+        fields = ("covered0", "groups", "candidate_groups", "candidate_ids")
+        prob = SitingProblem(reach, weights, **{f: kwargs.pop(f) for f in fields if f in kwargs})
+        return cls(prob, k, **kwargs)
+
+    def solve(
+        self, time_limit: float = 60.0, mip_rel_gap: float = 0.0, options: Mapping[str, Any] | None = None
+    ) -> MaximalCoverage:
+        """Solve with HiGHS under ``time_limit`` seconds; stop early at relative gap ``mip_rel_gap``;
+        ``options`` go to HiGHS as they are (e.g. ``{"threads": 1}``)."""
+        t0 = time.perf_counter()
+        prob, spec = self.problem, self.spec
+        self.greedy_solution = greedy(
+            prob, spec.k, locked=self.locked, forbidden=self.forbidden, quotas=self.quotas,
+            capacity=self.capacity,
+        )
+        cols = mip_columns(prob, spec)
+        open_pts = np.flatnonzero(prob.open_weights > 0)
+        chosen, status, run_s = list(self.greedy_solution.chosen), "optimal", 0.0
+        bound = coverage_bound(prob, spec, chosen)
+        if cols.size and open_pts.size and bound > self.greedy_solution.objective + tolerance(prob):
+            mat, wa, _ = aggregate_points(prob.reach[cols][:, open_pts], prob.open_weights[open_pts], None)
+            pools = [(np.ones(cols.size, dtype=bool), float(spec.k or 0))]
+            pools += [(spec.pool[cols] == p, float(c)) for p, c in enumerate(spec.caps[:-1])]
+            if spec.quota_groups:
+                pools.append((spec.pool[cols] == len(spec.caps) - 1, float(spec.caps[-1])))
+            out = solve_mip(
+                mat, wa, sense="max", locked=np.flatnonzero(np.isin(cols, spec.locked)),
+                start=np.isin(cols, chosen), pools=pools,
+                time_limit=time_limit, mip_rel_gap=mip_rel_gap, options=options,
+            )
+            status, run_s = out.status, out.seconds
+            if out.bound is not None:
+                bound = min(bound, prob.covered_before + out.bound)
+            if out.chosen is not None:
+                fill = Spec(spec.k, cols[out.chosen], spec.allowed, spec.pool, spec.caps, spec.quota_groups)
+                exact = run_greedy(prob, fill)
+                if prob.weights[prob.covered_by(exact)].sum() >= self.greedy_solution.objective:
+                    chosen = exact
+                bound = min(bound, coverage_bound(prob, spec, chosen))
+        order = order_sites(prob, chosen, spec.locked)
+        sol = _solution(prob, order, method="highs", status=status, seconds=0.0, capacity=self.capacity)
+        sol.bound = max(bound, sol.objective)
+        slack = sol.bound - sol.objective
+        sol.gap = 0.0 if slack <= tolerance(prob) else slack / max(sol.added_residents, tolerance(prob))
+        if sol.gap == 0.0:
+            status = "optimal"  # proven by HiGHS, or by the greedy bound without calling it
+        sol.seconds = time.perf_counter() - t0
+        sol.message = f"{sol.k} sites cover {100 * sol.coverage_rate:.1f} % ({status}, gap {sol.gap or 0:.3%})"
+        self.solution, self.objective, self.mip_gap = sol, sol.objective, sol.gap
+        self.status, self.solve_seconds, self.chosen = status, run_s, sol.chosen
+        return self
+
+
+class MinimumSites:
+    r"""Fewest new sites lifting coverage to a target, district-wide and/or in every 街道.
+
+    With the notation of `MaximalCoverage`, :math:`W` all residents, :math:`W_g` / :math:`C_{0,g}`
+    the residents / already covered residents of 街道 :math:`g`, and target shares :math:`\tau`,
+    :math:`\tau_g`:
+
+    .. math::
+
+        \min \sum_{j \in J} x_j \quad\text{s.t.}\quad
+        y_i \le \sum_{j \in N_i} x_j \;\; \forall i \in I, \qquad
+        C_0 + \sum_{i \in I} w_i y_i \ge \tau W, \qquad
+        C_{0,g} + \sum_{i \in I_g} w_i y_i \ge \tau_g W_g \;\; \forall g,
+
+        x_j = 1 \;(j \in L), \quad x_j = 0 \;(j \in F), \quad
+        x_j \in \{0, 1\}, \quad 0 \le y_i \le 1.
+
+    When a target exceeds what all usable candidates together reach, it is lowered to that maximum
+    and the answer is the fewest sites reaching it, with ``feasible=False`` and a ``message`` saying
+    how close it gets — no exception. The greedy set-cover answer is the warm start.
+
+    Attributes (after `solve`): ``solution``, ``greedy_solution``, ``objective`` (number of sites),
+    ``mip_gap`` (relative, on the number of sites), ``status``, ``solve_seconds``, ``chosen``,
+    ``feasible``, ``message``.
+    """
+
+    def __init__(
+        self,
+        problem: SitingProblem,
+        target: float | None = None,
+        per_group_target: float | Mapping[str, float] | None = None,
+        *,
+        locked: Iterable[Any] = (),
+        forbidden: Iterable[Any] = (),
+        capacity: float | None = None,
+    ) -> None:
+        if target is None and per_group_target is None:
+            raise ModelError("give a target share (district-wide) and/or per_group_target")
+        self.problem, self.capacity = problem, capacity
+        self.target, self.per_group_target = target, per_group_target
+        self.locked, self.forbidden = list(locked), list(forbidden)
+        self.spec = make_spec(problem, None, self.locked, self.forbidden, None, need_k=False)
+        self.targets = targets(problem, target, per_group_target)
+
+    @classmethod
+    def from_reach(cls, reach: Any, weights: Any, target: float | None = None, **kwargs: Any) -> MinimumSites:
+        """Build from a sparse reach matrix (keyword arguments as in `MaximalCoverage.from_reach`)."""
+        fields = ("covered0", "groups", "candidate_groups", "candidate_ids")
+        prob = SitingProblem(reach, weights, **{f: kwargs.pop(f) for f in fields if f in kwargs})
+        return cls(prob, target, **kwargs)
+
+    def solve(
+        self, time_limit: float = 60.0, mip_rel_gap: float = 0.0, options: Mapping[str, Any] | None = None
+    ) -> MinimumSites:
+        """Solve as `MaximalCoverage.solve` does."""
+        t0 = time.perf_counter()
+        prob, spec, tol = self.problem, self.spec, tolerance(self.problem)
+        t_tot, t_grp = self.targets
+        best = prob.covered_by(np.flatnonzero(spec.allowed))
+        short = shortfalls(prob, best, t_tot, t_grp, tol)
+        if t_tot is not None:  # lower unreachable targets to the reachable maximum
+            t_tot = min(t_tot, float(prob.weights[best].sum()))
+        if t_grp is not None:
+            t_grp = np.minimum(t_grp, prob.group_sums(np.where(best, prob.weights, 0.0)))
+        n_tot, n_grp = needs_of(prob, t_tot, t_grp)
+        self.greedy_solution = _greedy_target(prob, spec, t_tot, t_grp, t0, self.capacity)
+        chosen, status, gap, run_s = list(self.greedy_solution.chosen), "optimal", 0.0, 0.0
+        rows_needed = (n_tot is not None and n_tot > tol) or (n_grp is not None and (n_grp > tol).any())
+        lb = max(sites_lower_bound(prob, spec, n_tot, n_grp, tol), spec.locked.size)
+        if rows_needed and lb < len(chosen):
+            cols = mip_columns(prob, spec)
+            open_pts = np.flatnonzero(prob.open_weights > 0)
+            gc = prob.group_codes
+            codes = None if n_grp is None or gc is None else gc[open_pts]
+            mat, wa, ca = aggregate_points(prob.reach[cols][:, open_pts], prob.open_weights[open_pts], codes)
+            needs = [(wa, n_tot - 2 * tol)] if n_tot is not None and n_tot > tol else []
+            if n_grp is not None and ca is not None:
+                needs += [(np.where(ca == g, wa, 0.0), n_grp[g] - 2 * tol) for g in np.flatnonzero(n_grp > tol)]
+            out = solve_mip(
+                mat, wa, sense="min", locked=np.flatnonzero(np.isin(cols, spec.locked)),
+                start=np.isin(cols, chosen), needs=needs,
+                time_limit=time_limit, mip_rel_gap=mip_rel_gap, options=options,
+            )
+            status, run_s = out.status, out.seconds
+            if out.chosen is not None:
+                # repair tolerance-level shortfalls greedily, then keep whichever answer is smaller
+                fill = Spec(None, cols[out.chosen], spec.allowed, spec.pool, spec.caps, [])
+                exact = run_greedy(prob, fill, n_tot, n_grp)
+                if len(exact) <= len(chosen):
+                    chosen = exact
+                lb = max(lb, math.ceil(out.bound - 1e-6) if out.bound is not None else 0)
+            gap = max(len(chosen) - lb, 0) / len(chosen) if chosen else 0.0
+        order = order_sites(prob, chosen, spec.locked)
+        sol = _solution(prob, order, method="highs", status=status, seconds=0.0, gap=gap, capacity=self.capacity)
+        sol.seconds, sol.feasible, sol.bound = time.perf_counter() - t0, not short, float(lb)
+        if short:
+            verb = f"unreachable with these {int(spec.allowed.sum())} candidates"
+            sol.message = describe(short, verb, sol.k, "best")
+        else:
+            sol.message = f"{sol.k} sites reach the target ({status}, gap {gap or 0:.3%})"
+        self.solution, self.objective, self.mip_gap = sol, sol.k, gap
+        self.status, self.solve_seconds, self.chosen = status, run_s, sol.chosen
+        self.feasible, self.message = sol.feasible, sol.message
+        return self
+
