@@ -3,7 +3,29 @@
 from __future__ import annotations
 
 from . import coords, errors
+from .coverage import DEFAULT_TYPES, CoverageResult, coverage
+from .demand import (
+    assign_areas,
+    boundaries_from_osm,
+    population_from_buildings,
+    read_boundaries,
+    read_census,
+    read_population,
+    restrict_to_district,
+    weight_by_census,
+)
+from .facilities import FACILITY_TYPES, classify_facility, facilities_from_osm, read_facilities
+from .maps import coverage_map, save_map
+from .network import Network
+from .pipeline import Inputs, load_inputs, run_coverage
 from .settings import MODES, Settings
+from .targets import load_targets, target_for
 
-__all__ = ["MODES", "Settings", "coords", "errors"]
+__all__ = [
+    "DEFAULT_TYPES", "FACILITY_TYPES", "MODES", "CoverageResult", "Inputs", "Network", "Settings",
+    "assign_areas", "boundaries_from_osm", "classify_facility", "coords", "coverage", "coverage_map", "errors",
+    "facilities_from_osm", "load_inputs", "load_targets", "population_from_buildings", "read_boundaries",
+    "read_census", "read_facilities", "read_population", "restrict_to_district", "run_coverage", "save_map",
+    "target_for", "weight_by_census",
+]
 __version__ = "0.1.0"

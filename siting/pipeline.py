@@ -10,6 +10,7 @@ from typing import Any
 import geopandas as gpd
 
 from . import demand
+from .coords import normalize_crs
 from .coverage import DEFAULT_TYPES, CoverageResult, coverage
 from .errors import SitingError
 from .network import Network
@@ -83,8 +84,12 @@ def load_inputs(
         notes.append("residents estimated from OSM residential buildings (footprint × levels ÷ floor area)")
     else:
         raise SitingError("--population FILE is needed with --place (buildings are read from --osm files only)")
+    if bnd is not None and population is not None:
+        warn_unmatched_names(pop, bnd, population)
     totals = demand.read_census(census, column=census_column) if census is not None else None
     pop = demand.prepare_population(pop, totals, boundaries=bnd)
+    if facilities is not None and bnd is not None and normalize_crs(facility_crs) == "wgs84":
+        warn_if_offset(fac, bnd, facilities)
     if district is not None:
         if bnd is None:
             raise SitingError("--district needs 街道 boundaries (--boundaries FILE, or an OSM file that has them)")
@@ -115,3 +120,59 @@ def data_limits(inputs: Inputs) -> list[str]:
     if not bool(inputs.population.attrs.get("weighted", True)) and inputs.population.attrs.get("unit") == "locations":
         out.append("no population figures: rates are shares of locations, not of residents")
     return out
+
+
+def _area_stem(name: object) -> str:
+    """斜土路街道 → 斜土, 华泾镇 → 华泾: the part of a 街道/镇 name that facility names repeat."""
+    text = str(name or "")
+    for suffix in ("街道", "镇", "乡", "路", "新村"):
+        text = text[: -len(suffix)] if text.endswith(suffix) and len(text) > len(suffix) + 1 else text
+    return text
+
+
+def warn_if_offset(facilities: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, path: str | Path) -> str | None:
+    """Warn (with the suggested ``--facility-crs``) when WGS84-labelled facilities look like GCJ-02/BD-09.
+
+    Facilities named after a 街道 (徐汇区斜土街道社区卫生服务中心 → 斜土路街道) are compared with that
+    街道's polygon under the three readings (see :func:`siting.facilities.check_offset`); with fewer
+    than 3 such names there is nothing reliable to compare with and nothing is said.
+    """
+    from .facilities import check_offset
+
+    stems = [(_area_stem(n), geom) for n, geom in zip(boundaries["subdistrict"], boundaries.geometry, strict=True)]
+    own = {}
+    for idx, name in facilities["name"].astype(str).items():
+        hits = [geom for stem, geom in stems if len(stem) >= 2 and stem in name]
+        if len(hits) == 1:
+            own[idx] = hits[0]
+    if len(own) < 3:
+        return None
+    index = list(own)
+    reference = gpd.GeoSeries(list(own.values()), index=index, crs=boundaries.crs)
+    return check_offset(facilities.geometry.loc[index], reference, path)
+
+
+def warn_unmatched_names(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, path: str | Path) -> list[str]:
+    """Warn with the 街道 names of a population file that match no boundary (e.g. 斜土街道 vs 斜土路街道).
+
+    Areas always come from the spatial join; a file's own names that match nothing usually mean a
+    different spelling or a different division (a market area, not a 街道), worth knowing.
+    """
+    column = next((c for c in ("subdistrict", "街道", "street") if c in points.columns), None)
+    if column is None:
+        return []
+    known = {demand.subdistrict_key(n) for n in boundaries["subdistrict"]}
+    names = sorted({str(n) for n in points[column].dropna().unique()})
+    unmatched = [n for n in names if demand.subdistrict_key(n) not in known]
+    if unmatched:
+        import difflib
+        import warnings
+
+        hints = []
+        for name in unmatched[:10]:
+            close = difflib.get_close_matches(name, [str(b) for b in boundaries["subdistrict"]], n=1, cutoff=0.5)
+            hints.append(f"{name} (closest: {close[0]})" if close else name)
+        more = f" and {len(unmatched) - 10} more" if len(unmatched) > 10 else ""
+        warnings.warn(f"{path}: {len(unmatched)} of {len(names)} 街道 name(s) in column {column!r} match no boundary: "
+                      f"{', '.join(hints)}{more}; areas are taken from the spatial join", stacklevel=3)
+    return unmatched

@@ -51,8 +51,8 @@ def map_inputs() -> dict:
     wgs = "EPSG:4326"
     subs = gpd.GeoDataFrame(
         {"subdistrict": ["南京东路街道", "外滩街道"], "district": ["黄浦区", "黄浦区"],
-         "population": [600.0, 500.0], "covered": [540.0, 200.0], "coverage_rate": [0.9, 0.4],
-         "target": [0.9, 0.9], "gap_residents": [0.0, 250.0]},
+         "population": [540.0, 440.0], "covered": [540.0, 0.0], "coverage_rate": [1.0, 0.0],
+         "target": [0.9, 0.9], "gap_residents": [0.0, 396.0]},
         geometry=[box(121.455, 31.22, 121.475, 31.24), box(121.475, 31.22, 121.495, 31.24)], crs=wgs)
     lon = np.array([121.460, 121.462, 121.465, 121.468, 121.470, 121.478, 121.482, 121.486, 121.489, 121.492,
                     121.493, 121.4945])
@@ -68,7 +68,8 @@ def map_inputs() -> dict:
          "subdistrict": ["南京东路街道"] * 5 + ["外滩街道"] * 7},
         geometry=gpd.points_from_xy(lon, lat), crs=wgs)
     facilities = gpd.GeoDataFrame(
-        {"facility_id": ["f1", "f2", "f3"], "name": ["南京东路社区卫生服务中心", "外滩社区卫生服务中心", "福州路服务站"],
+        {"facility_id": ["f1", "f2", "f3"],
+         "name": ["南京东路社区卫生服务中心", "外滩社区卫生服务中心", "福州路服务站"],
          "type": ["center", "center", "station"], "source": ["osm", "osm", "csv"],
          "residents_within": [540.0, 200.0, 120.0]},
         geometry=[Point(121.464, 31.231), Point(121.490, 31.238), Point(121.470, 31.226)], crs=wgs)
@@ -78,7 +79,7 @@ def map_inputs() -> dict:
         {"candidate_id": ["c1", "c2", "c3"], "name": ["候选A", "候选B", "候选C"], "gain": [230.0, 95.0, 40.0],
          "subdistrict": ["外滩街道"] * 3},
         geometry=[Point(121.484, 31.230), Point(121.491, 31.226), Point(121.493, 31.235)], crs=wgs)
-    summary = {"coverage_rate": 740 / 1100, "target": 0.9, "gap_residents": 250.0, "population_total": 1100.0,
-               "population_covered": 740.0, "minutes": 15, "mode": "walk", "speed_kmh": 4.0, "unit": "residents"}
+    summary = {"coverage_rate": 540 / 980, "target": 0.9, "gap_residents": 342.0, "population_total": 980.0,
+               "population_covered": 540.0, "minutes": 15, "mode": "walk", "speed_kmh": 4.0, "unit": "residents"}
     return {"points": points, "facilities": facilities, "subdistricts": subs, "service_area": area,
             "candidates": candidates, "chosen": candidates.iloc[:1].copy(), "summary": summary}

@@ -1,0 +1,246 @@
+"""Folium coverage maps: 街道 choropleth, facilities, service area, uncovered residents; offline HTML."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, cast
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from branca.element import Element, Figure
+
+from . import _maplayers as ml
+from ._assets import inline_assets
+from .errors import ColumnError, CRSError, InputFileError, OutputError
+
+__all__ = ["coverage_map", "render_results_dir", "save_map"]
+
+
+def _frame(gdf: gpd.GeoDataFrame | None, what: str, required: tuple[str, ...]) -> gpd.GeoDataFrame | None:
+    """Check columns and CRS, drop empty geometries, return in EPSG:4326 (None stays None)."""
+    if gdf is None:
+        return None
+    missing = [c for c in required if c not in gdf.columns]
+    if missing:
+        raise ColumnError(f"{what}: missing column(s) {', '.join(missing)} (has {', '.join(map(str, gdf.columns))})")
+    if gdf.crs is None:
+        raise CRSError(f"{what}: the GeoDataFrame has no CRS; expected WGS84 (EPSG:4326)")
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    return gdf if gdf.crs.to_epsg() == 4326 else gdf.to_crs(4326)
+
+
+def _summary_from_points(points: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Coverage summary from the points alone (no target), used when no ``summary`` is given."""
+    total = float(points["population"].sum())
+    covered = float(points.loc[points["covered"].astype(bool), "population"].sum())
+    return {"coverage_rate": covered / total if total else math.nan, "target": None, "gap_residents": None,
+            "population_total": total, "population_covered": covered, "unit": "residents"}
+
+
+def coverage_map(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
+                 subdistricts: gpd.GeoDataFrame | None = None, summary: dict[str, Any] | None = None,
+                 service_area: gpd.GeoDataFrame | None = None, candidates: gpd.GeoDataFrame | None = None,
+                 chosen: gpd.GeoDataFrame | None = None, title: str = "15-minute coverage", tiles: bool = True,
+                 max_points: int = 5000, grid_m: float = 200.0, simplify_m: float = 5.0) -> folium.Map:
+    """A layered folium map of a coverage result (all layers are vector: they draw offline).
+
+    Parameters
+    ----------
+    points : GeoDataFrame
+        Population points: ``population``, ``walk_min`` (inf = unreachable), ``covered``, ``status``
+        ("ok" / "too_far_from_network" / "outside_network_area"), ``subdistrict``.
+    facilities : GeoDataFrame
+        ``name``, ``type`` (keys of ``_maplayers.FACILITY_STYLE``; others drawn as "other"), optional
+        ``source``, ``residents_within`` (``facility_id`` is not needed for drawing).
+    subdistricts : GeoDataFrame, optional
+        街道 polygons: ``subdistrict``, ``district``, ``population``, ``covered``, ``coverage_rate`` and
+        ``target`` (0–1 or NaN), ``gap_residents``. Coloured by rate with the target as the colour break
+        (reds below, green at/above); rows without a target fall back to ``summary["target"]``, then to
+        absolute blue classes.
+    summary : dict, optional
+        ``coverage_rate``, ``target``, ``gap_residents``, ``population_total``, ``population_covered``,
+        ``minutes``, ``mode``, ``speed_kmh``, ``unit`` ("residents" or "locations"). Computed from
+        ``points`` (without a target) when omitted.
+    service_area : GeoDataFrame, optional
+        Polygons reached within the threshold (drawn as given).
+    candidates, chosen : GeoDataFrame, optional
+        Candidate / chosen sites: ``gain`` (residents newly covered), ``name`` or ``candidate_id``,
+        ``subdistrict``.
+    title : str
+        Shown at the top of the map.
+    tiles : bool
+        True: OpenStreetMap tiles (WGS84-consistent; they need a connection, the vector layers do not).
+        Chinese commercial tiles (Amap/高德, Tencent, Baidu) are GCJ-02/BD-09 and would sit 300–600 m off
+        WGS84 data, so none is offered. False: no basemap.
+    max_points : int
+        Above this many uncovered points they are aggregated to a ``grid_m`` grid (keeps the page small).
+    grid_m, simplify_m : float
+        Grid cell size and polygon simplification tolerance, in metres.
+
+    Returns
+    -------
+    folium.Map
+        Save it with :func:`save_map` (self-contained) or ``m.save`` (CDN assets).
+    """
+    pts = _frame(points, "points", ("population", "walk_min", "covered", "status", "subdistrict"))
+    fac = _frame(facilities, "facilities", ("name", "type"))
+    subs = _frame(subdistricts, "subdistricts", ("subdistrict", "district", "population", "covered",
+                                                 "coverage_rate", "target", "gap_residents"))
+    area = _frame(service_area, "service_area", ())
+    cand = _frame(candidates, "candidates", ("gain",))
+    cho = _frame(chosen, "chosen", ("gain",))
+    assert pts is not None and fac is not None
+    summary = dict(summary) if summary is not None else _summary_from_points(pts)
+    minutes = float(summary.get("minutes") or 15)
+    target = summary.get("target")
+    target = None if target is None or pd.isna(target) else float(target)
+
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False)
+    if tiles:
+        folium.TileLayer(ml.OSM_TILES, attr=ml.ATTRIBUTION, name="OpenStreetMap 底图", max_zoom=19).add_to(m)
+    ml.Attribution(ml.ATTRIBUTION).add_to(m)
+    classes: list[tuple[str, str]] = []
+    target_text = ""
+    if subs is not None and not subs.empty:
+        ml.subdistrict_layer(subs, target, simplify_m).add_to(m)
+        classes, target_text = ml.choropleth_legend(subs, target)
+    extras = []
+    if area is not None and not area.empty:
+        ml.service_area_layer(area, minutes, simplify_m).add_to(m)
+        extras.append(f'<i style="display:inline-block;width:14px;height:10px;background:#4393c3;opacity:.5"></i> '
+                      f"{minutes:g} 分钟服务范围 service area")
+    covered = pts["covered"].astype(bool)
+    if covered.any():
+        ml.dots_layer(pts[covered], "已覆盖居民 Covered residents", covered=True, max_points=max_points,
+                      cell_m=grid_m).add_to(m)
+        extras.append(f'<span style="color:{ml.COVERED_COLOR}">●</span> 已覆盖居民 covered (layer off by default)')
+    if (~covered).any():
+        ml.dots_layer(pts[~covered], "未覆盖居民 Uncovered residents", covered=False, max_points=max_points,
+                      cell_m=grid_m).add_to(m)
+        extras.append(f'<span style="color:{ml.STATUS_LABEL["ok"][0]}">●</span> 未覆盖居民 uncovered '
+                      "(area ∝ residents)")
+        if (pts.loc[~covered, "status"] != "ok").any():
+            extras.append(f'<span style="color:{ml.STATUS_LABEL["too_far_from_network"][0]}">●</span> '
+                          "离路网过远/范围外 off the network")
+    for group in ml.facility_layers(fac, minutes) + ml.sites_layers(cand, cho):
+        group.add_to(m)
+    if cand is not None and not cand.empty:
+        extras.append('<span style="color:#fdb863">●</span> 候选点 candidate site')
+    if cho is not None and not cho.empty:
+        extras.append('<span style="color:#d4af00">★</span> 选址方案 chosen site (+ residents gained)')
+    types = [t for t in ml.FACILITY_STYLE if (fac["type"] == t).any()]
+
+    root = cast(Figure, m.get_root())
+    root.header.add_child(Element(
+        "<style>.siting-fac,.siting-chosen{background:none;border:none}.siting-chosen span{font:bold 11px sans-serif;"
+        "position:absolute;left:20px;top:3px;white-space:nowrap;text-shadow:0 0 2px #fff,0 0 2px #fff}"
+        ".leaflet-control-layers{font-size:12px}</style>"))
+    root.html.add_child(Element(f'<div class="siting-title" style="{ml.BOX_STYLE}top:10px;left:50%;transform:'
+                                f'translateX(-50%);font-size:15px;font-weight:bold">{html.escape(title)}</div>'))
+    root.html.add_child(Element(ml.summary_html(summary)))
+    root.html.add_child(Element(ml.legend_html(classes, target_text, types, extras)))
+    folium.LayerControl(collapsed=False).add_to(m)
+
+    frames = [f for f in (subs, area, pts, fac, cand, cho) if f is not None and not f.empty]
+    if frames:
+        b = np.array([f.total_bounds for f in frames])
+        b = b.round(6)
+        m.fit_bounds([[b[:, 1].min(), b[:, 0].min()], [b[:, 3].max(), b[:, 2].max()]])
+    return m
+
+
+def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: bool = True) -> Path:
+    """Write a map to HTML atomically (temp file + ``os.replace``; no partial file on failure).
+
+    Parameters
+    ----------
+    m : folium.Map
+    path : path-like
+        Output ``.html``; parent folders are created.
+    self_contained : bool
+        True: inline Leaflet from the installed ``django-js-lib-leaflet`` wheel, replace jQuery by a
+        tiny shim and drop the Bootstrap/Font Awesome/awesome-markers assets vector maps do not need
+        (see :mod:`siting._assets`); the page then loads no script or stylesheet from the network and
+        carries ``<meta name="siting-self-contained">``. False: folium's page as is (CDN assets).
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    path = Path(path)
+    page = m.get_root().render()
+    if self_contained:
+        page = inline_assets(page)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write the map ({exc})") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputError(f"{path}: cannot write the map ({exc})") from exc
+        raise
+    return path
+
+
+def _read_layer(folder: Path, name: str, required: bool) -> gpd.GeoDataFrame | None:
+    path = folder / f"{name}.gpkg"
+    if not path.is_file():
+        if required:
+            raise InputFileError(f"{path}: required results file is missing")
+        return None
+    try:
+        return gpd.read_file(path)
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise InputFileError(f"{path}: cannot read ({exc})") from exc
+
+
+def render_results_dir(results_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *,
+                       tiles: bool = True) -> Path:
+    """Re-draw ``map.html`` from a saved results folder, without recomputing anything.
+
+    Parameters
+    ----------
+    results_dir : path-like
+        Folder with ``summary.json``, ``points.gpkg``, ``facilities.gpkg``, ``subdistricts.gpkg`` and
+        optionally ``service_area.gpkg``, ``candidates.gpkg``, ``chosen.gpkg``.
+    out : path-like, optional
+        Output HTML (default ``results_dir/map.html``); written self-contained.
+    tiles : bool
+        Passed to :func:`coverage_map`.
+
+    Raises
+    ------
+    InputFileError
+        A required file is missing or unreadable (the message names it).
+    """
+    folder = Path(results_dir)
+    summary_path = folder / "summary.json"
+    if not summary_path.is_file():
+        raise InputFileError(f"{summary_path}: required results file is missing")
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputFileError(f"{summary_path}: cannot read ({exc})") from exc
+    layers = {name: _read_layer(folder, name, req) for name, req in (
+        ("points", True), ("facilities", True), ("subdistricts", True),
+        ("service_area", False), ("candidates", False), ("chosen", False))}
+    minutes = float(summary.get("minutes") or 15)
+    title = summary.get("title") or f"{minutes:g} 分钟覆盖 {minutes:g}-minute coverage"
+    m = coverage_map(layers["points"], layers["facilities"], subdistricts=layers["subdistricts"], summary=summary,
+                     service_area=layers["service_area"], candidates=layers["candidates"], chosen=layers["chosen"],
+                     title=title, tiles=tiles)
+    return save_map(m, out if out is not None else folder / "map.html")

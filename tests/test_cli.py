@@ -1,0 +1,91 @@
+"""The CLI: the README's main job on the real sample, output files, clear errors, no partial output."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from siting.cli import app
+
+runner = CliRunner()
+
+
+def readme_commands(repo_root):
+    text = (repo_root / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+    return [b.strip() for b in blocks]
+
+
+def test_ci_runs_exactly_the_readme_test_command(repo_root):
+    test_cmd = readme_commands(repo_root)[1]
+    ci = (repo_root / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1].strip() == test_cmd
+
+
+@pytest.fixture(scope="module")
+def main_job(repo_root, shanghai, tmp_path_factory):
+    """Run the README's first command (its `siting coverage ...` part), writing into a temp dir."""
+    install, _, command = readme_commands(repo_root)[0].partition(" && ")
+    assert install.startswith("pip install -e")
+    args = shlex.split(command)
+    assert args[:2] == ["siting", "coverage"]
+    out = tmp_path_factory.mktemp("cli") / "xuhui"
+    args = [a.replace("../shared/data/shanghai", str(shanghai)) for a in args[1:]]
+    args[args.index("--out") + 1] = str(out)
+    result = runner.invoke(app, args + ["--cache-dir", str(out.parent / "cache")])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+@pytest.mark.realdata
+def test_main_job_outputs(main_job):
+    out, printed = main_job
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    for key in ["population_total", "population_covered", "coverage_rate", "target", "gap_residents", "mode",
+                "speed_kmh", "minutes", "n_facilities", "n_network_nodes"]:
+        assert key in summary, key
+    assert summary["target"] == 0.9 and summary["mode"] == "walk" and summary["minutes"] == 15
+    assert 0 < summary["coverage_rate"] < 1
+    subs = pd.read_csv(out / "subdistricts.csv")
+    assert {"subdistrict", "population", "covered", "coverage_rate"} <= set(subs.columns)
+    assert len(subs) == 13
+    pts = gpd.read_file(out / "points.gpkg")
+    assert {"population", "subdistrict", "walk_min", "facility_id", "covered", "status"} <= set(pts.columns)
+    assert pts.crs.to_epsg() == 4326 and len(pts) == 1053
+    assert "link" in pts.columns and "title" in pts.columns  # the planner's own columns are kept
+    fac = gpd.read_file(out / "facilities.gpkg")
+    assert {"type", "source", "name", "id"} <= set(fac.columns)
+    assert (out / "map.html").stat().st_size < 5_000_000
+    assert "天平路街道" in printed and "misses it" in printed
+
+
+@pytest.mark.realdata
+def test_existing_output_needs_overwrite(main_job):
+    out, _ = main_job
+    before = sorted(p.name for p in out.iterdir())
+    result = runner.invoke(app, ["coverage", "--osm", "x.osm", "--out", str(out)])
+    assert result.exit_code != 0
+    assert sorted(p.name for p in out.iterdir()) == before
+
+
+def test_error_is_one_clear_line_without_traceback(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["coverage", "--osm", str(tmp_path / "missing.osm"), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "error: OSM file not found" in result.output and "missing.osm" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()  # nothing half-written
+
+
+def test_map_command_rerenders(main_job, tmp_path):
+    out, _ = main_job
+    target = tmp_path / "again.html"
+    result = runner.invoke(app, ["map", str(out), "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.stat().st_size > 10_000

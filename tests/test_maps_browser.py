@@ -1,0 +1,137 @@
+"""The self-contained map opened offline in headless Chromium (playwright): it draws, without network."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import folium
+import pytest
+
+from siting.maps import coverage_map, save_map
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (Debian package `chromium`)"),
+]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+LAYERS = ["街道覆盖率 Subdistrict coverage", "15 分钟服务范围 Service area", "已覆盖居民 Covered residents",
+          "未覆盖居民 Uncovered residents", "设施：社区卫生服务中心 Facilities: centre",
+          "设施：社区卫生服务站 Facilities: station", "候选点 Candidate sites", "选址方案 Chosen sites (+gain)"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser: Any, path: Path, wait: bool = True) -> tuple[Any, list[str], list[str]]:
+    """Open ``path`` with every non-file:// request aborted; return (page, console errors, blocked URLs)."""
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    errors: list[str] = []
+    blocked: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type in ("error", "warning") else None)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(path.as_uri(), wait_until="load", timeout=15_000)
+    if wait:
+        page.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path').length > 0", timeout=10_000)
+    return page, errors, blocked
+
+
+def _colours(png: bytes) -> int:
+    """Number of distinct RGB colours of a PNG (PIL)."""
+    image = pytest.importorskip("PIL.Image")
+    with image.open(io.BytesIO(png)) as im:
+        return len(im.convert("RGB").getcolors(maxcolors=1 << 24) or [])
+
+
+def _drawn_colours(page: Any) -> int:
+    """Colours of the map area with the HTML boxes and Leaflet controls hidden (only drawn layers count)."""
+    style = page.add_style_tag(content=".siting-title,.siting-summary,.siting-legend,.leaflet-control-container"
+                                       "{visibility:hidden !important}")
+    try:
+        return _colours(page.locator(".folium-map").screenshot())
+    finally:
+        style.evaluate("e => e.remove()")
+
+
+def test_coverage_map_draws_offline(browser: Any, map_inputs: dict, tmp_path: Path) -> None:
+    rest = {k: v for k, v in map_inputs.items() if k not in ("points", "facilities")}
+    path = save_map(coverage_map(map_inputs["points"], map_inputs["facilities"], tiles=False, **rest),
+                    tmp_path / "map.html")
+    page, errors, blocked = _open(browser, path)
+    try:
+        assert page.evaluate("typeof window.L") == "object"
+        assert page.evaluate("L.version") == "1.9.4"
+        # polygons + circle markers as SVG paths: 2 街道 + 1 service area + 7 uncovered + 3 candidates
+        # (the 5 covered residents are in a layer that is off by default)
+        n_paths = page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path').length")
+        assert n_paths >= 2 + 1 + 7 + 3, n_paths
+        assert page.evaluate("document.querySelectorAll('.leaflet-marker-pane .siting-fac').length") == 3
+        assert page.evaluate("document.querySelectorAll('.leaflet-marker-pane .siting-chosen').length") == 1
+        labels = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+                               ".map(e => e.textContent.trim())")
+        assert labels == LAYERS
+        checked = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays input'))"
+                                ".map(e => e.checked)")
+        assert checked == [True, True, False, True, True, True, True, True]
+        # switching the covered layer on draws its 5 dots
+        page.locator(".leaflet-control-layers-overlays label", has_text="已覆盖居民").click()
+        assert page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path').length") == n_paths + 5
+        assert "contributors (ODbL)" in page.inner_text(".leaflet-control-attribution")
+        assert page.locator(".leaflet-control-scale-line").count() >= 1
+        assert "55.1 %" in page.inner_text(".siting-summary")
+        assert "at/above target" in page.inner_text(".siting-legend")
+        png = page.locator(".folium-map").screenshot()
+        (tmp_path / "map.png").write_bytes(png)
+        shutil.copyfile(tmp_path / "map.png", "/tmp/siting_map_test.png")
+        assert _colours(png) > 50
+        assert _drawn_colours(page) > 50  # the map layers alone; a blank map has 1–3 colours
+        page.locator(".siting-fac").first.click()
+        assert "Residents within 15 min" in page.inner_text(".leaflet-popup-content")
+        assert errors == [] and blocked == []
+    finally:
+        page.close()
+
+
+def test_folium_popup_works_with_jquery_shim(browser: Any, tmp_path: Path) -> None:
+    """folium.Popup builds its content with ``$(html)[0]``: the shim must stand in for jQuery."""
+    m = folium.Map(location=[31.23, 121.47], zoom_start=14, tiles=None)
+    folium.CircleMarker([31.23, 121.47], radius=8, popup=folium.Popup("<b>弹窗 popup</b>", show=True)).add_to(m)
+    m.keep_in_front(folium.FeatureGroup(name="x").add_to(m))  # uses $(document).ready(...)
+    page, errors, blocked = _open(browser, save_map(m, tmp_path / "popup.html"))
+    try:
+        assert page.evaluate("window.jQuery.siting_shim") is True
+        assert page.inner_text(".leaflet-popup-content").strip() == "弹窗 popup"
+        assert errors == [] and blocked == []
+    finally:
+        page.close()
+
+
+def test_cdn_page_is_blank_offline(browser: Any, map_inputs: dict, tmp_path: Path) -> None:
+    """Control: folium's own page (CDN assets) gets nothing offline, so the test above can fail."""
+    m = coverage_map(map_inputs["points"], map_inputs["facilities"], tiles=False)
+    page, errors, blocked = _open(browser, save_map(m, tmp_path / "cdn.html", self_contained=False), wait=False)
+    try:
+        assert page.evaluate("typeof window.L") == "undefined"
+        assert any("leaflet" in url for url in blocked) and errors
+        assert _drawn_colours(page) <= 3
+    finally:
+        page.close()
