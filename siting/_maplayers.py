@@ -98,9 +98,15 @@ def fill(rate: float, target: float | None) -> str:
     return next(c for lo, hi, c, _ in TARGET_CLASSES if lo <= rate - target < hi)
 
 
-def radii(pop: pd.Series, largest: float = 11.0) -> pd.Series:
-    """Dot radii in px: area proportional to population, 2 px minimum."""
+def radii(pop: pd.Series, largest: float = 11.0, per: float | None = None) -> pd.Series:
+    """Dot radii in px: area proportional to population, 2 px minimum, ``largest`` + 2 px maximum.
+
+    ``per``: the population drawn at 4 px extra radius (a fixed scale, so equal residents give equal,
+    modest dots whatever the largest value); default: the largest value gets ``largest``.
+    """
     pop = pop.fillna(0.0).clip(lower=0)
+    if per is not None:
+        return (2.0 + np.minimum(largest, 4.0 * np.sqrt(pop / per))).round(1)
     top = float(pop.max()) if len(pop) and pop.max() > 0 else 1.0
     return (2.0 + largest * np.sqrt(pop / top)).round(1)
 
@@ -140,7 +146,7 @@ def subdistrict_layer(subs: gpd.GeoDataFrame, target: float | None, simplify_m: 
 
 
 def dots_layer(pts: gpd.GeoDataFrame, name: str, *, covered: bool, max_points: int,
-               cell_m: float) -> folium.FeatureGroup:
+               cell_m: float, color: str | None = None) -> folium.FeatureGroup:
     """Population dots (area ∝ residents); above ``max_points`` aggregated to a ``cell_m`` grid.
 
     Covered dots are green; uncovered ones magenta when on the network (``status == "ok"``), grey when
@@ -152,13 +158,15 @@ def dots_layer(pts: gpd.GeoDataFrame, name: str, *, covered: bool, max_points: i
         name += f" ({cell_m:g} m grid 网格)"
     group = folium.FeatureGroup(name=name, show=not covered)
     # smaller dots when there are many of them, so a whole district stays readable at low zoom
-    radius = radii(pts["population"].astype(float), 11.0 if len(pts) <= 500 else 7.0 if len(pts) <= 3000 else 5.0)
+    # a fixed scale (4 px per 1,000 residents, area ∝ residents) so equal 小区 shares give equal, small dots
+    radius = radii(pts["population"].astype(float), 11.0 if len(pts) <= 500 else 7.0 if len(pts) <= 3000 else 5.0,
+                   per=1000.0)
     if covered or aggregated:
         colors = None
-        color = COVERED_COLOR if covered else STATUS_LABEL["ok"][0]
+        color = color or (COVERED_COLOR if covered else STATUS_LABEL["ok"][0])
     else:
         colors = [STATUS_LABEL.get(s, STATUS_LABEL["outside_network_area"])[0] for s in pts["status"]]
-        color = STATUS_LABEL["ok"][0]
+        color = color or STATUS_LABEL["ok"][0]
     styles: list[dict[str, Any]] = [{"radius": float(r)} for r in radius]
     if colors is not None and len(set(colors)) > 1:
         styles = [{"radius": st["radius"], "color": c, "fillColor": c} for st, c in zip(styles, colors, strict=True)]
@@ -179,8 +187,11 @@ def dots_layer(pts: gpd.GeoDataFrame, name: str, *, covered: bool, max_points: i
     return group
 
 
-def facility_layers(fac: gpd.GeoDataFrame, minutes: float) -> list[folium.FeatureGroup]:
-    """One layer per facility type; inline-SVG DivIcons (no marker images), popup with residents within."""
+def facility_layers(fac: gpd.GeoDataFrame, minutes: float, *, off_network: bool = False) -> list[folium.FeatureGroup]:
+    """One layer per facility type; inline-SVG DivIcons (no marker images), popup with residents within.
+
+    ``off_network``: facilities too far from the street network to be counted, drawn hollow in one layer.
+    """
     groups = []
     within = fac["residents_within"] if "residents_within" in fac.columns else pd.Series(np.nan, index=fac.index)
     for ftype in [t for t in FACILITY_STYLE if (fac["type"] == t).any()] + sorted(
@@ -192,14 +203,19 @@ def facility_layers(fac: gpd.GeoDataFrame, minutes: float) -> list[folium.Featur
                               "type": f"{zh} {en}" if ftype in FACILITY_STYLE else ftype,
                               "source": sub["source"].fillna("").astype(str).to_numpy() if "source" in sub else "",
                               "within": [num(w) for w in within[sel]]})
-        svg = (f'<svg width="{size}" height="{size}" viewBox="0 0 14 14"><path d="{path}" fill="{color}" '
-               'stroke="#ffffff" stroke-width="1.2"/></svg>')
+        paint = f'fill="#ffffff" stroke="{color}" stroke-width="2"' if off_network else (
+            f'fill="{color}" stroke="#ffffff" stroke-width="1.2"')
+        svg = f'<svg width="{size}" height="{size}" viewBox="0 0 14 14"><path d="{path}" {paint}/></svg>'
+        if off_network:
+            props["within"] = "未计入：离路网 > 500 m not counted: off the street network"
         icon = folium.DivIcon(html=svg, icon_size=(size, size), icon_anchor=(size // 2, size // 2),
                               class_name=f"siting-fac siting-fac-{ftype}")
         popup = folium.GeoJsonPopup(fields=["name", "type", "source", "within"],
                                     aliases=["名称 Name", "类型 Type", "来源 Source",
                                              f"{minutes:g} 分钟内居民 Residents within {minutes:g} min"])
-        group = folium.FeatureGroup(name=f"设施：{zh} Facilities: {en}", show=True)
+        name = f"设施：{zh} Facilities: {en}"
+        group = folium.FeatureGroup(name=name + (" — 路网外未计入 off network, not counted" if off_network else ""),
+                                    show=True)
         folium.GeoJson(collection(geometry(sub, 0), props), marker=folium.Marker(icon=icon), popup=popup,
                        tooltip=tooltip(["name"], ["名称 Name"])).add_to(group)
         groups.append(group)
@@ -243,7 +259,7 @@ def sites_layers(cand: gpd.GeoDataFrame | None, chosen: gpd.GeoDataFrame | None)
 def service_area_layer(area: gpd.GeoDataFrame, minutes: float, simplify_m: float) -> folium.FeatureGroup:
     """The area reached within the threshold, drawn as given (translucent blue)."""
     group = folium.FeatureGroup(name=f"{minutes:g} 分钟服务范围 Service area", show=True)
-    props = pd.DataFrame({"style": [{"color": "#2166ac", "weight": 1, "fillColor": "#4393c3", "fillOpacity": 0.18}]
+    props = pd.DataFrame({"style": [{"color": "#2166ac", "weight": 1, "fillColor": "#4393c3", "fillOpacity": 0.3}]
                           * len(area)})
     folium.GeoJson(collection(geometry(area, simplify_m), props)).add_to(group)
     return group

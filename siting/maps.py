@@ -121,15 +121,25 @@ def coverage_map(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
         ml.dots_layer(pts[covered], "已覆盖居民 Covered residents", covered=True, max_points=max_points,
                       cell_m=grid_m).add_to(m)
         extras.append(f'<span style="color:{ml.COVERED_COLOR}">●</span> 已覆盖居民 covered (layer off by default)')
-    if (~covered).any():
-        ml.dots_layer(pts[~covered], "未覆盖居民 Uncovered residents", covered=False, max_points=max_points,
+    outside = (pts["status"] == "outside_network_area").to_numpy()
+    if outside.any():
+        ml.dots_layer(pts[outside], "路网范围外居民（不计入）Residents outside the street extract", covered=True,
+                      max_points=max_points, cell_m=grid_m, color="#969696").add_to(m)
+        extras.append('<span style="color:#969696">●</span> 路网范围外居民 outside the street extract (layer off)')
+    if (~covered & ~outside).any():
+        ml.dots_layer(pts[~covered & ~outside], "未覆盖居民 Uncovered residents", covered=False, max_points=max_points,
                       cell_m=grid_m).add_to(m)
         extras.append(f'<span style="color:{ml.STATUS_LABEL["ok"][0]}">●</span> 未覆盖居民 uncovered '
                       "(area ∝ residents)")
-        if (pts.loc[~covered, "status"] != "ok").any():
+        if (pts.loc[~covered & ~outside, "status"] != "ok").any():
             extras.append(f'<span style="color:{ml.STATUS_LABEL["too_far_from_network"][0]}">●</span> '
-                          "离路网过远/范围外 off the network")
-    for group in ml.facility_layers(fac, minutes) + ml.sites_layers(cand, cho):
+                          "离路网过远 too far from the street network (uncovered)")
+    used = fac["snapped"].astype(bool) if "snapped" in fac.columns else pd.Series(True, index=fac.index)
+    groups = ml.facility_layers(fac[used], minutes)
+    if (~used).any():
+        groups += ml.facility_layers(fac[~used], minutes, off_network=True)
+        extras.append("□ 空心：路网外未计入的设施 hollow: facility off the street network, not counted")
+    for group in groups + ml.sites_layers(cand, cho):
         group.add_to(m)
     if cand is not None and not cand.empty:
         extras.append('<span style="color:#fdb863">●</span> 候选点 candidate site')

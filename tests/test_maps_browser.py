@@ -20,7 +20,7 @@ pytestmark = [
 ]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 LAYERS = ["街道覆盖率 Subdistrict coverage", "15 分钟服务范围 Service area", "已覆盖居民 Covered residents",
-          "未覆盖居民 Uncovered residents", "设施：社区卫生服务中心 Facilities: centre",
+          "路网范围外居民（不计入）Residents outside the street extract", "未覆盖居民 Uncovered residents", "设施：社区卫生服务中心 Facilities: centre",
           "设施：社区卫生服务站 Facilities: station", "候选点 Candidate sites", "选址方案 Chosen sites (+gain)"]
 
 
@@ -80,10 +80,10 @@ def test_coverage_map_draws_offline(browser: Any, map_inputs: dict, tmp_path: Pa
     try:
         assert page.evaluate("typeof window.L") == "object"
         assert page.evaluate("L.version") == "1.9.4"
-        # polygons + circle markers as SVG paths: 2 街道 + 1 service area + 7 uncovered + 3 candidates
-        # (the 5 covered residents are in a layer that is off by default)
+        # polygons + circle markers as SVG paths: 2 街道 + 1 service area + 6 uncovered + 3 candidates
+        # (the 5 covered residents and the 1 outside the street extract are in layers off by default)
         n_paths = page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path').length")
-        assert n_paths >= 2 + 1 + 7 + 3, n_paths
+        assert n_paths == 2 + 1 + 6 + 3, n_paths
         assert page.evaluate("document.querySelectorAll('.leaflet-marker-pane .siting-fac').length") == 3
         assert page.evaluate("document.querySelectorAll('.leaflet-marker-pane .siting-chosen').length") == 1
         labels = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
@@ -91,7 +91,7 @@ def test_coverage_map_draws_offline(browser: Any, map_inputs: dict, tmp_path: Pa
         assert labels == LAYERS
         checked = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays input'))"
                                 ".map(e => e.checked)")
-        assert checked == [True, True, False, True, True, True, True, True]
+        assert checked == [True, True, False, False, True, True, True, True, True]
         # switching the covered layer on draws its 5 dots
         page.locator(".leaflet-control-layers-overlays label", has_text="已覆盖居民").click()
         assert page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path').length") == n_paths + 5
