@@ -68,7 +68,16 @@ class Network:
         return f"<Network {self.n_nodes:,} nodes, {self.n_edges:,} segments, {km:,.1f} km, {self.crs}>"
 
     def adjacency(self, reverse: bool = False) -> sp.csr_matrix:
-        """CSR matrix of arc lengths (metres); ``reverse=True`` transposes it (for searches to a target)."""
+        """CSR matrix of arc lengths (metres); ``reverse=True`` transposes it (for searches to a target).
+
+        Cached on the instance (the arrays are not meant to be modified after construction).
+        """
+        cache = self.__dict__.setdefault("_adjacency", {})
+        if reverse not in cache:
+            cache[reverse] = self._build_adjacency(reverse)
+        return cache[reverse]
+
+    def _build_adjacency(self, reverse: bool) -> sp.csr_matrix:
         two = ~self.oneway
         src = np.concatenate([self.u, self.v[two]])
         dst = np.concatenate([self.v, self.u[two]])

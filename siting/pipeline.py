@@ -104,7 +104,12 @@ def run_coverage(
     """Coverage of ``inputs`` (see :func:`siting.coverage.coverage`), with the loading notes attached."""
     result = coverage(inputs.network, inputs.facilities, inputs.population, settings, types=types,
                       boundaries=inputs.boundaries, target=target)
-    result.summary["notes"] = list(inputs.notes) + data_limits(inputs)
+    notes = list(inputs.notes) + data_limits(inputs)
+    unusable = int(result.summary.get("n_facilities_unusable", 0))
+    if unusable:
+        notes.append(f"{unusable} facilities lie off the street extract and are not counted: residents near the "
+                     "extract's edge may in fact be served by them (edge effect)")
+    result.summary["notes"] = notes
     return result
 
 

@@ -101,27 +101,26 @@ def _segment_tree(net: Network) -> shapely.STRtree:
 def _augmented(net: Network, sources: Snap, reverse: bool) -> tuple[sp.csr_matrix, np.ndarray]:
     """Adjacency with one virtual node per (snapped) source linked to its segment's end nodes.
 
-    ``reverse=True`` builds the transposed graph so that a search *from* the sources gives times
-    *to* them (homes → facility), which matters only on one-way segments.
+    ``reverse=True`` uses the transposed graph so that a search *from* the sources gives times *to*
+    them (homes → facility), which matters only on one-way segments. The network's own CSR is
+    cached; the virtual nodes are appended as extra rows (their arcs only leave them).
     """
     n = net.n_nodes
     ok = np.flatnonzero(sources.ok)
-    virt = n + np.arange(len(ok))
     sub = sources.subset(ok)
     a, ca, b, cb = sub.entries(net) if reverse else sub.exits(net)
-    two = ~net.oneway
-    src = [net.u, net.v[two], virt, virt]
-    dst = [net.v, net.u[two], a, b]
-    w = [net.length, net.length[two], ca, cb]
-    src_all, dst_all, w_all = np.concatenate(src), np.concatenate(dst), np.concatenate(w)
-    if reverse:  # arcs of the original graph reversed; virtual arcs already point source → node
-        m = len(net.length) + int(two.sum())
-        src_all[:m], dst_all[:m] = dst_all[:m].copy(), src_all[:m].copy()
-    fin = np.isfinite(w_all)
-    from .network import _csr_min
-
-    graph = _csr_min(src_all[fin], dst_all[fin], w_all[fin], n + len(ok))
-    return graph, virt
+    base = net.adjacency(reverse=reverse)
+    k = len(ok)
+    cols = np.stack([a, b], axis=1)
+    w = np.stack([ca, cb], axis=1)
+    fin = np.isfinite(w)
+    counts = fin.sum(axis=1)
+    indptr = np.concatenate([base.indptr, base.indptr[-1] + np.cumsum(counts)])
+    graph = sp.csr_matrix(
+        (np.concatenate([base.data, np.maximum(w[fin], 1e-9)]), np.concatenate([base.indices, cols[fin]]), indptr),
+        shape=(n + k, n + k),
+    )
+    return graph, n + np.arange(k)
 
 
 def node_distances(net: Network, sources: Snap, limit: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
@@ -193,37 +192,93 @@ def same_segment_pairs(net: Network, sources: Snap, targets: Snap) -> tuple[np.n
     return src, tgt, cost
 
 
+def positions(net: Network, snapped: Snap) -> tuple[np.ndarray, np.ndarray]:
+    """Projected x/y of the snapped points on their segments (NaN where not snapped)."""
+    seg = np.where(snapped.ok, snapped.seg, 0)
+    frac = snapped.t / np.where(net.length[seg] > 0, net.length[seg], 1.0)
+    x0, y0, x1, y1 = (arr[seg] for arr in net.segments_xy())
+    x, y = x0 + frac * (x1 - x0), y0 + frac * (y1 - y0)
+    return np.where(snapped.ok, x, np.nan), np.where(snapped.ok, y, np.nan)
+
+
+class _Buckets:
+    """Points bucketed on a square grid: who lies in the 3×3 cells around a cell (cell size ≥ limit)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, cell: float) -> None:
+        self.cell = cell
+        ok = np.isfinite(x) & np.isfinite(y)
+        self.idx = np.flatnonzero(ok)
+        gx, gy = np.floor(x[ok] / cell).astype(np.int64), np.floor(y[ok] / cell).astype(np.int64)
+        self.key = gx * 1_000_003 + gy
+        order = np.argsort(self.key, kind="stable")
+        self.idx, self.key = self.idx[order], self.key[order]
+
+    def around(self, gx: int, gy: int) -> np.ndarray:
+        keys = np.array([(gx + dx) * 1_000_003 + gy + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+        lo, hi = np.searchsorted(self.key, keys, "left"), np.searchsorted(self.key, keys, "right")
+        return np.concatenate([self.idx[i:j] for i, j in zip(lo, hi, strict=True)])
+
+
 def reach_matrix(
     net: Network, sources: Snap, targets: Snap, limit: float, *, chunk: int | None = None,
     progress: bool = False,
 ) -> sp.csr_matrix:
     """Sparse (n_sources × n_targets) matrix of distances ≤ ``limit`` metres (stored as d + 1e-9).
 
-    Sources are searched in chunks of bounded Dijkstras (``limit``) so memory stays at
-    chunk × n_nodes; only hits within the limit are kept, never a dense sources × targets array.
+    Hand-written tiling because scipy's bounded Dijkstra still allocates and scans a dense
+    (sources × all nodes) array per call: sources are grouped on a grid of cells of size ``limit``,
+    and each cell's sources are searched on the subgraph of nodes in the 3×3 cells around it. A
+    path no longer than ``limit`` never leaves that window (network distance ≥ straight-line
+    distance), so the result is exact, and the work is local: 10,000 candidates on a
+    1,000,000-node grid stay in seconds and memory in megabytes (``benchmarks/``). ``chunk`` caps
+    the sources per search (default: a cell's sources). Only hits within the limit are stored.
     """
     n_src, n_tgt = len(sources), len(targets)
     graph, virt = _augmented(net, sources, reverse=True)
     ok_src = np.flatnonzero(sources.ok)
+    sx, sy = positions(net, sources)
+    cell = max(float(limit), 1.0)
+    nodes = _Buckets(np.concatenate([net.x, sx[ok_src]]), np.concatenate([net.y, sy[ok_src]]), cell)
+    tx, ty = positions(net, targets)
+    tbuck = _Buckets(tx, ty, cell)
     a, ca, b, cb = targets.exits(net)
-    if chunk is None:
-        chunk = max(1, min(256, int(2e7 // max(graph.shape[0], 1))))
+    pos = np.full(graph.shape[0], -1, np.int64)
+    gx, gy = np.floor(sx[ok_src] / cell).astype(np.int64), np.floor(sy[ok_src] / cell).astype(np.int64)
+    cells: dict[tuple[int, int], list[int]] = {}
+    for k, key in enumerate(zip(gx.tolist(), gy.tolist(), strict=True)):
+        cells.setdefault(key, []).append(k)
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
-    starts = range(0, len(ok_src), chunk)
+    items = list(cells.items())
     if progress:
         from tqdm import tqdm
 
-        starts = tqdm(starts, desc="reach sets", unit="chunk")
-    for s0 in starts:
-        idx = virt[s0:s0 + chunk]
-        dist = dijkstra(graph, directed=True, indices=idx, limit=limit)
-        d = np.minimum(dist[:, a] + ca, dist[:, b] + cb)
-        r, c = np.nonzero(d <= limit)
-        rows.append(ok_src[s0 + r])
-        cols.append(c)
-        vals.append(d[r, c] + 1e-9)
+        items = tqdm(items, desc="reach sets", unit="cell")  # type: ignore[assignment]
+    for (cx, cy), members in items:
+        window = nodes.around(cx, cy)
+        pos[window] = np.arange(len(window))
+        sub = graph[window]
+        col = pos[sub.indices]
+        keep = col >= 0
+        row = np.repeat(np.arange(len(window)), np.diff(sub.indptr))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(row[keep], minlength=len(window)))])
+        local = sp.csr_matrix((sub.data[keep], col[keep], indptr), shape=(len(window), len(window)))
+        cand_t = tbuck.around(cx, cy)
+        ta, tb = pos[a[cand_t]], pos[b[cand_t]]
+        members_arr = np.asarray(members)
+        step = chunk or len(members_arr)
+        for s0 in range(0, len(members_arr), step):
+            srcs = members_arr[s0:s0 + step]
+            dist = dijkstra(local, directed=True, indices=pos[virt[srcs]], limit=limit)
+            da = np.where(ta >= 0, dist[:, np.maximum(ta, 0)], np.inf) + ca[cand_t]
+            db = np.where(tb >= 0, dist[:, np.maximum(tb, 0)], np.inf) + cb[cand_t]
+            d = np.minimum(da, db)
+            r, c = np.nonzero(d <= limit)
+            rows.append(ok_src[srcs[r]])
+            cols.append(cand_t[c])
+            vals.append(d[r, c] + 1e-9)
+        pos[window] = -1
     mat = sp.csr_matrix(
         (np.concatenate(vals) if vals else np.zeros(0),
          (np.concatenate(rows) if rows else np.zeros(0, int), np.concatenate(cols) if cols else np.zeros(0, int))),
