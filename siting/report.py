@@ -161,10 +161,11 @@ def format_table(result: CoverageResult) -> str:
                      f"{r['outside_population']:>10,.0f}")
     rate = s["coverage_rate"]
     lines.append("")
-    lines.append(
-        f"All: {s['population_covered']:,.0f} of {s['population_total']:,.0f} {unit} within {s['minutes']:g} min "
-        f"({s['mode']}, {s['speed_kmh']:g} km/h) = {rate:.1%}" if rate == rate else "All: no population in the network area"
-    )
+    if rate == rate:
+        lines.append(f"All: {s['population_covered']:,.0f} of {s['population_total']:,.0f} {unit} within "
+                     f"{s['minutes']:g} min ({s['mode']}, {s['speed_kmh']:g} km/h) = {rate:.1%}")
+    else:
+        lines.append("All: no population in the network area")
     if s.get("target") is not None:
         met = "meets" if s.get("meets_target") else "misses"
         lines.append(f"Target {s['target']:.0%} ({s.get('target_source') or 'given'}): {met} it; gap "
@@ -177,4 +178,85 @@ def format_table(result: CoverageResult) -> str:
                      "from any usable way")
     for note in s.get("notes", []):
         lines.append(f"Note: {note}")
+    return "\n".join(lines)
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` terminal columns (CJK characters take two)."""
+    used = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+    return text + " " * max(width - used, 1)
+
+
+def write_siting(plan: Any, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
+                 self_contained: bool = True) -> Path:
+    """Write a site plan (:class:`siting.plan.SitePlan`) into ``out_dir``, atomically.
+
+    Files: ``candidates.gpkg`` (every candidate: ``gain``, ``share_of_gap``, ``rank``, ``excluded``,
+    ``chosen``, ``order``), ``chosen.gpkg`` (chosen sites in build order: ``order``, ``gain``,
+    ``assigned``, ``overloaded``), ``before_after.csv`` (per 街道: ``population``, ``covered_before``,
+    ``covered_after``, ``rate_before``, ``rate_after``, ``target``, ``new_sites``), ``summary.json``
+    (the "after" coverage summary plus the plan's: before/after, exact vs greedy objective, gap,
+    status, seconds, feasible, message) and, for ``siting map``, the "after" ``points.gpkg``,
+    ``facilities.gpkg`` (new sites have ``source`` "new site"), ``subdistricts.gpkg``,
+    ``service_area.gpkg``, and ``map.html`` (self-contained).
+    """
+    after = plan.after
+    summary = {**after.summary, **plan.summary, "notes": plan.result.summary.get("notes", []),
+               "before": {k: plan.result.summary.get(k) for k in (
+                   "coverage_rate", "population_covered", "gap_pp", "gap_residents", "meets_target", "n_facilities")},
+               "title": f"{plan.solution.k} 个新站点后的覆盖 coverage with {plan.solution.k} new site(s)"}
+    chosen = plan.chosen
+
+    def write(tmp: Path) -> None:
+        (tmp / "summary.json").write_text(summary_json(summary), encoding="utf-8")
+        _writable(plan.candidates).to_file(tmp / "candidates.gpkg", driver="GPKG")
+        _writable(chosen).to_file(tmp / "chosen.gpkg", driver="GPKG")
+        plan.before_after.to_csv(tmp / "before_after.csv", index=False, encoding="utf-8-sig")
+        _writable(after.points).to_file(tmp / "points.gpkg", driver="GPKG")
+        _writable(after.facilities).to_file(tmp / "facilities.gpkg", driver="GPKG")
+        if after.subdistricts is not None and len(after.subdistricts):
+            _writable(after.subdistricts).to_file(tmp / "subdistricts.gpkg", driver="GPKG")
+        area = after.service_area()
+        area.to_file(tmp / "service_area.gpkg", driver="GPKG")
+        if map_html:
+            from .maps import coverage_map, save_map
+
+            usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
+            fmap = coverage_map(after.points, after.facilities, subdistricts=after.subdistricts, summary=summary,
+                                service_area=area, candidates=usable, chosen=chosen, title=summary["title"])
+            save_map(fmap, tmp / "map.html", self_contained=self_contained)
+
+    return atomic_dir(out_dir, write, overwrite=overwrite)
+
+
+def format_siting(plan: Any) -> str:
+    """The chosen sites, before → after per 街道, and exact vs greedy, for the terminal."""
+    s = plan.summary
+    unit = "residents" if plan.result.summary.get("unit") == "residents" else "locations"
+    lines = [f"{'#':>3}  {_pad('site', 26)}{_pad('街道', 14)}{'gain':>10}{'assigned':>10}   lon, lat"]
+    for _, r in plan.chosen.iterrows():
+        name = str(r["name"]) if r.get("name") is not None and not pd.isna(r.get("name")) else str(r["candidate_id"])
+        over = "  overloaded" if r["overloaded"] else ""
+        lines.append(f"{int(r['order']):>3}  {_pad(name[:24], 26)}{_pad(str(r['subdistrict']), 14)}{r['gain']:>10,.0f}"
+                     f"{r['assigned']:>10,.0f}   {r.geometry.x:.5f}, {r.geometry.y:.5f}{over}")
+    lines += ["", f"{_pad('街道 / subdistrict', 16)}{unit:>11}{'before':>9}{'after':>9}{'target':>8}{'new':>5}"]
+    for _, r in plan.before_after.iterrows():
+        if not r["population"] > 0:
+            continue
+        tgt = "—" if pd.isna(r["target"]) else f"{r['target']:.0%}"
+        lines.append(f"{_pad(str(r['subdistrict']), 16)}{r['population']:>11,.0f}{r['rate_before']:>9.1%}"
+                     f"{r['rate_after']:>9.1%}{tgt:>8}{int(r['new_sites']):>5}")
+    lines.append("")
+    lines.append(f"All: {s['rate_before']:.1%} → {s['rate_after']:.1%} of {s['population_total']:,.0f} {unit} "
+                 f"with {s['sites']} new site(s). {s['message']}")
+    for label, d in (("Exact (HiGHS)", s["exact"]), ("Greedy", s["greedy"])):
+        gap = "" if d["mip_gap"] is None else f", gap {d['mip_gap']:.3%}"
+        lines.append(f"{label:<14} {d['sites']} sites, {d['covered']:,.0f} covered ({d['rate']:.1%}), "
+                     f"{d['status']}{gap}, {d['seconds']:.2f} s")
+    c = s["candidates"]
+    excl = ", ".join(f"{n} {r}" for r, n in c["excluded"].items())
+    lines.append(f"Candidates: {c['total']} ({c['usable']} usable{'; ' + excl + ' excluded' if excl else ''}); "
+                 f"{c['adding_residents']} would add residents; reach sets {s['reach_seconds']:.2f} s")
+    if not s["feasible"]:
+        lines.append(f"Not feasible: {s['message']}")
     return "\n".join(lines)

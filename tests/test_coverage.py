@@ -24,8 +24,8 @@ def xuhui(shanghai, tmp_path_factory):
         fac = read_facilities(shanghai / "facilities/xuhui_chc_healthxuhui.csv", crs="bd09")
         bnd = demand.read_boundaries(shanghai / "boundaries/shanghai_subdistricts_osm_8districts.geojson")
         pop = demand.read_population(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json", "bd09")
-        pop = demand.weight_by_census(demand.assign_areas(pop, bnd),
-                                      demand.read_census(shanghai / "population/shanghai_district_population_census.csv"))
+        census = demand.read_census(shanghai / "population/shanghai_district_population_census.csv")
+        pop = demand.weight_by_census(demand.assign_areas(pop, bnd), census)
         pop, bnd = demand.restrict_to_district(pop, bnd, "徐汇区")
     return net, fac, pop, bnd
 

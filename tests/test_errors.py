@@ -139,7 +139,8 @@ def test_wgs84_label_on_bd09_coordinates_warns_with_suggestion(tmp_path, shangha
     import pandas as pd
 
     frame = pd.read_csv(shanghai / "facilities/xuhui_chc_healthxuhui.csv")
-    plain = write(tmp_path, "plain.csv", frame.rename(columns={"lon_bd09": "lon", "lat_bd09": "lat"}).to_csv(index=False))
+    frame = frame.rename(columns={"lon_bd09": "lon", "lat_bd09": "lat"})
+    plain = write(tmp_path, "plain.csv", frame.to_csv(index=False))
     out = tmp_path / "out"
     result = runner.invoke(app, [
         "coverage", "--osm", str(shanghai / "osm/shanghai_center_overpass_roads.osm"), "--facilities", str(plain),

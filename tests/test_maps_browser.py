@@ -20,7 +20,8 @@ pytestmark = [
 ]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 LAYERS = ["街道覆盖率 Subdistrict coverage", "15 分钟服务范围 Service area", "已覆盖居民 Covered residents",
-          "路网范围外居民（不计入）Residents outside the street extract", "未覆盖居民 Uncovered residents", "设施：社区卫生服务中心 Facilities: centre",
+          "路网范围外居民（不计入）Residents outside the street extract", "未覆盖居民 Uncovered residents",
+          "设施：社区卫生服务中心 Facilities: centre",
           "设施：社区卫生服务站 Facilities: station", "候选点 Candidate sites", "选址方案 Chosen sites (+gain)"]
 
 
