@@ -101,7 +101,7 @@ def read_osm_ways(path: str | Path, network_type: str) -> Segments:
             .with_filter(osmium.filter.KeyFilter("highway"))
         )
         for obj in fp:
-            if not obj.is_way():
+            if not isinstance(obj, osmium.osm.Way):
                 continue
             n_highway += 1
             tags = dict(obj.tags)

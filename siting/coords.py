@@ -10,6 +10,8 @@ for planning purposes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -79,7 +81,9 @@ def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def _invert(forward, lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:  # type: ignore[no-untyped-def]
+def _invert(
+    forward: Callable[[Array, Array], tuple[Array, Array]], lon: ArrayLike, lat: ArrayLike
+) -> tuple[Array, Array]:
     """Solve ``forward(x) = target`` by fixed-point iteration (the offsets are smooth and small)."""
     tx, ty = _arrays(lon, lat)
     x, y = tx.copy(), ty.copy()

@@ -129,7 +129,10 @@ class CoverageResult:
         )
 
 
-def _sub_lines(x0, y0, x1, y1, length, lo, hi, mask):  # type: ignore[no-untyped-def]
+def _sub_lines(
+    x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, length: np.ndarray, lo: np.ndarray,
+    hi: np.ndarray, mask: np.ndarray,
+) -> np.ndarray:
     """Straight sub-segments [lo, hi] (metres from u) of the segments selected by ``mask``."""
     idx = np.flatnonzero(mask)
     if len(idx) == 0:

@@ -7,6 +7,7 @@ facility side. Distances are in metres; divide by ``Settings.metres_per_minute``
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -250,11 +251,11 @@ def reach_matrix(
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     vals: list[np.ndarray] = []
-    items = list(cells.items())
+    items: Iterable[tuple[tuple[int, int], list[int]]] = cells.items()
     if progress:
         from tqdm import tqdm
 
-        items = tqdm(items, desc="reach sets", unit="cell")  # type: ignore[assignment]
+        items = tqdm(items, desc="reach sets", unit="cell", total=len(cells))
     for (cx, cy), members in items:
         window = nodes.around(cx, cy)
         pos[window] = np.arange(len(window))
