@@ -90,6 +90,16 @@ def check_lonlat(lon: np.ndarray, lat: np.ndarray, path: Path | str) -> None:
         )
 
 
+def check_file(path: str | Path, what: str) -> Path:
+    """The path, or InputFileError when it does not exist or is empty (naming ``what`` and the path)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{what} file not found: {path}")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the {what} file is empty")
+    return path
+
+
 def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "points",
                 lon_col: str | None = None, lat_col: str | None = None) -> gpd.GeoDataFrame:
     """Read a table or vector file of points (or polygons) and return it in WGS84 (EPSG:4326).
@@ -102,12 +112,8 @@ def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "poi
     ``source_row`` (1-based data row) so errors later can name it. ``lon_col``/``lat_col`` name the
     coordinate columns explicitly (both or neither) instead of the automatic detection.
     """
-    path = Path(path)
+    path = check_file(path, what)
     kind = normalize_crs(crs)
-    if not path.exists():
-        raise InputFileError(f"{what} file not found: {path}")
-    if path.stat().st_size == 0:
-        raise InputFileError(f"{path}: the {what} file is empty")
     suffix = path.suffix.lower()
     frame: pd.DataFrame | None = None
     if suffix in TABULAR:

@@ -116,21 +116,19 @@ def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
+def _identity(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
+    return _arrays(lon, lat)
+
+
+_TO_WGS84 = {"wgs84": _identity, "gcj02": gcj02_to_wgs84, "bd09": bd09_to_wgs84}
+_FROM_WGS84 = {"wgs84": _identity, "gcj02": wgs84_to_gcj02, "bd09": wgs84_to_bd09}
+
+
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str | None) -> tuple[Array, Array]:
     """Convert from ``crs`` (wgs84 / gcj02 / bd09, any alias) to WGS84."""
-    kind = normalize_crs(crs)
-    if kind == "gcj02":
-        return gcj02_to_wgs84(lon, lat)
-    if kind == "bd09":
-        return bd09_to_wgs84(lon, lat)
-    return _arrays(lon, lat)
+    return _TO_WGS84[normalize_crs(crs)](lon, lat)
 
 
 def from_wgs84(lon: ArrayLike, lat: ArrayLike, crs: str | None) -> tuple[Array, Array]:
     """Convert WGS84 to ``crs`` (wgs84 / gcj02 / bd09)."""
-    kind = normalize_crs(crs)
-    if kind == "gcj02":
-        return wgs84_to_gcj02(lon, lat)
-    if kind == "bd09":
-        return wgs84_to_bd09(lon, lat)
-    return _arrays(lon, lat)
+    return _FROM_WGS84[normalize_crs(crs)](lon, lat)

@@ -18,7 +18,8 @@ from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components
 
 from ._osmnet import read_osm_ways
-from .errors import GeocodeError, InputFileError, NetworkError
+from ._tables import check_file
+from .errors import GeocodeError, NetworkError
 
 CACHE_VERSION = "1"
 
@@ -231,12 +232,8 @@ class Network:
         so offline and online networks agree. The built network is cached (keyed by the file's
         sha256 and the mode) so a second run skips parsing.
         """
-        path = Path(path)
+        path = check_file(path, "OSM")
         network_type = _network_type(mode)
-        if not path.exists():
-            raise InputFileError(f"OSM file not found: {path}")
-        if path.stat().st_size == 0:
-            raise InputFileError(f"{path}: the OSM file is empty")
         key = _sha256(path) + f"-{network_type}-v{CACHE_VERSION}"
         cached = _cache_path(cache_dir, "osm", key) if cache else None
         if cached is not None and cached.exists():
