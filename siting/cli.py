@@ -23,6 +23,25 @@ FacOpt = Annotated[Path | None, typer.Option("--facilities", help="facilities fi
 CrsChoice = Annotated[str, typer.Option(help="coordinates: wgs84, gcj02 (Amap/Tencent), bd09 (Baidu)")]
 
 
+# Shared by `coverage`-style commands (`site` uses them; `coverage` still declares its own, same help).
+OutOpt = Annotated[Path, typer.Option("--out", help="output directory (must not exist unless --overwrite)")]
+TypesOpt = Annotated[str, typer.Option(help="facility types that count, comma-separated")]
+PopOpt = Annotated[Path | None, typer.Option(help="population points/polygons (CSV/JSON/GeoJSON/Excel)")]
+CensusOpt = Annotated[Path | None, typer.Option(help="control totals per district/街道 (CSV)")]
+CensusColOpt = Annotated[str, typer.Option(help="column of --census with the residents")]
+BoundariesOpt = Annotated[Path | None, typer.Option(help="街道/镇 polygons (GeoJSON/GPKG)")]
+DistrictOpt = Annotated[str | None, typer.Option(help="restrict to one district, e.g. 徐汇区")]
+ModeOpt = Annotated[str, typer.Option(help="walk (4 km/h), elderly (3 km/h) or bike (12 km/h)")]
+SpeedOpt = Annotated[float | None, typer.Option(help="override the mode's speed")]
+MinutesOpt = Annotated[float, typer.Option(help="coverage threshold in minutes")]
+SnapOpt = Annotated[float, typer.Option(help="points farther from any way are not snapped")]
+CacheOpt = Annotated[Path | None, typer.Option(help="network cache (default ~/.cache/siting)")]
+OverwriteOpt = Annotated[bool, typer.Option(help="replace an existing --out directory")]
+NoMapOpt = Annotated[bool, typer.Option("--no-map", help="skip map.html")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no table, no progress")]
+IdsOpt = Annotated[str | None, typer.Option(help="candidate ids, comma-separated")]
+
+
 def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn SitingError into one clear line and exit code 2; show warnings as 'warning:' lines."""
 
@@ -74,6 +93,8 @@ def coverage_cmd(
     cache_dir: Annotated[Path | None, typer.Option(help="network cache (default ~/.cache/siting)")] = None,
     overwrite: Annotated[bool, typer.Option(help="replace an existing --out directory")] = False,
     no_map: Annotated[bool, typer.Option("--no-map", help="skip map.html")] = False,
+    tiles: Annotated[bool, typer.Option("--tiles/--no-tiles", help="OSM basemap tiles in map.html (need internet; "
+                                        "the map's own layers draw offline either way)")] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no table, no progress")] = False,
 ) -> None:
     """15-minute coverage per 街道 and district, compared with the district target."""
@@ -90,10 +111,91 @@ def coverage_cmd(
     result = run_coverage(inputs, settings, types=facility_types, target=target)
     result.summary["seconds"] = round(time.perf_counter() - t0, 2)
     result.summary["network_cache"] = inputs.network.info.get("cache")
-    write_coverage(result, out, overwrite=overwrite, map_html=not no_map)
+    write_coverage(result, out, overwrite=overwrite, map_html=not no_map, tiles=tiles)
     if not quiet:
         typer.echo(format_table(result))
         typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
+
+
+@app.command("site")
+@_friendly
+def site_cmd(
+    out: OutOpt,
+    osm: OsmOpt = None,
+    place: PlaceOpt = None,
+    facilities: FacOpt = None,
+    facility_crs: CrsChoice = "wgs84",
+    facility_types: TypesOpt = "center,subcenter,station,village_clinic",
+    population: PopOpt = None,
+    population_crs: CrsChoice = "wgs84",
+    census: CensusOpt = None,
+    census_column: CensusColOpt = "pop_census_2020",
+    boundaries: BoundariesOpt = None,
+    district: DistrictOpt = None,
+    mode: ModeOpt = "walk",
+    speed_kmh: SpeedOpt = None,
+    minutes: MinutesOpt = 15.0,
+    max_snap_m: SnapOpt = 500.0,
+    cache_dir: CacheOpt = None,
+    candidates: Annotated[Path | None, typer.Option(
+        help="candidate sites (CSV/Excel/GeoJSON/GPKG; optional `id`, `name`); generated on the network otherwise")
+    ] = None,
+    candidate_crs: CrsChoice = "wgs84",
+    spacing_m: Annotated[float, typer.Option(help="spacing of generated candidates along the network (m)")] = 200.0,
+    only_uncovered: Annotated[bool, typer.Option(
+        "--only-uncovered/--everywhere", help="generate candidates only within reach of uncovered residents")] = True,
+    osm_candidates: Annotated[bool | None, typer.Option(
+        help="add community / elderly-care / public buildings of the --osm file (default: when generating)")
+    ] = None,
+    k: Annotated[int | None, typer.Option("--k", help="new sites (default 5, or the sum of --quotas)")] = None,
+    target: Annotated[float | None, typer.Option(help="target share (0–1): the fewest sites reaching it")] = None,
+    per_subdistrict: Annotated[bool, typer.Option(help="with --target: every 街道 to the target")] = False,
+    quotas: Annotated[Path | None, typer.Option(help="CSV subdistrict,count: sites per 街道")] = None,
+    lock: IdsOpt = None,
+    forbid: IdsOpt = None,
+    capacity: Annotated[float | None, typer.Option(help="residents per site above which it is flagged")] = None,
+    time_limit: Annotated[float, typer.Option(help="seconds for the exact solver")] = 60.0,
+    min_distance_m: Annotated[float, typer.Option(help="exclude candidates nearer an existing facility (m)")] = 300.0,
+    overwrite: OverwriteOpt = False,
+    no_map: NoMapOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Where to build new stations: the k best sites, or the fewest reaching a target (exact + greedy)."""
+    from .candidates import build_candidates
+    from .pipeline import load_inputs, run_coverage
+    from .plan import plan_sites, read_quotas
+    from .report import format_siting, write_siting
+
+    t0 = time.perf_counter()
+    settings = _settings(mode, speed_kmh, minutes, max_snap_m)
+    inputs = load_inputs(
+        osm=osm, place=place, facilities=facilities, facility_crs=facility_crs, population=population,
+        population_crs=population_crs, census=census, census_column=census_column, boundaries=boundaries,
+        district=district, settings=settings, cache_dir=cache_dir,
+    )
+    result = run_coverage(inputs, settings, types=facility_types, target=target)
+    use_osm = osm_candidates if osm_candidates is not None else candidates is None
+    cands = build_candidates(
+        result, path=candidates, crs=candidate_crs, osm=osm if use_osm and osm is not None else None,
+        generate=candidates is None, spacing_m=spacing_m, only_uncovered=only_uncovered,
+        boundaries=inputs.boundaries, min_distance_m=min_distance_m,
+    )
+    known = set(result.by_subdistrict["subdistrict"].astype(str)) | set(cands["subdistrict"].dropna().astype(str))
+    if inputs.boundaries is not None:
+        known |= set(inputs.boundaries["subdistrict"].astype(str))
+    plan = plan_sites(
+        result, cands, k=k, target=target, per_subdistrict=per_subdistrict,
+        quotas=read_quotas(quotas, known) if quotas is not None else None,
+        locked=_split(lock), forbidden=_split(forbid), capacity=capacity, time_limit=time_limit, progress=not quiet,
+    )
+    write_siting(plan, out, overwrite=overwrite, map_html=not no_map)
+    if not quiet:
+        typer.echo(format_siting(plan))
+        typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
+
+
+def _split(ids: str | None) -> list[str]:
+    return [i.strip() for i in ids.split(",") if i.strip()] if ids else []
 
 
 @app.command("map")

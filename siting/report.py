@@ -103,7 +103,7 @@ def _relax_permissions(folder: Path) -> None:
 
 def write_coverage(
     result: CoverageResult, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
-    self_contained: bool = True,
+    self_contained: bool = True, tiles: bool = True,
 ) -> Path:
     """Write a coverage result into ``out_dir``.
 
@@ -132,7 +132,7 @@ def write_coverage(
             from .maps import coverage_map, save_map
 
             fmap = coverage_map(result.points, result.facilities, subdistricts=result.subdistricts,
-                                summary=result.summary, service_area=area)
+                                summary=result.summary, service_area=area, tiles=tiles)
             save_map(fmap, tmp / "map.html", self_contained=self_contained)
 
     return atomic_dir(out_dir, write, overwrite=overwrite)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,32 @@ def map_inputs() -> dict:
                "population_covered": 540.0, "minutes": 15, "mode": "walk", "speed_kmh": 4.0, "unit": "residents"}
     return {"points": points, "facilities": facilities, "subdistricts": subs, "service_area": area,
             "candidates": candidates, "chosen": candidates.iloc[:1].copy(), "summary": summary}
+
+
+def readme_commands(repo_root: Path) -> list[str]:
+    """The ```bash blocks of README.md, in order (1st: install + main job, 2nd: the test command)."""
+    text = (repo_root / "README.md").read_text(encoding="utf-8")
+    return [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S)]
+
+
+@pytest.fixture(scope="session")
+def main_job(repo_root: Path, shanghai: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Run the README's first command (its `siting coverage ...` part) once, into a temp dir.
+
+    Returns (output directory, printed text). Extra flag: ``--no-tiles`` so the offline browser test
+    sees a map that requests nothing from the network.
+    """
+    from typer.testing import CliRunner
+
+    from siting.cli import app
+
+    install, _, command = readme_commands(repo_root)[0].partition(" && ")
+    assert install.startswith("pip install -e")
+    args = shlex.split(command)
+    assert args[:2] == ["siting", "coverage"]
+    out = tmp_path_factory.mktemp("cli") / "xuhui"
+    args = [a.replace("../shared/data/shanghai", str(shanghai)) for a in args[1:]]
+    args[args.index("--out") + 1] = str(out)
+    result = CliRunner().invoke(app, args + ["--cache-dir", str(out.parent / "cache"), "--no-tiles"])
+    assert result.exit_code == 0, result.output
+    return out, result.output

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import re
-import shlex
-
 import geopandas as gpd
 import pandas as pd
 import pytest
+from conftest import readme_commands
 from typer.testing import CliRunner
 
 from siting.cli import app
@@ -16,31 +14,10 @@ from siting.cli import app
 runner = CliRunner()
 
 
-def readme_commands(repo_root):
-    text = (repo_root / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
-    return [b.strip() for b in blocks]
-
-
 def test_ci_runs_exactly_the_readme_test_command(repo_root):
     test_cmd = readme_commands(repo_root)[1]
     ci = (repo_root / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
     assert ci[-1].strip() == test_cmd
-
-
-@pytest.fixture(scope="module")
-def main_job(repo_root, shanghai, tmp_path_factory):
-    """Run the README's first command (its `siting coverage ...` part), writing into a temp dir."""
-    install, _, command = readme_commands(repo_root)[0].partition(" && ")
-    assert install.startswith("pip install -e")
-    args = shlex.split(command)
-    assert args[:2] == ["siting", "coverage"]
-    out = tmp_path_factory.mktemp("cli") / "xuhui"
-    args = [a.replace("../shared/data/shanghai", str(shanghai)) for a in args[1:]]
-    args[args.index("--out") + 1] = str(out)
-    result = runner.invoke(app, args + ["--cache-dir", str(out.parent / "cache")])
-    assert result.exit_code == 0, result.output
-    return out, result.output
 
 
 @pytest.mark.realdata

@@ -136,3 +136,36 @@ def test_cdn_page_is_blank_offline(browser: Any, map_inputs: dict, tmp_path: Pat
         assert _drawn_colours(page) <= 3
     finally:
         page.close()
+
+
+@pytest.mark.realdata
+def test_real_xuhui_map_offline(browser: Any, main_job: tuple[Path, str]) -> None:
+    """The README main job's map (real Xuhui data) in Chromium, network blocked: it loads and draws."""
+    import json
+    import time
+
+    out, _ = main_job
+    path = out / "map.html"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    t0 = time.perf_counter()
+    page, errors, blocked = _open(browser, path)
+    load_s = time.perf_counter() - t0
+    try:
+        assert page.evaluate("L.version") == "1.9.4"
+        labels = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+                               ".map(e => e.textContent.trim())")
+        assert "街道覆盖率 Subdistrict coverage" in labels and "未覆盖居民 Uncovered residents" in labels
+        # 13 街道 polygons + service area + uncovered residents inside the extract
+        uncovered = summary["n_points"] - summary["n_points_outside_network"]  # upper bound on dots drawn
+        n_paths = page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path').length")
+        assert 13 + 1 < n_paths <= 13 + 1 + uncovered
+        n_fac = page.evaluate("document.querySelectorAll('.leaflet-marker-pane .siting-fac').length")
+        assert n_fac == 13  # all 13 centres drawn (3 counted, 10 hollow: off the street extract)
+        text = page.inner_text(".siting-summary")
+        assert f"{summary['coverage_rate'] * 100:.1f} %" in text and "90.0 %" in text
+        assert not errors and not blocked, (errors, blocked)
+        assert _drawn_colours(page) > 50
+        page.screenshot(path="/tmp/siting_xuhui_map.png")
+    finally:
+        page.close()
+    print(f"\n[map] {path.stat().st_size / 1e6:.2f} MB, loaded and drawn in {load_s:.2f} s, {n_paths} paths")
