@@ -237,7 +237,8 @@ def format_siting(plan: Any) -> str:
     for _, r in plan.chosen.iterrows():
         name = str(r["name"]) if r.get("name") is not None and not pd.isna(r.get("name")) else str(r["candidate_id"])
         over = "  overloaded" if r["overloaded"] else ""
-        lines.append(f"{int(r['order']):>3}  {_pad(name[:24], 26)}{_pad(str(r['subdistrict']), 14)}{r['gain']:>10,.0f}"
+        sub = "—" if r["subdistrict"] is None or pd.isna(r["subdistrict"]) else str(r["subdistrict"])
+        lines.append(f"{int(r['order']):>3}  {_pad(name[:24], 26)}{_pad(sub, 14)}{r['gain']:>10,.0f}"
                      f"{r['assigned']:>10,.0f}   {r.geometry.x:.5f}, {r.geometry.y:.5f}{over}")
     lines += ["", f"{_pad('街道 / subdistrict', 16)}{unit:>11}{'before':>9}{'after':>9}{'target':>8}{'new':>5}"]
     for _, r in plan.before_after.iterrows():
