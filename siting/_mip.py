@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -137,11 +139,26 @@ def solve_mip(
     return out
 
 
+def _new_highs() -> highspy.Highs:
+    """A silent HiGHS instance. HiGHS's C++ core prints its banner to file descriptor 1 when the first
+    instance is made, before any option can turn output off, so fd 1 is pointed at /dev/null meanwhile."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
+
+
 def _run(lp: highspy.HighsLp, start: np.ndarray | None, nx: int, nnz: int, time_limit: float,
          mip_rel_gap: float, options: Mapping[str, Any] | None) -> MipOutcome:
     """One HiGHS run; the bound is dropped (None) when HiGHS's objective disagrees with its solution."""
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _new_highs()
     h.setOptionValue("time_limit", float(time_limit))
     h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
     opts = {"mip_lp_solver": "ipm"} if nnz > 100_000 else {}

@@ -23,7 +23,7 @@ FacOpt = Annotated[Path | None, typer.Option("--facilities", help="facilities fi
 CrsChoice = Annotated[str, typer.Option(help="coordinates: wgs84, gcj02 (Amap/Tencent), bd09 (Baidu)")]
 
 
-# Shared by `coverage`-style commands (`site` uses them; `coverage` still declares its own, same help).
+# Options shared by the `coverage` and `site` commands.
 OutOpt = Annotated[Path, typer.Option("--out", help="output directory (must not exist unless --overwrite)")]
 TypesOpt = Annotated[str, typer.Option(help="facility types that count, comma-separated")]
 PopOpt = Annotated[Path | None, typer.Option(help="population points/polygons (CSV/JSON/GeoJSON/Excel)")]
@@ -69,46 +69,54 @@ def _settings(mode: str, speed_kmh: float | None, minutes: float, max_snap_m: fl
     return Settings(mode=mode, speed_kmh=speed_kmh, minutes=minutes, max_snap_m=max_snap_m)
 
 
+TilesOpt = Annotated[bool, typer.Option("--tiles/--no-tiles", help="OSM basemap tiles in map.html (need internet; "
+                                        "the map's own layers draw offline either way)")]
+TYPES_DEFAULT = "center,subcenter,station,village_clinic"
+
+
+def _inputs_and_coverage(settings: Any, facility_types: str, target: float | None, **files: Any) -> tuple[Any, Any]:
+    """Load the inputs (``files``: the keyword arguments of :func:`siting.pipeline.load_inputs`) and cover."""
+    from .pipeline import load_inputs, run_coverage
+
+    inputs = load_inputs(settings=settings, **files)
+    return inputs, run_coverage(inputs, settings, types=facility_types, target=target)
+
+
 @app.command("coverage")
 @_friendly
 def coverage_cmd(
-    out: Annotated[Path, typer.Option("--out", help="output directory (must not exist unless --overwrite)")],
+    out: OutOpt,
     osm: OsmOpt = None,
     place: PlaceOpt = None,
     facilities: FacOpt = None,
     facility_crs: CrsChoice = "wgs84",
-    facility_types: Annotated[str, typer.Option(help="facility types that count, comma-separated")] =
-    "center,subcenter,station,village_clinic",
-    population: Annotated[Path | None, typer.Option(help="population points/polygons (CSV/JSON/GeoJSON/Excel)")] = None,
+    facility_types: TypesOpt = TYPES_DEFAULT,
+    population: PopOpt = None,
     population_crs: CrsChoice = "wgs84",
-    census: Annotated[Path | None, typer.Option(help="control totals per district/街道 (CSV)")] = None,
-    census_column: Annotated[str, typer.Option(help="column of --census with the residents")] = "pop_census_2020",
-    boundaries: Annotated[Path | None, typer.Option(help="街道/镇 polygons (GeoJSON/GPKG)")] = None,
-    district: Annotated[str | None, typer.Option(help="restrict to one district, e.g. 徐汇区")] = None,
-    mode: Annotated[str, typer.Option(help="walk (4 km/h), elderly (3 km/h) or bike (12 km/h)")] = "walk",
-    speed_kmh: Annotated[float | None, typer.Option(help="override the mode's speed")] = None,
-    minutes: Annotated[float, typer.Option(help="coverage threshold in minutes")] = 15.0,
+    census: CensusOpt = None,
+    census_column: CensusColOpt = "pop_census_2020",
+    boundaries: BoundariesOpt = None,
+    district: DistrictOpt = None,
+    mode: ModeOpt = "walk",
+    speed_kmh: SpeedOpt = None,
+    minutes: MinutesOpt = 15.0,
     target: Annotated[float | None, typer.Option(help="target share (0–1), overriding data/targets.csv")] = None,
-    max_snap_m: Annotated[float, typer.Option(help="points farther from any way are not snapped")] = 500.0,
-    cache_dir: Annotated[Path | None, typer.Option(help="network cache (default ~/.cache/siting)")] = None,
-    overwrite: Annotated[bool, typer.Option(help="replace an existing --out directory")] = False,
-    no_map: Annotated[bool, typer.Option("--no-map", help="skip map.html")] = False,
-    tiles: Annotated[bool, typer.Option("--tiles/--no-tiles", help="OSM basemap tiles in map.html (need internet; "
-                                        "the map's own layers draw offline either way)")] = True,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no table, no progress")] = False,
+    max_snap_m: SnapOpt = 500.0,
+    cache_dir: CacheOpt = None,
+    overwrite: OverwriteOpt = False,
+    no_map: NoMapOpt = False,
+    tiles: TilesOpt = True,
+    quiet: QuietOpt = False,
 ) -> None:
     """15-minute coverage per 街道 and district, compared with the district target."""
-    from .pipeline import load_inputs, run_coverage
     from .report import format_table, write_coverage
 
     t0 = time.perf_counter()
-    settings = _settings(mode, speed_kmh, minutes, max_snap_m)
-    inputs = load_inputs(
-        osm=osm, place=place, facilities=facilities, facility_crs=facility_crs, population=population,
-        population_crs=population_crs, census=census, census_column=census_column, boundaries=boundaries,
-        district=district, settings=settings, cache_dir=cache_dir,
+    inputs, result = _inputs_and_coverage(
+        _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
+        facilities=facilities, facility_crs=facility_crs, population=population, population_crs=population_crs,
+        census=census, census_column=census_column, boundaries=boundaries, district=district, cache_dir=cache_dir,
     )
-    result = run_coverage(inputs, settings, types=facility_types, target=target)
     result.summary["seconds"] = round(time.perf_counter() - t0, 2)
     result.summary["network_cache"] = inputs.network.info.get("cache")
     write_coverage(result, out, overwrite=overwrite, map_html=not no_map, tiles=tiles)
@@ -125,7 +133,7 @@ def site_cmd(
     place: PlaceOpt = None,
     facilities: FacOpt = None,
     facility_crs: CrsChoice = "wgs84",
-    facility_types: TypesOpt = "center,subcenter,station,village_clinic",
+    facility_types: TypesOpt = TYPES_DEFAULT,
     population: PopOpt = None,
     population_crs: CrsChoice = "wgs84",
     census: CensusOpt = None,
@@ -162,18 +170,15 @@ def site_cmd(
 ) -> None:
     """Where to build new stations: the k best sites, or the fewest reaching a target (exact + greedy)."""
     from .candidates import build_candidates
-    from .pipeline import load_inputs, run_coverage
     from .plan import plan_sites, read_quotas
     from .report import format_siting, write_siting
 
     t0 = time.perf_counter()
-    settings = _settings(mode, speed_kmh, minutes, max_snap_m)
-    inputs = load_inputs(
-        osm=osm, place=place, facilities=facilities, facility_crs=facility_crs, population=population,
-        population_crs=population_crs, census=census, census_column=census_column, boundaries=boundaries,
-        district=district, settings=settings, cache_dir=cache_dir,
+    inputs, result = _inputs_and_coverage(
+        _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
+        facilities=facilities, facility_crs=facility_crs, population=population, population_crs=population_crs,
+        census=census, census_column=census_column, boundaries=boundaries, district=district, cache_dir=cache_dir,
     )
-    result = run_coverage(inputs, settings, types=facility_types, target=target)
     use_osm = osm_candidates if osm_candidates is not None else candidates is None
     cands = build_candidates(
         result, path=candidates, crs=candidate_crs, osm=osm if use_osm and osm is not None else None,

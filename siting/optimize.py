@@ -37,6 +37,12 @@ __all__ = [
 ]
 
 
+def _problem(reach: Any, weights: Any, kwargs: dict[str, Any]) -> SitingProblem:
+    """A `SitingProblem` from ``reach``/``weights``, popping its own keyword arguments out of ``kwargs``."""
+    fields = ("covered0", "groups", "candidate_groups", "candidate_ids")
+    return SitingProblem(reach, weights, **{f: kwargs.pop(f) for f in fields if f in kwargs})
+
+
 def marginal_gain(problem: SitingProblem) -> np.ndarray:
     """Residents newly covered by each candidate alone, given the existing facilities (shape n_candidates)."""
     return problem.gains.copy()
@@ -187,9 +193,7 @@ class MaximalCoverage:
     def from_reach(cls, reach: Any, weights: Any, k: int | None = None, **kwargs: Any) -> MaximalCoverage:
         """Build from a sparse reach matrix; ``covered0``, ``groups``, ``candidate_groups`` and
         ``candidate_ids`` go to `SitingProblem`, the rest to the model."""
-        fields = ("covered0", "groups", "candidate_groups", "candidate_ids")
-        prob = SitingProblem(reach, weights, **{f: kwargs.pop(f) for f in fields if f in kwargs})
-        return cls(prob, k, **kwargs)
+        return cls(_problem(reach, weights, kwargs), k, **kwargs)
 
     def solve(
         self, time_limit: float = 60.0, mip_rel_gap: float = 0.0, options: Mapping[str, Any] | None = None
@@ -287,9 +291,7 @@ class MinimumSites:
     @classmethod
     def from_reach(cls, reach: Any, weights: Any, target: float | None = None, **kwargs: Any) -> MinimumSites:
         """Build from a sparse reach matrix (keyword arguments as in `MaximalCoverage.from_reach`)."""
-        fields = ("covered0", "groups", "candidate_groups", "candidate_ids")
-        prob = SitingProblem(reach, weights, **{f: kwargs.pop(f) for f in fields if f in kwargs})
-        return cls(prob, target, **kwargs)
+        return cls(_problem(reach, weights, kwargs), target, **kwargs)
 
     def solve(
         self, time_limit: float = 60.0, mip_rel_gap: float = 0.0, options: Mapping[str, Any] | None = None

@@ -101,6 +101,18 @@ def _relax_permissions(folder: Path) -> None:
         path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
+def write_layers(result: CoverageResult, folder: Path) -> gpd.GeoDataFrame:
+    """Write ``points``, ``facilities``, ``subdistricts`` (when any) and ``service_area`` GeoPackages
+    (what ``siting map`` re-draws from); return the service area."""
+    _writable(result.points).to_file(folder / "points.gpkg", driver="GPKG")
+    _writable(result.facilities).to_file(folder / "facilities.gpkg", driver="GPKG")
+    if result.subdistricts is not None and len(result.subdistricts):
+        _writable(result.subdistricts).to_file(folder / "subdistricts.gpkg", driver="GPKG")
+    area = result.service_area()
+    area.to_file(folder / "service_area.gpkg", driver="GPKG")
+    return area
+
+
 def write_coverage(
     result: CoverageResult, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
     self_contained: bool = True, tiles: bool = True,
@@ -118,12 +130,7 @@ def write_coverage(
         (tmp / "summary.json").write_text(summary_json(result.summary), encoding="utf-8")
         subdistrict_table(result).to_csv(tmp / "subdistricts.csv", index=False, encoding="utf-8-sig")
         result.by_district.to_csv(tmp / "districts.csv", index=False, encoding="utf-8-sig")
-        _writable(result.points).to_file(tmp / "points.gpkg", driver="GPKG")
-        _writable(result.facilities).to_file(tmp / "facilities.gpkg", driver="GPKG")
-        if result.subdistricts is not None and len(result.subdistricts):
-            _writable(result.subdistricts).to_file(tmp / "subdistricts.gpkg", driver="GPKG")
-        area = result.service_area()
-        area.to_file(tmp / "service_area.gpkg", driver="GPKG")
+        area = write_layers(result, tmp)
         places = result.uncovered_places()
         pd.DataFrame(places.drop(columns="geometry")).assign(
             lon=places.geometry.x.round(6), lat=places.geometry.y.round(6)
@@ -212,12 +219,7 @@ def write_siting(plan: Any, out_dir: str | Path, *, overwrite: bool = False, map
         _writable(plan.candidates).to_file(tmp / "candidates.gpkg", driver="GPKG")
         _writable(chosen).to_file(tmp / "chosen.gpkg", driver="GPKG")
         plan.before_after.to_csv(tmp / "before_after.csv", index=False, encoding="utf-8-sig")
-        _writable(after.points).to_file(tmp / "points.gpkg", driver="GPKG")
-        _writable(after.facilities).to_file(tmp / "facilities.gpkg", driver="GPKG")
-        if after.subdistricts is not None and len(after.subdistricts):
-            _writable(after.subdistricts).to_file(tmp / "subdistricts.gpkg", driver="GPKG")
-        area = after.service_area()
-        area.to_file(tmp / "service_area.gpkg", driver="GPKG")
+        area = write_layers(after, tmp)
         if map_html:
             from .maps import coverage_map, save_map
 
