@@ -86,13 +86,14 @@ def normalize_type(value: Any, *, path: str | Path | None = None, row: int | Non
     Raises
     ------
     ColumnError
-        For an unknown value, naming the file, the row (1-based data row) and the accepted values.
+        For an unknown value, naming the file, the row (as a spreadsheet shows it: header = row 1) and the
+        accepted values.
     """
     key = re.sub(r"[\s\-]+", "_", str(value).strip().lower())
     if key in TYPE_ALIASES:
         return TYPE_ALIASES[key]
     where = f"{path}: " if path is not None else ""
-    at = f" in row {row}" if row is not None else ""
+    at = f" in row {row} (header = row 1)" if row is not None else ""
     raise ColumnError(
         f"{where}unknown facility type {value!r}{at}; accepted: {', '.join(FACILITY_TYPES)} "
         f"(or {', '.join(sorted(k for k in TYPE_ALIASES if k not in FACILITY_TYPES))})"
@@ -234,7 +235,8 @@ def _column(frame: pd.DataFrame, candidates: tuple[str, ...]) -> str | None:
 
 def _ids(values: pd.Series, rows: np.ndarray, path: Path, column: str) -> list[str]:
     if values.isna().any():
-        raise ColumnError(f"{path}: column {column!r} is empty in row(s) {rows[values.isna().to_numpy()][:5].tolist()}")
+        empty_rows = (rows[values.isna().to_numpy()] + 1)[:5].tolist()
+        raise ColumnError(f"{path}: column {column!r} is empty in row(s) {empty_rows} (header = row 1)")
     numeric = pd.to_numeric(values, errors="coerce")
     if numeric.notna().all() and (numeric % 1 == 0).all():
         ids = [str(int(v)) for v in numeric]
@@ -242,8 +244,8 @@ def _ids(values: pd.Series, rows: np.ndarray, path: Path, column: str) -> list[s
         ids = [str(v).strip() for v in values]
     dup = pd.Series(ids).duplicated(keep=False).to_numpy()
     if dup.any():
-        where = {str(v): rows[np.asarray(ids) == v].tolist() for v in dict.fromkeys(np.asarray(ids)[dup])}
-        detail = "; ".join(f"{v!r} in rows {r}" for v, r in list(where.items())[:5])
+        where = {str(v): (rows[np.asarray(ids) == v] + 1).tolist() for v in dict.fromkeys(np.asarray(ids)[dup])}
+        detail = "; ".join(f"{v!r} in rows {r}" for v, r in list(where.items())[:5]) + " (header = row 1)"
         raise ColumnError(f"{path}: column {column!r} has duplicated ids: {detail}")
     return ids
 
@@ -290,14 +292,15 @@ def read_facilities(path: str | Path, crs: str | None = "wgs84", *, types: Itera
     names = fac[name_col]
     empty = names.isna().to_numpy() | (names.astype(str).str.strip() == "").to_numpy()
     if empty.any():
-        raise ColumnError(f"{path}: column {name_col!r} is empty in row(s) {rows[empty][:5].tolist()}")
+        raise ColumnError(f"{path}: column {name_col!r} is empty in row(s) {(rows[empty] + 1)[:5].tolist()} "
+                          "(header = row 1)")
     id_col = _column(fac, ID_COLUMNS)
     ids = _ids(fac[id_col], rows, path, id_col) if id_col else [f"row:{r}" for r in rows]
     type_col = _column(fac, TYPE_COLUMNS)
     if type_col is None:
         kinds = [classify_facility(n) for n in names]
     else:
-        kinds = [classify_facility(n) if pd.isna(v) or str(v).strip() == "" else normalize_type(v, path=path, row=r)
+        kinds = [classify_facility(n) if pd.isna(v) or str(v).strip() == "" else normalize_type(v, path=path, row=r + 1)
                  for n, v, r in zip(names, fac[type_col], rows, strict=True)]
         fac = fac.rename(columns={type_col: "type_raw"})
     fac = fac.drop(columns=[c for c in ("facility_id", "name", "type", "source") if c in fac.columns])

@@ -121,7 +121,7 @@ def data_limits(inputs: Inputs) -> list[str]:
         out.append("the street network has no footways, paths or estate roads (residential→primary streets only): "
                    "walking times are conservative")
     if "type" in inputs.facilities and not inputs.facilities["type"].isin(["station"]).any():
-        out.append("no 社区卫生服务站 (stations) in the facility list: only centres are counted")
+        out.append("the facility list has no 社区卫生服务站 (stations)")
     if not bool(inputs.population.attrs.get("weighted", True)) and inputs.population.attrs.get("unit") == "locations":
         out.append("no population figures: rates are shares of locations, not of residents")
     return out

@@ -80,7 +80,7 @@ def test_unknown_type_names_file_row_value_and_accepted(tmp_path) -> None:
     path = tmp_path / "fac.csv"
     pd.DataFrame({"name": ["A中心", "B站", "C"], "type": ["center", "station", "药店"],
                   "lon": [121.40, 121.41, 121.42], "lat": [31.20, 31.21, 31.22]}).to_csv(path, index=False)
-    with pytest.raises(ColumnError, match=r"fac\.csv.*'药店' in row 3.*accepted"):
+    with pytest.raises(ColumnError, match=r"fac\.csv.*'药店' in row 4 \(header = row 1\).*accepted"):
         read_facilities(path)
 
 
@@ -224,7 +224,8 @@ def test_duplicated_ids_name_values_and_rows(tmp_path) -> None:
     path = tmp_path / "dup.csv"
     pd.DataFrame({"id": [7, 8, 7, 9, 8], "name": list("ABCDE"), "lon": [121.4] * 5, "lat": [31.2] * 5}).to_csv(
         path, index=False)
-    with pytest.raises(ColumnError, match=r"dup\.csv.*duplicated ids: '7' in rows \[1, 3\]; '8' in rows \[2, 5\]"):
+    expected = r"dup\.csv.*duplicated ids: '7' in rows \[2, 4\]; '8' in rows \[3, 6\] \(header = row 1\)"
+    with pytest.raises(ColumnError, match=expected):
         read_facilities(path)
 
 
@@ -234,7 +235,7 @@ def test_missing_name_column_lists_found_and_expected(tmp_path) -> None:
     with pytest.raises(ColumnError, match=r"noname\.csv.*expected one of name, 名称, 机构名称.*found: title, lon, lat"):
         read_facilities(path)
     path.write_text("name,lon,lat\nA,121.4,31.2\n,121.5,31.3\n", encoding="utf-8")
-    with pytest.raises(ColumnError, match=r"'name' is empty in row\(s\) \[2\]"):
+    with pytest.raises(ColumnError, match=r"'name' is empty in row\(s\) \[3\] \(header = row 1\)"):
         read_facilities(path)
 
 
