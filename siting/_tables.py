@@ -155,6 +155,14 @@ def _read_vector(path: Path, kind: str, what: str) -> gpd.GeoDataFrame:
         rows = [int(i) + 1 for i in np.flatnonzero((gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy())[:5]]
         raise InputFileError(f"{path}: {what} feature(s) {rows} have no geometry")
     if gdf.crs is None:
+        x0, y0, x1, y1 = gdf.total_bounds
+        if min(x0, y0) < -180 or max(x1, y1) > 180 or min(y0, y1) < -90 or max(y0, y1) > 90:
+            raise CRSError(
+                f"{path}: the {what} file declares no CRS and its coordinates (x {x0:.0f}…{x1:.0f}, "
+                f"y {y0:.0f}…{y1:.0f}) are not longitude/latitude degrees; add the CRS (e.g. a .prj file) "
+                "or export it in WGS84"
+            )
+        check_lonlat(*gdf.geometry.representative_point().get_coordinates().to_numpy().T, path)
         gdf = gdf.set_crs("EPSG:4326")
     elif not gdf.crs.equals("EPSG:4326") and not gdf.crs.is_geographic:
         gdf = gdf.to_crs("EPSG:4326")

@@ -177,3 +177,29 @@ def test_too_far_points_are_reported_not_snapped(tmp_path, test_data):
     assert pts.loc["out", "status"] == "outside_network_area"
     assert "Counted uncovered: 10 residents farther than 60 m" in result.output
     assert "Left out of the rate: 7 residents outside the network extent" in result.output
+
+
+def test_projected_coordinates_without_crs(tmp_path, test_data):
+    gpd = pytest.importorskip("geopandas")
+    from shapely.geometry import Point
+
+    path = tmp_path / "fac.gpkg"
+    frame = gpd.GeoDataFrame({"name": ["a"]}, geometry=[Point(352_000, 3_453_000)])  # UTM metres, no CRS
+    with pytest.warns(UserWarning, match="crs"):  # pyogrio says so too: the file has no projection
+        frame.to_file(path, driver="GPKG")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["coverage", "--osm", str(test_data / NET), "--facilities", str(path),
+                                 "--population", str(write(tmp_path, "p.csv", GOOD_POP)), "--out", str(out)])
+    assert_clear_error(result, out, "fac.gpkg", "declares no CRS", "not longitude/latitude")
+
+
+def test_geographic_crs_other_than_wgs84(tmp_path, test_data):
+    gpd = pytest.importorskip("geopandas")
+    from shapely.geometry import Point
+
+    path = tmp_path / "fac.geojson"
+    gpd.GeoDataFrame({"name": ["a"]}, geometry=[Point(121.4, 31.2)], crs="EPSG:4214").to_file(path)  # Beijing 1954
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["coverage", "--osm", str(test_data / NET), "--facilities", str(path),
+                                 "--population", str(write(tmp_path, "p.csv", GOOD_POP)), "--out", str(out)])
+    assert_clear_error(result, out, "fac.geojson", "not WGS84")
