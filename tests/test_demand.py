@@ -312,3 +312,15 @@ def test_buildings_helsinki(helsinki_pbf: Path) -> None:
     assert (pts["osm_type"] == "relation").sum() == 5  # multipolygon buildings are counted too
     _check_real_buildings(pts, helsinki_pbf)
     _check_real_buildings(pts[pts["osm_type"] == "relation"], helsinki_pbf)
+
+
+@pytest.mark.realdata
+def test_shu_campus_buildings(shanghai):
+    """SHU Baoshan export: its residential buildings (dormitories, apartments) become residents."""
+    from siting.demand import population_from_buildings
+
+    pts = population_from_buildings(shanghai / "osm/shanghai_shu_baoshan_campus_export.osm")
+    assert len(pts) == 33 and set(pts["building"]) <= {"dormitory", "apartments", "residential", "house"}
+    assert (pts["population"] > 0).all()
+    row = pts.iloc[0]
+    assert row["population"] == pytest.approx(row["footprint_m2"] * row["levels"] / 37.0)

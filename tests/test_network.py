@@ -86,9 +86,17 @@ def test_missing_file(tmp_path):
 def test_real_central_shanghai(shanghai):
     with pytest.warns(UserWarning, match="kept 2 large components"):
         net = Network.from_osm(shanghai / "osm/shanghai_center_overpass_roads.osm", cache=False)
-    # 4,701 ways; 151 foot=no dropped; the Huangpu splits Puxi from the Lujiazui side on foot
+    # 4,701 ways, of which the foot=no ones (151 per PROVENANCE) are not walked; none is a motorway or private
+    import osmium
+
+    path = shanghai / "osm/shanghai_center_overpass_roads.osm"
+    foot_no = sum(1 for w in osmium.FileProcessor(str(path), osmium.osm.WAY) if w.tags.get("foot") == "no")
+    private = sum(1 for w in osmium.FileProcessor(str(path), osmium.osm.WAY)
+                  if w.tags.get("access") == "private" and w.tags.get("foot") != "no")
+    assert foot_no == 151
     assert net.info["ways_highway"] == 4701
-    assert 4500 < net.info["ways_used"] < 4701
+    assert net.info["ways_used"] == 4701 - foot_no - private
+    # the Huangpu splits Puxi from the Lujiazui side on foot (its bridges and tunnels are foot=no)
     assert 20_000 < net.n_nodes < 21_786
     assert 850 < net.length.sum() / 1000 < 975
     assert net.info["components_kept"] == 2
@@ -116,3 +124,13 @@ def test_pbf_reading(helsinki_pbf):
     assert net.crs == "EPSG:32635"
     assert net.info["ways_highway"] == 2650
     assert net.n_nodes > 4000
+
+
+@pytest.mark.realdata
+def test_real_shu_campus(shanghai):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = Network.from_osm(shanghai / "osm/shanghai_shu_baoshan_campus_export.osm", "walk", cache=False)
+    # PROVENANCE: 1,035 graph nodes, largest component 1,001 (all highway ways, consecutive nodes)
+    assert 900 < net.n_nodes <= 1035
+    assert 40 < net.length.sum() / 1000 < 46
