@@ -162,7 +162,8 @@ def _read_vector(path: Path, kind: str, what: str) -> gpd.GeoDataFrame:
                 f"y {y0:.0f}…{y1:.0f}) are not longitude/latitude degrees; add the CRS (e.g. a .prj file) "
                 "or export it in WGS84"
             )
-        check_lonlat(*gdf.geometry.representative_point().get_coordinates().to_numpy().T, path)
+        xy = gdf.geometry.representative_point().get_coordinates().to_numpy()
+        check_lonlat(xy[:, 0], xy[:, 1], path)
         gdf = gdf.set_crs("EPSG:4326")
     elif not gdf.crs.equals("EPSG:4326") and not gdf.crs.is_geographic:
         gdf = gdf.to_crs("EPSG:4326")
