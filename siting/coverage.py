@@ -76,7 +76,8 @@ class CoverageResult:
         w = pts["population"].fillna(0).to_numpy(float)
         gx, gy = np.floor(xy[:, 0] / cell_m).astype(int), np.floor(xy[:, 1] / cell_m).astype(int)
         frame = pd.DataFrame({"gx": gx, "gy": gy, "w": w, "x": xy[:, 0] * w, "y": xy[:, 1] * w,
-                              "x0": xy[:, 0], "y0": xy[:, 1], "sub": pts["subdistrict"].to_numpy(), "walk": pts["walk_min"].to_numpy(float)})
+                              "x0": xy[:, 0], "y0": xy[:, 1], "sub": pts["subdistrict"].to_numpy(),
+                              "walk": pts["walk_min"].to_numpy(float)})
         g = frame.groupby(["gx", "gy"])
         out = pd.DataFrame({
             "residents": g["w"].sum(), "points": g.size(),
