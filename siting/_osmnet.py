@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -64,11 +65,16 @@ def way_passes(tags: dict[str, str], network_type: str) -> bool:
     return True
 
 
+def open_to_bikes(tags: Mapping[str, Any]) -> bool:
+    """A one-way street that cyclists may ride both ways (``oneway:bicycle=no``, ``cycleway=opposite*``)."""
+    return tags.get("oneway:bicycle") == "no" or tags.get("cycleway") in {"opposite", "opposite_lane"}
+
+
 def oneway_direction(tags: dict[str, str], network_type: str) -> int:
     """0 two-way, 1 one-way along the way, -1 one-way against it. Walking is always two-way (as in osmnx)."""
     if network_type == "walk":
         return 0
-    if tags.get("oneway:bicycle") == "no" or tags.get("cycleway") in {"opposite", "opposite_lane"}:
+    if open_to_bikes(tags):
         return 0
     value = tags.get("oneway", "")
     if value in {"-1", "reverse"}:
@@ -161,7 +167,7 @@ def _segments_from_ways(
     return Segments(node_id, lon, lat, u, v, direction != 0, stats)
 
 
-def graph_to_segments(graph: Any) -> Segments:
+def graph_to_segments(graph: Any, network_type: str = "walk") -> Segments:
     """Explode an osmnx MultiDiGraph (lon/lat, possibly simplified) into straight segments.
 
     Interior vertices of edge geometries become nodes with negative ids. For two-way streets osmnx
@@ -176,7 +182,8 @@ def graph_to_segments(graph: Any) -> Segments:
     vs: list[int] = []
     ow: list[bool] = []
     for a, b, data in graph.edges(data=True):
-        oneway = bool(data.get("oneway", False))  # osmnx stores one-ways in their legal direction only
+        # osmnx stores one-ways in their legal direction only, and ignores the tags that open them to bikes
+        oneway = bool(data.get("oneway", False)) and not (network_type == "bike" and open_to_bikes(data))
         chain = [pos[a]]
         geom = data.get("geometry")
         if geom is not None:

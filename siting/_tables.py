@@ -46,17 +46,35 @@ class _GeoJSON(Exception):
     """Internal signal: a .json file is GeoJSON, read it as a vector file."""
 
 
-def find_coord_columns(frame: pd.DataFrame, path: Path | str) -> tuple[str, str]:
-    """Return the (lon, lat) column names of ``frame``; ColumnError naming what was found otherwise."""
+SUFFIXES = ("", "_wgs84", "_gcj02", "_bd09")
+#: The CLI flag that sets each reader's coordinate system (for messages).
+CRS_FLAGS = {"facilities": "--facility-crs", "population": "--population-crs", "candidates": "--candidate-crs"}
+
+
+def find_coord_columns(frame: pd.DataFrame, path: Path | str, crs: str | None = None) -> tuple[str, str]:
+    """Return the (lon, lat) column names of ``frame``; ColumnError naming what was found otherwise.
+
+    Columns suffixed with the declared ``crs`` (``lon_bd09`` for bd09) are preferred, then plain ones.
+    """
     lower = {str(c).strip().lower(): c for c in frame.columns}
-    for lon, lat in COORD_COLUMNS:
-        for suffix in ("", "_wgs84", "_gcj02", "_bd09"):
+    first = ("_" + normalize_crs(crs),) if crs is not None else ()
+    for suffix in first + SUFFIXES:
+        for lon, lat in COORD_COLUMNS:
             if lon + suffix in lower and lat + suffix in lower:
                 return lower[lon + suffix], lower[lat + suffix]
     expected = ", ".join(f"{a}/{b}" for a, b in COORD_COLUMNS)
     raise ColumnError(
         f"{path}: no coordinate columns; expected one of {expected}; found: {', '.join(map(str, frame.columns))}"
     )
+
+
+def _check_named_crs(lon_col: str, kind: str, path: Path, what: str) -> None:
+    """Columns named for one system (``lon_bd09``) must not be read as another (silently ~1 km off)."""
+    named = next((k for k in ("wgs84", "gcj02", "bd09") if str(lon_col).lower().endswith("_" + k)), None)
+    if named is not None and named != kind:
+        flag = CRS_FLAGS.get(what, "crs")
+        raise CRSError(f"{path}: coordinate column {lon_col!r} is named {named} but crs={kind!r} was given; "
+                       f"pass crs={named!r} ({flag} {named}) or choose other columns")
 
 
 def _numeric(frame: pd.DataFrame, column: str, path: Path | str) -> np.ndarray:
@@ -129,7 +147,8 @@ def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "poi
         if frame.empty:
             raise InputFileError(f"{path}: the {what} table has no rows")
         if lon_col is None and lat_col is None:
-            lon_col, lat_col = find_coord_columns(frame, path)
+            lon_col, lat_col = find_coord_columns(frame, path, kind)
+            _check_named_crs(str(lon_col), kind, path, what)
         elif lon_col is None or lat_col is None or lon_col not in frame.columns or lat_col not in frame.columns:
             raise ColumnError(f"{path}: coordinate columns {lon_col!r}/{lat_col!r} not found; "
                               f"found: {', '.join(map(str, frame.columns))}")

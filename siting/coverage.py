@@ -176,6 +176,10 @@ def coverage(
     count as uncovered with status ``too_far_from_network``.
     """
     settings = settings or Settings()
+    if target is not None:
+        from ._greedy import check_rate
+
+        target = check_rate(target, "target")
     if minutes is not None:
         settings = settings.with_(minutes=minutes)
     fac = select_types(facilities, types) if "type" in facilities.columns else facilities.copy()
@@ -212,7 +216,10 @@ def coverage(
             f"{int((~fsnap.ok).sum())} of {len(fac)} facilities are farther than {settings.max_snap_m:.0f} m "
             f"from the network and are not used: {', '.join(names[:10])}", stacklevel=2,
         )
-    inside = shapely.contains_xy(net.extent(), pxy[:, 0], pxy[:, 1])
+    extent = net.extent()
+    if extent.area == 0:  # a single straight street: its hull is a line
+        extent = extent.buffer(settings.max_snap_m)
+    inside = shapely.intersects_xy(extent, pxy[:, 0], pxy[:, 1])
     psnap = routing.snap(net, pxy[:, 0], pxy[:, 1], settings.max_snap_m)
     psnap.seg[~inside] = -1
     nodes = routing.node_distances(net, fsnap)
@@ -265,6 +272,7 @@ def coverage(
         "n_network_edges": net.n_edges,
         "network_km": round(float(net.length.sum()) / 1000, 2),
         "network_source": net.info.get("source"),
+        "network_warning": net.info.get("warning"),
         "districts": districts,
     }
     subs = None

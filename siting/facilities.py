@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._tables import find_coord_columns, read_points
+from ._tables import read_points
 from .coords import normalize_crs, to_wgs84
 from .errors import ColumnError, CRSError, GeocodeError, SitingError
 
@@ -283,7 +283,6 @@ def read_facilities(path: str | Path, crs: str | None = "wgs84", *, types: Itera
         fac = facilities_from_osm(path)
         return fac if types is None else select_types(fac, types)
     fac = read_points(path, crs, what="facilities", lon_col=lon_col, lat_col=lat_col)
-    _check_column_crs(fac, path, normalize_crs(crs), lon_col)
     rows = fac["source_row"].to_numpy()
     name_col = _column(fac, NAME_COLUMNS)
     if name_col is None:
@@ -312,23 +311,9 @@ def read_facilities(path: str | Path, crs: str | None = "wgs84", *, types: Itera
     return out if types is None else select_types(out, types)
 
 
-def _check_column_crs(fac: gpd.GeoDataFrame, path: Path, kind: str, lon_col: str | None) -> None:
-    """Automatically detected columns named for one system (``lon_bd09``) must not be read as another."""
-    if lon_col is not None:
-        return  # columns chosen explicitly: the caller's decision
-    try:
-        lon_col = str(find_coord_columns(fac, path)[0])
-    except ColumnError:
-        return  # vector file: geometry, not columns
-    named = next((k for k in ("wgs84", "gcj02", "bd09") if lon_col.lower().endswith("_" + k)), None)
-    if named is not None and named != kind:
-        raise CRSError(f"{path}: coordinate column {lon_col!r} is named {named} but crs={kind!r} was given; "
-                       f"pass crs={named!r} (--facility-crs {named}) or choose other columns")
-
-
 def check_offset(points_wgs84: gpd.GeoSeries, reference: gpd.GeoSeries | shapely.Geometry,
                  path: str | Path | None = None, *, min_gain_m: float = 50.0,
-                 cap_m: float = 2000.0) -> str | None:
+                 cap_m: float = 2000.0, flag: str = "--facility-crs") -> str | None:
     """Warn when points given as WGS84 fit ``reference`` clearly better read as GCJ-02 or BD-09.
 
     Heuristic: the points are read three ways — as given (WGS84), as GCJ-02 and as BD-09, each
@@ -390,7 +375,7 @@ def check_offset(points_wgs84: gpd.GeoSeries, reference: gpd.GeoSeries | shapely
     if score[best] <= 0.5 * score["wgs84"] and score["wgs84"] - score[best] >= min_gain_m:
         shown = ", ".join(f"{k} {v:.0f} m" for k, v in score.items())
         warnings.warn(f"{path or 'facilities'}: coordinates given as WGS84 look like {_LABEL[best]} "
-                      f"(mean distance to the reference as {shown}); use --facility-crs {best}",
+                      f"(mean distance to the reference as {shown}); use {flag} {best}",
                       UserWarning, stacklevel=2)
         return best
     return None

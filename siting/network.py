@@ -215,6 +215,7 @@ class Network:
                     f"(sizes {', '.join(f'{s:,}' for s in np.sort(sizes[big])[::-1])} nodes)"
                 )
             warnings.warn(msg, stacklevel=3)
+            net.info["warning"] = msg
             net.info["dropped"] = {"components": n_comp - kept, "nodes": int((~keep).sum()),
                                    "km": round(float(dropped_len) / 1000, 3)}
             net.info["components_kept"] = kept
@@ -239,6 +240,8 @@ class Network:
         if cached is not None and cached.exists():
             net = cls.load(cached)
             net.info["cache"] = "hit"
+            if net.info.get("warning"):  # say on every run what the first run said
+                warnings.warn(f"{path.name}: {net.info['warning']}", stacklevel=2)
             return net
         ways = read_osm_ways(path, network_type)
         with warnings.catch_warnings(record=True) as caught:
@@ -255,11 +258,11 @@ class Network:
         return net
 
     @classmethod
-    def from_graph(cls, graph: Any, *, info: dict[str, Any] | None = None) -> Network:
+    def from_graph(cls, graph: Any, *, info: dict[str, Any] | None = None, network_type: str = "walk") -> Network:
         """Convert an osmnx MultiDiGraph (unprojected, lon/lat) into a Network (edge geometries exploded)."""
         from ._osmnet import graph_to_segments
 
-        seg = graph_to_segments(graph)
+        seg = graph_to_segments(graph, network_type)
         return cls.from_segments(seg.node_id, seg.lon, seg.lat, seg.u, seg.v, seg.oneway, info=info)
 
     @classmethod
@@ -310,6 +313,8 @@ class Network:
         http_cache = (Path(cache_dir) if cache_dir else default_cache_dir()) / "osmnx-http"
         ox.settings.use_cache = cache
         ox.settings.cache_folder = str(http_cache)
+        # keep the tags that make a one-way street two-way for bikes (osmnx's own rule ignores them)
+        ox.settings.useful_tags_way = list(dict.fromkeys([*ox.settings.useful_tags_way, "oneway:bicycle", "cycleway"]))
         try:
             if kind == "place":
                 graph = ox.graph_from_place(query, network_type=network_type, retain_all=True, simplify=False)
@@ -321,7 +326,8 @@ class Network:
             raise GeocodeError(f"no street network for {kind} {text}: {exc}") from exc
         except (ValueError, TypeError) as exc:
             raise GeocodeError(f"cannot build a network for {kind} {text}: {exc}") from exc
-        net = cls.from_graph(graph, info={"source": f"{kind}:{text}", "network_type": network_type})
+        net = cls.from_graph(graph, info={"source": f"{kind}:{text}", "network_type": network_type},
+                             network_type=network_type)
         if cached is not None:
             net.save(cached)
         net.info["cache"] = "miss" if cache else "off"

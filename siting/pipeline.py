@@ -86,6 +86,8 @@ def load_inputs(
         raise SitingError("--population FILE is needed with --place (buildings are read from --osm files only)")
     if bnd is not None and population is not None:
         warn_unmatched_names(pop, bnd, population)
+        if normalize_crs(population_crs) == "wgs84":
+            warn_if_population_offset(pop, bnd, population)
     totals = demand.read_census(census, column=census_column) if census is not None else None
     pop = demand.prepare_population(pop, totals, boundaries=bnd)
     if facilities is not None and bnd is not None and normalize_crs(facility_crs) == "wgs84":
@@ -181,3 +183,20 @@ def warn_unmatched_names(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame,
         warnings.warn(f"{path}: {len(unmatched)} of {len(names)} 街道 name(s) in column {column!r} match no boundary: "
                       f"{', '.join(hints)}{more}; areas are taken from the spatial join", stacklevel=3)
     return unmatched
+
+
+def warn_if_population_offset(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, path: str | Path) -> str | None:
+    """Warn (with the suggested ``--population-crs``) when WGS84-labelled points carrying their own district
+    name (e.g. Lianjia's ``district``) fit those districts far better read as GCJ-02 or BD-09."""
+    from .facilities import check_offset
+
+    column = next((c for c in ("district", "区", "district_zh") if c in points.columns), None)
+    if column is None or "district" not in boundaries or boundaries["district"].isna().all():
+        return None
+    shapes = boundaries.dissolve(by=boundaries["district"].map(demand.district_key)).geometry
+    keys = points[column].map(demand.district_key)
+    known = keys.isin(shapes.index)
+    if known.sum() < 10:
+        return None
+    reference = gpd.GeoSeries(shapes.loc[keys[known]].to_numpy(), index=points.index[known], crs=boundaries.crs)
+    return check_offset(points.geometry[known], reference, path, flag="--population-crs")

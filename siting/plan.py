@@ -286,7 +286,11 @@ def plan_sites(
         solver_s += best.solve_seconds
         if best.solution.objective > solution.objective + 1e-9 * max(problem.total, 1.0):
             extra = best.solution
-            extra.gap, extra.status, extra.seconds = solution.gap, solution.status, solution.seconds + extra.seconds
+            if extra.status == "optimal":  # both stages proven: report the site count's proof
+                extra.gap, extra.status = solution.gap, solution.status
+            else:  # the coverage stage stopped early: its own status and gap, not stage 1's "optimal"
+                extra.status = f"sites {solution.status}; coverage {extra.status}"
+            extra.seconds = solution.seconds + extra.seconds
             extra.message = f"{solution.message}; the best {extra.k} cover {100 * extra.coverage_rate:.1f} %"
             solution = extra
     name = "minimum_sites" if isinstance(model, MinimumSites) else "maximal_coverage"

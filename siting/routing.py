@@ -46,7 +46,7 @@ class Snap:
         """
         seg = np.where(self.ok, self.seg, 0)
         length = net.length[seg]
-        cost_u = np.where(net.oneway[seg], np.inf, self.off + self.t)
+        cost_u = np.where(net.oneway[seg] & (self.t > 1e-9), np.inf, self.off + self.t)  # at u: no one-way leg
         cost_v = self.off + (length - self.t)
         bad = ~self.ok
         return net.u[seg], np.where(bad, np.inf, cost_u), net.v[seg], np.where(bad, np.inf, cost_v)
@@ -56,7 +56,7 @@ class Snap:
         seg = np.where(self.ok, self.seg, 0)
         length = net.length[seg]
         cost_u = self.off + self.t
-        cost_v = np.where(net.oneway[seg], np.inf, self.off + (length - self.t))
+        cost_v = np.where(net.oneway[seg] & (length - self.t > 1e-9), np.inf, self.off + (length - self.t))
         bad = ~self.ok
         return net.u[seg], np.where(bad, np.inf, cost_u), net.v[seg], np.where(bad, np.inf, cost_v)
 

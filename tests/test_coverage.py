@@ -123,3 +123,24 @@ def test_locations_when_no_population(test_data):
     assert res.summary["unit"] == "locations"
     assert res.points["covered"].tolist() == [True, False]
     assert res.summary["coverage_rate"] == 0.5
+
+
+def test_points_on_the_extent_edge_and_single_street_networks_are_inside():
+    """Homes on the hull's edge (outer streets) are inside; a one-street network's line hull is widened."""
+    import numpy as np
+
+    x = np.array([0.0, 1000.0, 1000.0, 0.0]) + 350_000
+    y = np.array([0.0, 0.0, 1000.0, 1000.0]) + 3_450_000
+    square = Network.from_projected(np.arange(4), x, y, [0, 1, 2, 3], [1, 2, 3, 0], crs="EPSG:32651")
+    line = Network.from_projected(np.arange(2), x[:2], y[:2], [0], [1], crs="EPSG:32651")
+    fac = gpd.GeoDataFrame({"name": ["站"], "type": ["station"]}, geometry=gpd.points_from_xy([x[0]], [y[0]]),
+                           crs="EPSG:32651")
+    homes = gpd.GeoDataFrame({"population": [1.0, 1.0, 1.0]},
+                             geometry=gpd.points_from_xy(x[0] + np.array([500, 0, 0]), y[0] + np.array([0, 500, 0])),
+                             crs="EPSG:32651")
+    res = coverage(square, fac, homes, Settings())
+    assert (res.points["status"] == "ok").all() and res.summary["coverage_rate"] == 1.0
+    off_street = homes.set_geometry(gpd.points_from_xy(x[0] + np.array([100, 500, 900]), y[0] + np.array([5, 20, 10]),
+                                                       crs="EPSG:32651"))
+    res = coverage(line, fac, off_street, Settings())
+    assert (res.points["status"] == "ok").all() and res.summary["population_total"] == 3

@@ -203,3 +203,37 @@ def test_geographic_crs_other_than_wgs84(tmp_path, test_data):
     result = runner.invoke(app, ["coverage", "--osm", str(test_data / NET), "--facilities", str(path),
                                  "--population", str(write(tmp_path, "p.csv", GOOD_POP)), "--out", str(out)])
     assert_clear_error(result, out, "fac.geojson", "not WGS84")
+
+
+def test_population_columns_named_bd09_read_as_wgs84(tmp_path, test_data):
+    pop = "id,lon_bd09,lat_bd09,population\nh1,121.4066,31.2061,100\n"
+    result, out = run(tmp_path, test_data, pop=pop)
+    assert_clear_error(result, out, "pop.csv", "'lon_bd09'", "--population-crs bd09")
+
+
+def test_columns_matching_the_declared_crs_are_preferred(tmp_path):
+    from siting.demand import read_population
+
+    path = write(tmp_path, "two.csv", "lon_wgs84,lat_wgs84,lon_bd09,lat_bd09,population\n"
+                                      "121.40,31.20,121.411173,31.204049,5\n")
+    wgs = read_population(path, "wgs84").geometry.iloc[0]
+    bd = read_population(path, "bd09").geometry.iloc[0]
+    assert (round(wgs.x, 4), round(wgs.y, 4)) == (121.40, 31.20)
+    assert abs(bd.x - 121.40) < 1e-5 and abs(bd.y - 31.20) < 1e-5  # the bd09 pair, converted, lands there too
+
+
+def test_target_must_be_a_share(tmp_path, test_data):
+    result, out = run(tmp_path, test_data, extra=["--target", "90"])
+    assert_clear_error(result, out, "target", "between 0 and 1", "did you mean 0.9")
+
+
+def test_population_labelled_wgs84_that_fits_its_districts_as_bd09_warns(tmp_path, shanghai):
+    out = tmp_path / "out"
+    result = runner.invoke(app, [
+        "coverage", "--osm", str(shanghai / "osm/shanghai_center_overpass_roads.osm"),
+        "--facilities", str(shanghai / "facilities/xuhui_chc_healthxuhui.csv"), "--facility-crs", "bd09",
+        "--population", str(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json"),
+        "--boundaries", str(shanghai / "boundaries/shanghai_subdistricts_osm_8districts.geojson"),
+        "--district", "徐汇区", "--out", str(out), "--cache-dir", str(tmp_path / "c"), "--no-map"])
+    assert result.exit_code == 0, result.output
+    assert "look like BD-09" in result.output and "--population-crs bd09" in result.output

@@ -131,3 +131,19 @@ def test_place_facilities_and_cli_end_to_end(mock_http, tmp_path):
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["n_facilities"] == 2 and summary["population_total"] == 150
     assert summary["coverage_rate"] == 1.0  # both homes within 5 minutes of one of the two
+
+
+def test_online_bike_network_honours_oneway_bicycle_no(mock_http, monkeypatch, tmp_path, test_data):
+    """As offline: a one-way street tagged oneway:bicycle=no is two-way for bikes (osmnx itself ignores the tag)."""
+    payload = overpass_payload(test_data / "walk_tiny.osm", drop_ways=(11, 15))  # Overpass's bike answer
+    for el in payload["elements"]:
+        if el["type"] == "way" and el["id"] == 10:
+            el["tags"]["oneway:bicycle"] = "no"
+    monkeypatch.setattr(requests, "post", lambda url, *a, **k: fake_response(payload, url))
+    net = Network.from_place("测试区, 上海市", "bike", cache_dir=tmp_path)
+    assert not net.oneway.any()
+    for el in payload["elements"]:  # without the tag, way 10 stays one-way
+        if el["type"] == "way" and el["id"] == 10:
+            del el["tags"]["oneway:bicycle"]
+    strict = Network.from_place("测试区, 上海市", "bike", cache=False)
+    assert strict.oneway.sum() == 3
