@@ -23,10 +23,8 @@ VECTOR = {".geojson", ".gpkg", ".shp", ".fgb", ".parquet"}
 def _read_frame(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
-        if suffix in {".csv", ".txt"}:
-            return pd.read_csv(path, encoding="utf-8-sig")
-        if suffix == ".tsv":
-            return pd.read_csv(path, sep="\t", encoding="utf-8-sig")
+        if suffix in {".csv", ".txt", ".tsv"}:
+            return _read_text_table(path)
         if suffix in {".xlsx", ".xls"}:
             return pd.read_excel(path)
         with open(path, encoding="utf-8-sig") as fh:
@@ -40,6 +38,19 @@ def _read_frame(path: Path) -> pd.DataFrame:
     if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
         raise InputFileError(f"{path}: expected a JSON list of objects (one per point) or GeoJSON")
     return pd.DataFrame.from_records(data)
+
+
+def _read_text_table(path: Path) -> pd.DataFrame:
+    """A delimited text table as Chinese offices write them: UTF-8 (with or without BOM) or GB18030/GBK
+    (Excel's "CSV" on a Chinese Windows), separated by commas, semicolons or tabs (guessed from the header)."""
+    raw = path.read_bytes()
+    try:
+        text, encoding = raw.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError:
+        text, encoding = raw.decode("gb18030"), "gb18030"  # raises UnicodeDecodeError if neither
+    header = text.splitlines()[0] if text else ""
+    sep = max([",", ";", "\t"], key=header.count) if header else ","
+    return pd.read_csv(path, encoding=encoding, sep=sep)
 
 
 class _GeoJSON(Exception):

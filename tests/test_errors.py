@@ -237,3 +237,12 @@ def test_population_labelled_wgs84_that_fits_its_districts_as_bd09_warns(tmp_pat
         "--district", "徐汇区", "--out", str(out), "--cache-dir", str(tmp_path / "c"), "--no-map"])
     assert result.exit_code == 0, result.output
     assert "look like BD-09" in result.output and "--population-crs bd09" in result.output
+
+
+def test_gbk_semicolon_csv_from_chinese_excel_is_read(tmp_path):
+    from siting.facilities import read_facilities
+
+    path = tmp_path / "gbk.csv"
+    path.write_bytes("名称;类型;lon;lat\n测试社区卫生服务站;站;121.4001;31.2001\n".encode("gbk"))
+    fac = read_facilities(path)
+    assert fac["name"].tolist() == ["测试社区卫生服务站"] and fac["type"].tolist() == ["station"]
