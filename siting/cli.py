@@ -208,11 +208,13 @@ def _split(ids: str | None) -> list[str]:
 def map_cmd(
     results_dir: Annotated[Path, typer.Argument(help="a directory written by `siting coverage` or `siting site`")],
     out: Annotated[Path | None, typer.Option(help="where to write the map (default RESULTS_DIR/map.html)")] = None,
+    tiles: TilesOpt = True,
+    cdn: Annotated[bool, typer.Option("--cdn", help="load Leaflet from CDNs (smaller file, needs internet)")] = False,
 ) -> None:
     """Re-render map.html from saved results, without recomputing."""
     from .maps import render_results_dir
 
-    path = render_results_dir(results_dir, out)
+    path = render_results_dir(results_dir, out, tiles=tiles, self_contained=not cdn)
     typer.echo(f"wrote {path}")
 
 

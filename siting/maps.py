@@ -222,7 +222,7 @@ def _read_layer(folder: Path, name: str, required: bool) -> gpd.GeoDataFrame | N
 
 
 def render_results_dir(results_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *,
-                       tiles: bool = True) -> Path:
+                       tiles: bool = True, self_contained: bool = True) -> Path:
     """Re-draw ``map.html`` from a saved results folder, without recomputing anything.
 
     Parameters
@@ -231,9 +231,11 @@ def render_results_dir(results_dir: str | os.PathLike[str], out: str | os.PathLi
         Folder with ``summary.json``, ``points.gpkg``, ``facilities.gpkg``, ``subdistricts.gpkg`` and
         optionally ``service_area.gpkg``, ``candidates.gpkg``, ``chosen.gpkg``.
     out : path-like, optional
-        Output HTML (default ``results_dir/map.html``); written self-contained.
+        Output HTML (default ``results_dir/map.html``).
     tiles : bool
         Passed to :func:`coverage_map`.
+    self_contained : bool
+        Passed to :func:`save_map` (False: a small page that loads Leaflet from CDNs, needs internet).
 
     Raises
     ------
@@ -251,9 +253,15 @@ def render_results_dir(results_dir: str | os.PathLike[str], out: str | os.PathLi
     layers = {name: _read_layer(folder, name, req) for name, req in (
         ("points", True), ("facilities", True), ("subdistricts", True),
         ("service_area", False), ("candidates", False), ("chosen", False))}
+    cand = layers["candidates"]
+    if cand is not None and "excluded" in cand.columns:  # as `siting site` draws them: usable sites only
+        keep = cand["excluded"].isna() | (cand["excluded"].astype(str).str.strip() == "")
+        if "chosen" in cand.columns:
+            keep &= ~cand["chosen"].astype(bool)
+        layers["candidates"] = cand[keep]
     minutes = float(summary.get("minutes") or 15)
     title = summary.get("title") or f"{minutes:g} 分钟覆盖 {minutes:g}-minute coverage"
     m = coverage_map(layers["points"], layers["facilities"], subdistricts=layers["subdistricts"], summary=summary,
                      service_area=layers["service_area"], candidates=layers["candidates"], chosen=layers["chosen"],
                      title=title, tiles=tiles)
-    return save_map(m, out if out is not None else folder / "map.html")
+    return save_map(m, out if out is not None else folder / "map.html", self_contained=self_contained)

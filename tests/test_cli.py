@@ -67,3 +67,8 @@ def test_map_command_rerenders(main_job, tmp_path):
     result = runner.invoke(app, ["map", str(out), "--out", str(target)])
     assert result.exit_code == 0, result.output
     assert target.stat().st_size > 10_000
+    small = tmp_path / "cdn.html"
+    result = runner.invoke(app, ["map", str(out), "--out", str(small), "--cdn"])
+    assert result.exit_code == 0, result.output
+    assert "https://cdn.jsdelivr.net/npm/leaflet" in small.read_text(encoding="utf-8")
+    assert small.stat().st_size < target.stat().st_size - 100_000  # Leaflet is not inlined
