@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -127,6 +128,13 @@ def check_file(path: str | Path, what: str) -> Path:
     if path.stat().st_size == 0:
         raise InputFileError(f"{path}: the {what} file is empty")
     return path
+
+
+def usual_mode(path: Path) -> None:
+    """Give a file or folder the modes the umask allows (tempfile makes them owner-only; outputs are shared)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
 def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "points",

@@ -18,6 +18,7 @@ from branca.element import Element, Figure
 
 from . import _maplayers as ml
 from ._assets import inline_assets
+from ._tables import usual_mode
 from .errors import ColumnError, CRSError, InputFileError, OutputError
 
 __all__ = ["coverage_map", "render_results_dir", "save_map"]
@@ -197,9 +198,7 @@ def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: boo
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(page)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; a map is meant to be shared
+        usual_mode(Path(tmp))  # mkstemp makes owner-only files; a map is meant to be shared
         os.replace(tmp, path)
     except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)

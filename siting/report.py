@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ._tables import usual_mode
 from .coverage import CoverageResult
 from .errors import OutputError
 
@@ -94,11 +95,8 @@ def atomic_dir(out_dir: str | Path, write: Callable[[Path], None], *, overwrite:
 
 def _relax_permissions(folder: Path) -> None:
     """mkdtemp/mkstemp create owner-only files; give outputs the usual umask-based modes."""
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)
-    for path in folder.rglob("*"):
-        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+    for path in [folder, *folder.rglob("*")]:
+        usual_mode(path)
 
 
 def write_layers(result: CoverageResult, folder: Path) -> gpd.GeoDataFrame:

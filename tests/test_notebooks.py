@@ -7,37 +7,31 @@ import json
 import pytest
 
 
-@pytest.mark.realdata
-def test_coverage_notebook_runs_and_concludes(repo_root, shanghai, tmp_path, monkeypatch):
+def _execute(repo_root, name, tmp_path, monkeypatch) -> str:
+    """Run notebooks/<name> (outputs must be stripped in git) and return its printed text."""
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    path = repo_root / "notebooks" / "01_coverage.ipynb"
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    assert all(not c.get("outputs") for c in raw["cells"] if c["cell_type"] == "code"), "strip outputs before commit"
-    nb = nbformat.read(path, as_version=4)
-    monkeypatch.setenv("SITING_CACHE_DIR", str(tmp_path / "cache"))
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(path.parent)}})
-    client.execute()
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                     if o.get("output_type") == "stream")
-    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
-    assert "live within 15 minutes' walk" in text and "街道 behind the target" in text
-    assert "90 %" in text
-
-
-@pytest.mark.realdata
-def test_siting_notebook_runs_and_concludes(repo_root, shanghai, tmp_path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    path = repo_root / "notebooks" / "02_siting.ipynb"
+    path = repo_root / "notebooks" / name
     raw = json.loads(path.read_text(encoding="utf-8"))
     assert all(not c.get("outputs") for c in raw["cells"] if c["cell_type"] == "code"), "strip outputs before commit"
     nb = nbformat.read(path, as_version=4)
     monkeypatch.setenv("SITING_CACHE_DIR", str(tmp_path / "cache"))
     nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}}).execute()
-    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                      if o.get("output_type") == "stream")
+
+
+@pytest.mark.realdata
+def test_coverage_notebook_runs_and_concludes(repo_root, shanghai, tmp_path, monkeypatch):
+    text = _execute(repo_root, "01_coverage.ipynb", tmp_path, monkeypatch)
+    assert "live within 15 minutes' walk" in text and "街道 behind the target" in text
+    assert "90 %" in text
+
+
+@pytest.mark.realdata
+def test_siting_notebook_runs_and_concludes(repo_root, shanghai, tmp_path, monkeypatch):
+    text = _execute(repo_root, "02_siting.ipynb", tmp_path, monkeypatch)
     assert "new stations lift this to" in text and "Reaching 100 % takes" in text
