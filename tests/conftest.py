@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared" / "data" / "shanghai"
+# ../shared beside the checkout; a git worktree in <repo>/../wt/<name> finds the same folder one level up.
+SHARED = next((p / "shared" / "data" / "shanghai" for p in REPO_ROOT.parents[:2]
+               if (p / "shared" / "data" / "shanghai").is_dir()), REPO_ROOT.parent / "shared" / "data" / "shanghai")
 TEST_DATA = Path(__file__).resolve().parent / "data"
 
 
