@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import coords, errors
+from . import coords, errors, locate
 from .candidates import build_candidates, candidates_from_osm, generate_candidates, read_candidates
 from .coverage import DEFAULT_TYPES, CoverageResult, coverage
 from .demand import (
@@ -16,21 +16,21 @@ from .demand import (
     weight_by_census,
 )
 from .facilities import FACILITY_TYPES, classify_facility, facilities_from_osm, read_facilities
+from .locate import MaximalCoverage, MinimumSites, SitingProblem, SitingSolution, greedy, score_candidates
 from .maps import coverage_map, save_map
 from .network import Network
-from .optimize import MaximalCoverage, MinimumSites, SitingProblem, SitingSolution, greedy, score_candidates
 from .pipeline import Inputs, load_inputs, run_coverage
-from .plan import SitePlan, plan_sites, read_quotas
+from .plan import SitePlan, plan_sites, problem_from_result, read_quotas
 from .settings import MODES, Settings
 from .targets import load_targets, target_for
 
 __all__ = [
     "DEFAULT_TYPES", "FACILITY_TYPES", "MODES", "CoverageResult", "Inputs", "MaximalCoverage", "MinimumSites",
     "Network", "SitePlan", "SitingProblem", "SitingSolution", "Settings", "build_candidates", "candidates_from_osm",
-    "generate_candidates", "greedy", "plan_sites", "read_candidates", "read_quotas", "score_candidates",
-    "assign_areas", "boundaries_from_osm", "classify_facility", "coords", "coverage", "coverage_map", "errors",
-    "facilities_from_osm", "load_inputs", "load_targets", "population_from_buildings", "read_boundaries",
-    "read_census", "read_facilities", "read_population", "restrict_to_district", "run_coverage", "save_map",
-    "target_for", "weight_by_census",
+    "generate_candidates", "greedy", "plan_sites", "problem_from_result", "read_candidates", "read_quotas",
+    "score_candidates", "assign_areas", "boundaries_from_osm", "classify_facility", "coords", "coverage",
+    "coverage_map", "errors", "facilities_from_osm", "load_inputs", "load_targets", "locate",
+    "population_from_buildings", "read_boundaries", "read_census", "read_facilities", "read_population",
+    "restrict_to_district", "run_coverage", "save_map", "target_for", "weight_by_census",
 ]
 __version__ = "0.1.0"

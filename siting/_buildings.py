@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 
+from ._osm import read_osm_features
 from .errors import InputFileError, SitingError
 
 #: OSM ``building`` values counted as homes (explicit residential types only).
@@ -47,8 +48,6 @@ def population_from_buildings(path: str | Path, *, floor_area_per_resident: floa
     """
     if floor_area_per_resident <= 0 or default_levels <= 0:
         raise SitingError("floor_area_per_resident and default_levels must be positive")
-    from ._osm import read_osm_features
-
     feats = read_osm_features(path, lambda t: t.get("building") in RESIDENTIAL_BUILDINGS, areas=True)
     feats = feats[feats.geom_type.isin(["Polygon", "MultiPolygon"])] if len(feats) else feats
     if feats.empty:

@@ -9,6 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from .coords import normalize_crs, to_wgs84
 from .errors import ColumnError, CRSError, InputFileError
@@ -210,11 +211,9 @@ def _read_vector(path: Path, kind: str, what: str) -> gpd.GeoDataFrame:
     else:
         gdf = gdf.to_crs("EPSG:4326")
     if kind != "wgs84":
-        from shapely import transform
-
         def shift(xy: np.ndarray) -> np.ndarray:
             x, y = to_wgs84(xy[:, 0], xy[:, 1], kind)
             return np.column_stack([x, y])
 
-        gdf = gdf.set_geometry(transform(gdf.geometry.values, shift))
+        gdf = gdf.set_geometry(shapely.transform(gdf.geometry.values, shift))
     return gdf

@@ -6,24 +6,23 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
 from . import routing
+from ._osm import read_osm_features
 from ._tables import read_points
+from .coverage import OUTSIDE, CoverageResult
+from .demand import assign_areas
 from .errors import ColumnError, SitingError
 from .facilities import NAME_COLUMNS, NOT_A_FACILITY, _ids, _points
 from .network import Network
-
-if TYPE_CHECKING:
-    import scipy.sparse as sp
-
-    from .coverage import CoverageResult
 
 __all__ = [
     "CANDIDATE_COLUMNS", "EXCLUSION_REASONS", "build_candidates", "candidate_reach", "candidates_from_osm",
@@ -107,8 +106,6 @@ def candidates_from_osm(path: str | Path) -> gpd.GeoDataFrame:
         ``candidate_id`` (``"osm:way/123"``), ``name``, ``kind``, ``source`` (``"osm"``), ``osm_type``,
         ``osm_id``, ``tags`` and Point geometry.
     """
-    from ._osm import read_osm_features
-
     feats = read_osm_features(path, lambda tags: _osm_kind(tags) is not None, areas=True)
     out = gpd.GeoDataFrame({
         "candidate_id": [f"osm:{t}/{i}" for t, i in zip(feats["osm_type"], feats["osm_id"], strict=True)],
@@ -226,8 +223,6 @@ def exclude_candidates(
         repeated = sorted(set(cand.loc[dup, "candidate_id"].astype(str)))
         raise ColumnError(f"candidate ids are not unique: {', '.join(repeated[:10])}")
     if boundaries is not None and len(boundaries):
-        from .demand import assign_areas
-
         cand = assign_areas(cand, boundaries)
     for col in ("subdistrict", "district"):
         if col not in cand.columns:
@@ -306,8 +301,6 @@ def candidate_reach(
     limit; residents outside the network extent are never reached), then
     :func:`siting.routing.reach_matrix` runs chunked bounded searches: never dense.
     """
-    from .coverage import OUTSIDE
-
     net, settings = result.network, result.settings
     pts = result.points if points is None else result.points[np.asarray(points, dtype=bool)]
     cxy = candidates.geometry.to_crs(net.crs).get_coordinates().to_numpy()

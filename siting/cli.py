@@ -12,7 +12,13 @@ from typing import Annotated, Any
 
 import typer
 
+from .candidates import build_candidates
 from .errors import SitingError
+from .maps import render_results_dir
+from .pipeline import load_inputs, run_coverage
+from .plan import plan_sites, read_quotas
+from .report import format_siting, format_table, write_coverage, write_siting
+from .settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="15-minute walking coverage and siting of community health facilities (OpenStreetMap).")
@@ -64,8 +70,6 @@ def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _settings(mode: str, speed_kmh: float | None, minutes: float, max_snap_m: float) -> Any:
-    from .settings import Settings
-
     return Settings(mode=mode, speed_kmh=speed_kmh, minutes=minutes, max_snap_m=max_snap_m)
 
 
@@ -76,8 +80,6 @@ TYPES_DEFAULT = "center,subcenter,station,village_clinic"
 
 def _inputs_and_coverage(settings: Any, facility_types: str, target: float | None, **files: Any) -> tuple[Any, Any]:
     """Load the inputs (``files``: the keyword arguments of :func:`siting.pipeline.load_inputs`) and cover."""
-    from .pipeline import load_inputs, run_coverage
-
     inputs = load_inputs(settings=settings, **files)
     return inputs, run_coverage(inputs, settings, types=facility_types, target=target)
 
@@ -109,8 +111,6 @@ def coverage_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """15-minute coverage per 街道 and district, compared with the district target."""
-    from .report import format_table, write_coverage
-
     t0 = time.perf_counter()
     inputs, result = _inputs_and_coverage(
         _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
@@ -169,10 +169,6 @@ def site_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Where to build new stations: the k best sites, or the fewest reaching a target (exact + greedy)."""
-    from .candidates import build_candidates
-    from .plan import plan_sites, read_quotas
-    from .report import format_siting, write_siting
-
     t0 = time.perf_counter()
     inputs, result = _inputs_and_coverage(
         _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
@@ -212,8 +208,6 @@ def map_cmd(
     cdn: Annotated[bool, typer.Option("--cdn", help="load Leaflet from CDNs (smaller file, needs internet)")] = False,
 ) -> None:
     """Re-render map.html from saved results, without recomputing."""
-    from .maps import render_results_dir
-
     path = render_results_dir(results_dir, out, tiles=tiles, self_contained=not cdn)
     typer.echo(f"wrote {path}")
 

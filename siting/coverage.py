@@ -13,14 +13,18 @@ import pandas as pd
 import shapely
 
 from . import routing
+from ._validate import check_rate
+from .demand import assign_areas
 from .errors import SitingError
 from .facilities import DEFAULT_TYPES, select_types
+from .maps import coverage_map
 from .network import Network
 from .settings import Settings
 from .targets import gap, target_for
 
 #: Status of a population point.
 OK, TOO_FAR, OUTSIDE = "ok", "too_far_from_network", "outside_network_area"
+NONE = "(none)"  # the 街道 / district label of points outside every boundary
 
 
 @dataclass
@@ -119,8 +123,6 @@ class CoverageResult:
 
     def explore(self, **kwargs: Any) -> Any:
         """An interactive folium map of this result (see :func:`siting.maps.coverage_map`)."""
-        from .maps import coverage_map
-
         return coverage_map(
             self.points, self.facilities, subdistricts=self.subdistricts, summary=self.summary,
             service_area=self.service_area(), **kwargs,
@@ -177,8 +179,6 @@ def coverage(
     """
     settings = settings or Settings()
     if target is not None:
-        from ._greedy import check_rate
-
         target = check_rate(target, "target")
     if minutes is not None:
         settings = settings.with_(minutes=minutes)
@@ -189,8 +189,6 @@ def coverage(
         fac["facility_id"] = [f"row:{i + 1}" for i in range(len(fac))]
     pop = population.copy()
     if boundaries is not None and "subdistrict" not in pop.columns:
-        from .demand import assign_areas
-
         pop = assign_areas(pop, boundaries)
     unit = str(population.attrs.get("unit", "residents"))
     if "population" not in pop.columns or pop["population"].isna().all():
@@ -284,7 +282,7 @@ def coverage(
 
 def _aggregate(pop: gpd.GeoDataFrame, keys: list[str], target: float | None) -> pd.DataFrame:
     """Population, covered and gap per group; outside-extent residents are reported separately."""
-    frame = pd.DataFrame({k: pop[k].fillna("(none)") for k in keys})
+    frame = pd.DataFrame({k: pop[k].fillna(NONE) for k in keys})
     w = pop["population"].fillna(0).to_numpy(float)
     outside = (pop["status"] == OUTSIDE).to_numpy()
     frame["population"] = np.where(outside, 0.0, w)

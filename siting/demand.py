@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ._buildings import population_from_buildings
+from ._osm import read_osm_features
 from ._tables import read_points
 from .errors import ColumnError, InputFileError, SitingError
 
@@ -150,8 +151,6 @@ def boundaries_from_osm(path: str | Path) -> gpd.GeoDataFrame:
     point (None when the file has none). Returns an empty frame with the same columns when the extract
     holds no level-8 boundaries (street-only extracts such as the central Shanghai file).
     """
-    from ._osm import read_osm_features
-
     def keep(tags: dict[str, str]) -> bool:
         return tags.get("boundary") == "administrative" and tags.get("admin_level") in ("6", "8")
 

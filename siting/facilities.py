@@ -13,9 +13,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._osm import read_osm_features
 from ._tables import read_points
 from .coords import normalize_crs, to_wgs84
 from .errors import ColumnError, CRSError, GeocodeError, SitingError
+from .network import default_cache_dir
 
 #: Every facility type, from the most to the least specific primary-care level.
 FACILITY_TYPES = ("center", "subcenter", "station", "village_clinic", "kiosk", "hospital", "other")
@@ -158,8 +160,6 @@ def facilities_from_osm(path: str | Path) -> gpd.GeoDataFrame:
         ``facility_id`` ("osm:way/188231251"), ``name``, ``type`` (:func:`classify_facility`),
         ``source`` ("osm"), ``osm_type``, ``osm_id`` and Point geometry (EPSG:4326; areas → centroid).
     """
-    from ._osm import read_osm_features
-
     return _from_features(read_osm_features(path, _osm_keep, areas=True))
 
 
@@ -176,8 +176,6 @@ def facilities_from_place(query: str, *, cache_dir: str | Path | None = None) ->
     """
     import osmnx as ox
     from osmnx._errors import InsufficientResponseError
-
-    from .network import default_cache_dir
 
     ox.settings.cache_folder = str((Path(cache_dir) if cache_dir else default_cache_dir()) / "osmnx-http")
     try:

@@ -17,9 +17,10 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components
 
-from ._osmnet import read_osm_ways
+from ._osmnet import graph_to_segments, read_osm_ways
 from ._tables import check_file
 from .errors import GeocodeError, NetworkError
+from .settings import MODES
 
 CACHE_VERSION = "1"
 
@@ -260,8 +261,6 @@ class Network:
     @classmethod
     def from_graph(cls, graph: Any, *, info: dict[str, Any] | None = None, network_type: str = "walk") -> Network:
         """Convert an osmnx MultiDiGraph (unprojected, lon/lat) into a Network (edge geometries exploded)."""
-        from ._osmnet import graph_to_segments
-
         seg = graph_to_segments(graph, network_type)
         return cls.from_segments(seg.node_id, seg.lon, seg.lat, seg.u, seg.v, seg.oneway, info=info)
 
@@ -356,8 +355,6 @@ class Network:
 
 
 def _network_type(mode: str) -> str:
-    from .settings import MODES
-
     if mode in MODES:
         return str(MODES[mode]["network"])
     if mode in {"walk", "bike"}:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 import geopandas as gpd
 
 from . import demand
+from ._validate import closest
 from .coords import normalize_crs
 from .coverage import DEFAULT_TYPES, CoverageResult, coverage
 from .errors import SitingError
+from .facilities import check_offset, facilities_from_osm, facilities_from_place, read_facilities
 from .network import Network
 from .settings import Settings
 
@@ -50,8 +53,6 @@ def load_inputs(
     numbers is weighted by the ``census`` control totals (equal shares per point in each area); with
     no totals each point counts once (a share of locations, not residents).
     """
-    from .facilities import facilities_from_osm, read_facilities
-
     settings = settings or Settings()
     notes: list[str] = []
     if (osm is None) == (place is None):
@@ -66,8 +67,6 @@ def load_inputs(
         fac = facilities_from_osm(osm)
         notes.append(f"facilities taken from the OSM file {Path(osm).name}")
     else:
-        from .facilities import facilities_from_place
-
         fac = facilities_from_place(str(place), cache_dir=cache_dir)
         notes.append("facilities taken from OpenStreetMap (online)")
     if boundaries is not None:
@@ -144,8 +143,6 @@ def warn_if_offset(facilities: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, p
     街道's polygon under the three readings (see :func:`siting.facilities.check_offset`); with fewer
     than 3 such names there is nothing reliable to compare with and nothing is said.
     """
-    from .facilities import check_offset
-
     stems = [(_area_stem(n), geom) for n, geom in zip(boundaries["subdistrict"], boundaries.geometry, strict=True)]
     own = {}
     for idx, name in facilities["name"].astype(str).items():
@@ -172,13 +169,10 @@ def warn_unmatched_names(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame,
     names = sorted({str(n) for n in points[column].dropna().unique()})
     unmatched = [n for n in names if demand.subdistrict_key(n) not in known]
     if unmatched:
-        import difflib
-        import warnings
-
         hints = []
         for name in unmatched[:10]:
-            close = difflib.get_close_matches(name, [str(b) for b in boundaries["subdistrict"]], n=1, cutoff=0.5)
-            hints.append(f"{name} (closest: {close[0]})" if close else name)
+            close = closest(name, boundaries["subdistrict"], cutoff=0.5)
+            hints.append(f"{name} (closest: {close})" if close else name)
         more = f" and {len(unmatched) - 10} more" if len(unmatched) > 10 else ""
         warnings.warn(f"{path}: {len(unmatched)} of {len(names)} 街道 name(s) in column {column!r} match no boundary: "
                       f"{', '.join(hints)}{more}; areas are taken from the spatial join", stacklevel=3)
@@ -188,8 +182,6 @@ def warn_unmatched_names(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame,
 def warn_if_population_offset(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, path: str | Path) -> str | None:
     """Warn (with the suggested ``--population-crs``) when WGS84-labelled points carrying their own district
     name (e.g. Lianjia's ``district``) fit those districts far better read as GCJ-02 or BD-09."""
-    from .facilities import check_offset
-
     column = next((c for c in ("district", "区", "district_zh") if c in points.columns), None)
     if column is None or "district" not in boundaries or boundaries["district"].isna().all():
         return None

@@ -14,14 +14,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ._greedy import suggest
-from ._problem import NONE
-from .coverage import CoverageResult, coverage
+from ._validate import positions_of, suggest
+from .candidates import candidate_reach
+from .coverage import NONE, OUTSIDE, CoverageResult, coverage
 from .demand import subdistrict_key
 from .errors import ColumnError, InputFileError, ModelError
-from .optimize import MaximalCoverage, MinimumSites, SitingProblem, SitingSolution, score_candidates
+from .locate import MaximalCoverage, MinimumSites, SitingProblem, SitingSolution, score_candidates
 
-__all__ = ["SitePlan", "plan_sites", "read_quotas"]
+__all__ = ["SitePlan", "plan_sites", "problem_from_result", "read_quotas"]
 
 QUOTA_NAME_COLUMNS = ("subdistrict", "街道", "name", "镇")
 QUOTA_COUNT_COLUMNS = ("count", "quota", "sites", "n", "数量")
@@ -193,17 +193,16 @@ def _describe(sol: SitingSolution, model: str, solver_seconds: float | None) -> 
 
 def _check_ids(cand: gpd.GeoDataFrame, ids: Iterable[Any], what: str, *, excluded_ok: bool) -> list[str]:
     """Candidate ids as text; unknown ids (and, for locked sites, excluded ones) raise `ModelError`."""
-    known = cand["candidate_id"].astype(str)
-    reason = dict(zip(known, cand["excluded"], strict=True))
+    known = cand["candidate_id"].astype(str).tolist()
+    reasons = cand["excluded"].tolist()
     out = []
     for cid in (str(i).strip() for i in ids):
-        if cid not in reason:
-            raise ModelError(f"{what} site {cid!r} is not a candidate id{suggest(cid, known.tolist())}")
-        if reason[cid] is not None and not pd.isna(reason[cid]):
+        reason = reasons[positions_of([cid], known, what)[0]]
+        if reason is not None and not pd.isna(reason):
             if excluded_ok:
                 continue
-            raise ModelError(f"{what} site {cid!r} is excluded ({reason[cid]}); see the `excluded` column"
-                             + (" or lower --min-distance-m" if reason[cid] == "too_close" else ""))
+            raise ModelError(f"{what} site {cid!r} is excluded ({reason}); see the `excluded` column"
+                             + (" or lower min_distance_m" if reason == "too_close" else ""))
         out.append(cid)
     return out
 
@@ -223,6 +222,49 @@ def _check_room(cand: gpd.GeoDataFrame, k: int | None, quotas: Mapping[str, int]
             hint = " — is it inside the street network's extent?" if not here.any() else ""
             raise ModelError(f"quota of {q} site(s) in {g} but only {n_ok} usable candidate(s) lie there "
                              f"({int(here.sum())} in total){hint}")
+
+
+def problem_from_result(result: CoverageResult, candidates: gpd.GeoDataFrame, *, progress: bool = False
+                        ) -> SitingProblem:
+    """Return the siting instance of a coverage result and candidate sites (see `siting.candidates`).
+
+    Candidates with an ``excluded`` reason are left out; the rest keep their order, with
+    ``candidate_ids`` from ``candidate_id`` and ``candidate_groups`` from ``subdistrict``. Points are
+    ``result.points`` inside the network extent (those outside are excluded from every rate), with
+    ``weights`` their population (NaN → 0), ``covered0`` their ``covered`` flag and ``groups`` their
+    ``subdistrict`` ("(none)" when missing). Reach sets come from
+    :func:`siting.candidates.candidate_reach`: the walking distances coverage itself would measure.
+
+    Parameters
+    ----------
+    result : CoverageResult
+        Coverage with the existing facilities.
+    candidates : GeoDataFrame
+        Candidate sites with ``candidate_id`` and (optionally) ``excluded`` and ``subdistrict``.
+    progress : bool
+        Show a progress bar while routing from the candidates.
+
+    Returns
+    -------
+    SitingProblem
+        The instance the models in `siting.locate` solve.
+    """
+    usable = candidates["excluded"].isna() if "excluded" in candidates else np.ones(len(candidates), bool)
+    cand = candidates[np.asarray(usable, dtype=bool)]
+    rated = (result.points["status"] != OUTSIDE).to_numpy()
+    pts = result.points[rated]
+    reach = candidate_reach(result, cand, points=rated, progress=progress)
+    return SitingProblem(
+        reach, pts["population"].fillna(0).to_numpy(float), covered0=pts["covered"].to_numpy(bool),
+        groups=_labels(pts["subdistrict"]) if "subdistrict" in pts else None,
+        candidate_groups=_labels(cand["subdistrict"]) if "subdistrict" in cand else None,
+        candidate_ids=cand["candidate_id"].astype(str).to_numpy(dtype=object),
+    )
+
+
+def _labels(values: pd.Series) -> np.ndarray:
+    """街道 labels as text; missing ones become "(none)", as in the coverage tables."""
+    return values.astype(object).where(values.notna(), NONE).astype(str).to_numpy(dtype=object)
 
 
 def plan_sites(
@@ -268,7 +310,7 @@ def plan_sites(
     if target is None:
         _check_room(candidates, k if k is not None else sum((quotas or {}).values()), quotas)
     t0 = time.perf_counter()
-    problem = SitingProblem.from_result(result, candidates, progress=progress)
+    problem = problem_from_result(result, candidates, progress=progress)
     t_reach = time.perf_counter() - t0
     model: MaximalCoverage | MinimumSites
     if target is not None:

@@ -18,6 +18,7 @@ import pandas as pd
 from ._tables import usual_mode
 from .coverage import CoverageResult
 from .errors import OutputError
+from .maps import coverage_map, save_map
 
 SUBDISTRICT_COLUMNS = ["district", "subdistrict", "population", "covered", "coverage_rate", "target", "gap_pp",
                        "gap_residents", "too_far_population", "outside_population", "points"]
@@ -134,8 +135,6 @@ def write_coverage(
             lon=places.geometry.x.round(6), lat=places.geometry.y.round(6)
         ).to_csv(tmp / "uncovered_places.csv", index=False, encoding="utf-8-sig")
         if map_html:
-            from .maps import coverage_map, save_map
-
             fmap = coverage_map(result.points, result.facilities, subdistricts=result.subdistricts,
                                 summary=result.summary, service_area=area, tiles=tiles)
             save_map(fmap, tmp / "map.html", self_contained=self_contained)
@@ -219,8 +218,6 @@ def write_siting(plan: Any, out_dir: str | Path, *, overwrite: bool = False, map
         plan.before_after.to_csv(tmp / "before_after.csv", index=False, encoding="utf-8-sig")
         area = write_layers(after, tmp)
         if map_html:
-            from .maps import coverage_map, save_map
-
             usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
             fmap = coverage_map(after.points, after.facilities, subdistricts=after.subdistricts, summary=summary,
                                 service_area=area, candidates=usable, chosen=chosen, title=summary["title"])

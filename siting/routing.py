@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
+from tqdm import tqdm
 
 from .network import Network
 
@@ -253,8 +254,6 @@ def reach_matrix(
     vals: list[np.ndarray] = []
     items: Iterable[tuple[tuple[int, int], list[int]]] = cells.items()
     if progress:
-        from tqdm import tqdm
-
         items = tqdm(items, desc="reach sets", unit="cell", total=len(cells))
     for (cx, cy), members in items:
         window = nodes.around(cx, cy)

@@ -25,9 +25,9 @@ from siting.candidates import (
 from siting.coords import wgs84_to_bd09
 from siting.coverage import OUTSIDE
 from siting.errors import ColumnError, InputFileError, ModelError
+from siting.locate import MinimumSites
 from siting.network import Network
-from siting.optimize import MinimumSites, SitingProblem
-from siting.plan import plan_sites, read_quotas
+from siting.plan import plan_sites, problem_from_result, read_quotas
 
 
 @pytest.fixture(scope="module")
@@ -238,7 +238,7 @@ def test_after_coverage_is_what_the_plan_claims(xuhui):
 def test_fewest_sites_for_90_percent_is_proven(xuhui):
     """3 sites; no pair reaches 90 % (brute force) — HiGHS 1.16 warm-started once claimed "optimal: 2"."""
     inputs, result, cand = xuhui
-    prob = SitingProblem.from_result(result, cand)
+    prob = problem_from_result(result, cand)
     model = MinimumSites(prob, 0.9).solve()
     assert model.solution.k == 3 and model.mip_gap == 0.0 and model.feasible
     assert model.solution.k <= model.greedy_solution.k

@@ -1,4 +1,4 @@
-"""Tests of siting.optimize: brute force on small instances, spopt's MCLP, targets, quotas, scale."""
+"""Tests of siting.locate (the models): brute force on small instances, spopt's MCLP, targets, quotas, scale."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
 from siting.errors import ModelError, SitingError
-from siting.optimize import (
+from siting.locate import (
     MaximalCoverage,
     MinimumSites,
     SitingProblem,
@@ -82,6 +82,19 @@ def test_choose_k_matches_brute_force_and_beats_greedy(seed, k):
     assert covered_value(reach, w, c0, model.chosen) == pytest.approx(model.objective)
     assert model.solution.assigned.sum() == pytest.approx(model.solution.added_residents)
     assert model.solution.bound == pytest.approx(model.objective)
+
+
+@pytest.mark.parametrize("seed", SEEDS[:3])
+def test_from_sparse_matches_brute_force(seed):
+    """spopt's shape: built from a sparse matrix and residents, solved, results as attributes."""
+    reach, w, c0, pg, cg = random_instance(seed)
+    mc = MaximalCoverage.from_sparse(sp.csr_matrix(reach), w, 3, covered0=c0, groups=pg, candidate_groups=cg,
+                                     forbidden=[0]).solve()
+    assert mc.objective == pytest.approx(brute_best(reach, w, c0, 3, forbidden=[0]))
+    assert mc.bound == pytest.approx(mc.objective) and mc.status == "optimal" and 0 not in mc.chosen.tolist()
+    ms = MinimumSites.from_sparse(sp.csr_matrix(reach), w, 0.6, covered0=c0).solve()
+    best = brute_fewest(reach, w, c0, 0.6)
+    assert (ms.objective == best and ms.bound == best) if best is not None else not ms.feasible
 
 
 @pytest.mark.parametrize("seed", SEEDS)

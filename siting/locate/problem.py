@@ -1,27 +1,24 @@
-"""Private: the siting instance (`SitingProblem`) and its answer (`SitingSolution`), shared by every model."""
+"""The siting instance (`SitingProblem`) and its answer (`SitingSolution`), shared by every model.
+
+Pure numbers: a sparse candidates × points reach matrix and residents per point (no geodata).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .errors import ModelError
-
-if TYPE_CHECKING:
-    import geopandas as gpd
-
-    from .coverage import CoverageResult
+from ..errors import ModelError
 
 __all__ = ["ALL", "SitingProblem", "SitingSolution", "make_solution"]
 
 ALL = "(all)"
-NONE = "(none)"
 
 
 @dataclass
@@ -84,33 +81,6 @@ class SitingProblem:
         elif len(set(self.candidate_ids.tolist())) != n_c:
             raise ModelError("candidate_ids are not unique")
 
-    @classmethod
-    def from_result(cls, result: CoverageResult, candidates: gpd.GeoDataFrame, *, progress: bool = False
-                    ) -> SitingProblem:
-        """The siting instance of a coverage result and candidate sites (see `siting.candidates`).
-
-        Candidates with an ``excluded`` reason are left out; the rest keep their order, with
-        ``candidate_ids`` from ``candidate_id`` and ``candidate_groups`` from ``subdistrict``. Points are
-        ``result.points`` inside the network extent (those outside are excluded from every rate), with
-        ``weights`` their population (NaN → 0), ``covered0`` their ``covered`` flag and ``groups`` their
-        ``subdistrict`` ("(none)" when missing). Reach sets come from
-        :func:`siting.candidates.candidate_reach`: the walking distances coverage itself would measure.
-        """
-        from .candidates import candidate_reach
-        from .coverage import OUTSIDE
-
-        usable = candidates["excluded"].isna() if "excluded" in candidates else np.ones(len(candidates), bool)
-        cand = candidates[np.asarray(usable, dtype=bool)]
-        rated = (result.points["status"] != OUTSIDE).to_numpy()
-        pts = result.points[rated]
-        reach = candidate_reach(result, cand, points=rated, progress=progress)
-        return cls(
-            reach, pts["population"].fillna(0).to_numpy(float), covered0=pts["covered"].to_numpy(bool),
-            groups=_labels(pts["subdistrict"]) if "subdistrict" in pts else None,
-            candidate_groups=_labels(cand["subdistrict"]) if "subdistrict" in cand else None,
-            candidate_ids=cand["candidate_id"].astype(str).to_numpy(dtype=object),
-        )
-
     @property
     def n_candidates(self) -> int:
         return int(self.reach.shape[0])
@@ -163,11 +133,6 @@ class SitingProblem:
         if rows.size:
             mask[self.reach[rows].indices] = True
         return mask
-
-
-def _labels(values: pd.Series) -> np.ndarray:
-    """街道 labels as text; missing ones become "(none)", as in the coverage tables."""
-    return values.astype(object).where(values.notna(), NONE).astype(str).to_numpy(dtype=object)
 
 
 @dataclass(repr=False)

@@ -1,4 +1,4 @@
-"""Private helpers of `siting.optimize`: the HiGHS covering models and the bounds that certify them."""
+"""The HiGHS covering models of `siting.locate` and the bounds that certify them."""
 
 from __future__ import annotations
 
@@ -7,17 +7,15 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import SolverError
-
-if TYPE_CHECKING:
-    from ._greedy import Spec
-    from ._problem import SitingProblem
+from ..errors import SolverError
+from .greedy import Spec
+from .problem import SitingProblem
 
 __all__ = ["MipOutcome", "aggregate_points", "solve_mip", "coverage_bound", "sites_lower_bound", "mip_columns"]
 

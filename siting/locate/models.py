@@ -1,4 +1,10 @@
-"""Where to build new sites: marginal gains, lazy greedy, and exact maximal-covering / minimum-sites models."""
+"""Where to build new sites: marginal gains, lazy greedy, and exact maximal-covering / minimum-sites models.
+
+In spopt's shape: a model is built from numbers only — ``Model.from_sparse(reach, weights, ...)`` with
+``reach`` a scipy.sparse candidates × points 0/1 matrix and ``weights`` the residents per point (or
+``Model(problem, ...)`` from a `SitingProblem`) — then ``.solve()`` fills ``.objective``, ``.chosen``,
+``.bound``, ``.mip_gap``, ``.status``, ``.solution`` and ``.greedy_solution``.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._greedy import (
+from .._validate import check_rate
+from ..errors import ModelError
+from .greedy import (
     Spec,
-    check_rate,
     describe,
     make_spec,
     needs_of,
@@ -22,9 +29,8 @@ from ._greedy import (
     targets,
     tolerance,
 )
-from ._mip import aggregate_points, coverage_bound, mip_columns, sites_lower_bound, solve_mip
-from ._problem import SitingProblem, SitingSolution, make_solution
-from .errors import ModelError
+from .mip import aggregate_points, coverage_bound, mip_columns, sites_lower_bound, solve_mip
+from .problem import SitingProblem, SitingSolution, make_solution
 
 __all__ = [
     "SitingProblem",
@@ -171,8 +177,9 @@ class MaximalCoverage:
         The exact (or best incumbent) answer; ``gap`` is its proven relative gap on residents added.
     greedy_solution : SitingSolution
         The lazy-greedy answer, for comparison.
-    objective, mip_gap, status, solve_seconds, chosen
-        Shortcuts to ``solution`` fields (``solve_seconds`` is the HiGHS run time).
+    objective, bound, mip_gap, status, solve_seconds, chosen
+        Shortcuts to ``solution`` fields (``bound``: proven upper bound on covered residents;
+        ``solve_seconds`` is the HiGHS run time).
     """
 
     def __init__(
@@ -190,10 +197,29 @@ class MaximalCoverage:
         self.spec = make_spec(problem, k, self.locked, self.forbidden, quotas, need_k=True)
 
     @classmethod
-    def from_reach(cls, reach: Any, weights: Any, k: int | None = None, **kwargs: Any) -> MaximalCoverage:
-        """Build from a sparse reach matrix; ``covered0``, ``groups``, ``candidate_groups`` and
-        ``candidate_ids`` go to `SitingProblem`, the rest to the model."""
+    def from_sparse(cls, reach: Any, weights: Any, k: int | None = None, **kwargs: Any) -> MaximalCoverage:
+        """Build the model from a sparse reach matrix and residents per point.
+
+        Parameters
+        ----------
+        reach : scipy.sparse matrix, shape (n_candidates, n_points)
+            ``reach[j, i]`` is 1 when candidate ``j`` reaches point ``i``.
+        weights : array, shape (n_points,)
+            Residents at each point.
+        k : int, optional
+            Number of new sites.
+        **kwargs
+            ``covered0``, ``groups``, ``candidate_groups`` and ``candidate_ids`` go to `SitingProblem`,
+            the rest (``locked``, ``forbidden``, ``quotas``, ``capacity``) to the model.
+
+        Returns
+        -------
+        MaximalCoverage
+            The model, not yet solved.
+        """
         return cls(_problem(reach, weights, kwargs), k, **kwargs)
+
+    from_reach = from_sparse  # the name used before siting.locate
 
     def solve(
         self, time_limit: float = 60.0, mip_rel_gap: float = 0.0, options: Mapping[str, Any] | None = None
@@ -239,7 +265,7 @@ class MaximalCoverage:
             status = "optimal"  # proven by HiGHS, or by the greedy bound without calling it
         sol.seconds = time.perf_counter() - t0
         sol.message = f"{sol.k} sites cover {100 * sol.coverage_rate:.1f} % ({status}, gap {sol.gap or 0:.3%})"
-        self.solution, self.objective, self.mip_gap = sol, sol.objective, sol.gap
+        self.solution, self.objective, self.mip_gap, self.bound = sol, sol.objective, sol.gap, sol.bound
         self.status, self.solve_seconds, self.chosen = status, run_s, sol.chosen
         return self
 
@@ -266,8 +292,8 @@ class MinimumSites:
     how close it gets — no exception. The greedy set-cover answer is the warm start.
 
     Attributes (after `solve`): ``solution``, ``greedy_solution``, ``objective`` (number of sites),
-    ``mip_gap`` (relative, on the number of sites), ``status``, ``solve_seconds``, ``chosen``,
-    ``feasible``, ``message``.
+    ``bound`` (proven lower bound on the number of sites), ``mip_gap`` (relative, on the number of
+    sites), ``status``, ``solve_seconds``, ``chosen``, ``feasible``, ``message``.
     """
 
     def __init__(
@@ -289,9 +315,28 @@ class MinimumSites:
         self.targets = targets(problem, target, per_group_target)
 
     @classmethod
-    def from_reach(cls, reach: Any, weights: Any, target: float | None = None, **kwargs: Any) -> MinimumSites:
-        """Build from a sparse reach matrix (keyword arguments as in `MaximalCoverage.from_reach`)."""
+    def from_sparse(cls, reach: Any, weights: Any, target: float | None = None, **kwargs: Any) -> MinimumSites:
+        """Build the model from a sparse reach matrix and residents per point.
+
+        Parameters
+        ----------
+        reach : scipy.sparse matrix, shape (n_candidates, n_points)
+            ``reach[j, i]`` is 1 when candidate ``j`` reaches point ``i``.
+        weights : array, shape (n_points,)
+            Residents at each point.
+        target : float, optional
+            District-wide share to reach.
+        **kwargs
+            As in `MaximalCoverage.from_sparse` (``per_group_target`` goes to the model).
+
+        Returns
+        -------
+        MinimumSites
+            The model, not yet solved.
+        """
         return cls(_problem(reach, weights, kwargs), target, **kwargs)
+
+    from_reach = from_sparse  # the name used before siting.locate
 
     def solve(
         self, time_limit: float = 60.0, mip_rel_gap: float = 0.0, options: Mapping[str, Any] | None = None
@@ -342,7 +387,7 @@ class MinimumSites:
             sol.message = describe(short, verb, sol.k, "best")
         else:
             sol.message = f"{sol.k} sites reach the target ({status}, gap {gap or 0:.3%})"
-        self.solution, self.objective, self.mip_gap = sol, sol.k, gap
+        self.solution, self.objective, self.mip_gap, self.bound = sol, sol.k, gap, sol.bound
         self.status, self.solve_seconds, self.chosen = status, run_s, sol.chosen
         self.feasible, self.message = sol.feasible, sol.message
         return self

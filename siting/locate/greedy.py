@@ -1,19 +1,17 @@
-"""Private helpers of `siting.optimize`: constraint checks, targets and the lazy-greedy (CELF) core."""
+"""Constraint checks, targets and the lazy-greedy (CELF) core shared by the models in `siting.locate`."""
 
 from __future__ import annotations
 
-import difflib
 import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from .errors import ModelError
-
-if TYPE_CHECKING:
-    from ._problem import SitingProblem
+from .._validate import check_rate, positions_of, suggest
+from ..errors import ModelError
+from .problem import SitingProblem
 
 __all__ = ["Spec", "make_spec", "lazy_greedy", "run_greedy", "order_sites", "targets", "shortfalls"]
 
@@ -37,21 +35,9 @@ class Spec:
     quota_groups: list[str]
 
 
-def suggest(name: object, known: Iterable[object]) -> str:
-    close = difflib.get_close_matches(str(name), [str(x) for x in known], n=1, cutoff=0.4)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def resolve_ids(problem: SitingProblem, ids: Iterable[Any], what: str) -> np.ndarray:
     """Candidate positions of the candidate ids ``ids``; unknown ids raise `ModelError`."""
-    lookup = {cid: pos for pos, cid in enumerate(problem.candidate_ids.tolist())}
-    out = []
-    for cid in ids:
-        key = cid.item() if isinstance(cid, np.generic) else cid
-        if key not in lookup:
-            raise ModelError(f"{what} site {cid!r} is not a candidate id{suggest(cid, lookup)}")
-        out.append(lookup[key])
-    return np.array(list(dict.fromkeys(out)), dtype=np.int64)
+    return np.array(positions_of(ids, problem.candidate_ids.tolist(), what), dtype=np.int64)
 
 
 def make_spec(
@@ -198,13 +184,6 @@ def lazy_greedy(
             break  # nothing left adds anything: the needs are unreachable
         take(j)
     return chosen
-
-
-def check_rate(rate: float, what: str) -> float:
-    if not 0.0 <= float(rate) <= 1.0:
-        hint = f" — did you mean {rate / 100:g}?" if 1 < rate <= 100 else ""
-        raise ModelError(f"{what} is a share between 0 and 1, got {rate!r}{hint}")
-    return float(rate)
 
 
 def targets(
