@@ -13,6 +13,7 @@ import pandas as pd
 import shapely
 
 from . import routing
+from ._stats import walk_time_stats
 from ._validate import check_rate
 from .demand import assign_areas
 from .errors import SitingError
@@ -273,6 +274,7 @@ def coverage(
         "network_warning": net.info.get("warning"),
         "districts": districts,
     }
+    summary.update(walk_time_stats(rated["walk_min"].to_numpy(float), rated["population"].to_numpy(float)))
     subs = None
     if boundaries is not None:
         subs = boundaries.merge(by_sub.drop(columns=["district"]), on="subdistrict", how="inner")

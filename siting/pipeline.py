@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 
 from . import demand
+from ._labels import describe_sources
 from ._validate import closest
 from .coords import normalize_crs
 from .coverage import DEFAULT_TYPES, CoverageResult, coverage
@@ -29,6 +30,7 @@ class Inputs:
     population: gpd.GeoDataFrame
     boundaries: gpd.GeoDataFrame | None
     notes: list[str]
+    sources: list[dict[str, str | None]] = field(default_factory=list)
 
 
 def load_inputs(
@@ -95,7 +97,9 @@ def load_inputs(
         if bnd is None:
             raise SitingError("--district needs 街道 boundaries (--boundaries FILE, or an OSM file that has them)")
         pop, bnd = demand.restrict_to_district(pop, bnd, district)
-    return Inputs(net, fac, pop, bnd, notes)
+    sources = describe_sources(osm=osm, place=place, facilities=facilities, population=population, census=census,
+                               census_column=census_column, boundaries=boundaries)
+    return Inputs(net, fac, pop, bnd, notes, sources)
 
 
 def run_coverage(
@@ -111,6 +115,7 @@ def run_coverage(
         notes.append(f"{unusable} facilities lie off the street extract and are not counted: residents near the "
                      "extract's edge may in fact be served by them (edge effect)")
     result.summary["notes"] = notes
+    result.summary["sources"] = inputs.sources
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
@@ -14,10 +15,13 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
+from ._stats import sort_by_gap
 from ._tables import usual_mode
 from .coverage import CoverageResult
 from .errors import OutputError
+from .figures import write_figures
 from .maps import coverage_map, save_map
 
 SUBDISTRICT_COLUMNS = ["district", "subdistrict", "population", "covered", "coverage_rate", "target", "gap_pp",
@@ -125,21 +129,45 @@ def write_coverage(
     and ``map.html`` (self-contained: works offline).
     """
 
+    extent = analysed_area(result)
+    summary = with_run_facts(result.summary, extent)
+
     def write(tmp: Path) -> None:
-        (tmp / "summary.json").write_text(summary_json(result.summary), encoding="utf-8")
-        subdistrict_table(result).to_csv(tmp / "subdistricts.csv", index=False, encoding="utf-8-sig")
+        (tmp / "summary.json").write_text(summary_json(summary), encoding="utf-8")
+        table = subdistrict_table(result)
+        table.to_csv(tmp / "subdistricts.csv", index=False, encoding="utf-8-sig")
         result.by_district.to_csv(tmp / "districts.csv", index=False, encoding="utf-8-sig")
         area = write_layers(result, tmp)
         places = result.uncovered_places()
         pd.DataFrame(places.drop(columns="geometry")).assign(
             lon=places.geometry.x.round(6), lat=places.geometry.y.round(6)
         ).to_csv(tmp / "uncovered_places.csv", index=False, encoding="utf-8-sig")
+        write_figures(tmp, result.points, result.facilities, summary=summary, table=table,
+                      subdistricts=result.subdistricts, service_area=area, extent=extent)
         if map_html:
             fmap = coverage_map(result.points, result.facilities, subdistricts=result.subdistricts,
-                                summary=result.summary, service_area=area, tiles=tiles)
+                                summary=summary, service_area=area, tiles=tiles)
             save_map(fmap, tmp / "map.html", self_contained=self_contained)
 
     return atomic_dir(out_dir, write, overwrite=overwrite)
+
+
+def analysed_area(result: CoverageResult) -> shapely.Geometry:
+    """The analysed area in WGS84: the street extract (its hull) ∩ the 街道 of the run (the extract alone
+    without boundaries)."""
+    net = result.network
+    area = net.extent()
+    if result.subdistricts is not None and len(result.subdistricts):
+        area = area.intersection(shapely.union_all(result.subdistricts.to_crs(net.crs).geometry.buffer(0).to_numpy()))
+    return gpd.GeoSeries([area], crs=net.crs).to_crs(4326).iloc[0]
+
+
+def with_run_facts(summary: dict[str, Any], extent: shapely.Geometry | None) -> dict[str, Any]:
+    """The summary plus ``date`` (of the run) and ``analysed_bounds`` (west, south, east, north of ``extent``)."""
+    out = {**summary, "date": summary.get("date") or dt.date.today().isoformat()}
+    if extent is not None and not extent.is_empty:
+        out["analysed_bounds"] = [round(float(v), 6) for v in extent.bounds]
+    return out
 
 
 def subdistrict_table(result: CoverageResult) -> pd.DataFrame:
@@ -153,16 +181,17 @@ def format_table(result: CoverageResult) -> str:
     """A readable per-街道 table and the whole-area line, for the terminal."""
     s = result.summary
     unit = "residents" if s.get("unit") == "residents" else "locations"
-    t = subdistrict_table(result)
+    t = sort_by_gap(subdistrict_table(result))
     lines = [f"{'街道 / subdistrict':<14}{unit:>12}{'covered':>12}{'rate':>8}{'target':>8}{'gap':>10}{'outside':>10}"]
-    for _, r in t.iterrows():
+    empty = t["population"] <= 0
+    for i, (_, r) in enumerate(t.iterrows()):
+        if empty.iloc[i] and (i == 0 or not empty.iloc[i - 1]):
+            lines.append(f"-- no {unit} inside the street extract (all outside it) --")
         rate = "—" if pd.isna(r["coverage_rate"]) else f"{r['coverage_rate']:.1%}"
         tgt = "—" if pd.isna(r["target"]) else f"{r['target']:.0%}"
         g = "—" if pd.isna(r["gap_residents"]) else f"{r['gap_residents']:,.0f}"
-        name = str(r["subdistrict"])
-        pad = 14 - sum(2 if ord(ch) > 0x2E80 else 1 for ch in name)
-        lines.append(f"{name}{' ' * max(pad, 1)}{r['population']:>12,.0f}{r['covered']:>12,.0f}{rate:>8}{tgt:>8}{g:>10}"
-                     f"{r['outside_population']:>10,.0f}")
+        lines.append(f"{_pad(str(r['subdistrict']), 14)}{r['population']:>12,.0f}{r['covered']:>12,.0f}{rate:>8}"
+                     f"{tgt:>8}{g:>10}{r['outside_population']:>10,.0f}")
     rate = s["coverage_rate"]
     lines.append("")
     if rate == rate:
@@ -180,9 +209,26 @@ def format_table(result: CoverageResult) -> str:
     if s.get("n_points_too_far"):
         lines.append(f"Counted uncovered: {s['population_too_far']:,.0f} {unit} farther than {s['max_snap_m']:g} m "
                      "from any usable way")
+    walk = walk_time_line(s)
+    if walk:
+        lines.append(walk)
     for note in s.get("notes", []):
         lines.append(f"Note: {note}")
     return "\n".join(lines)
+
+
+def walk_time_line(s: dict[str, Any]) -> str:
+    """"Walking time: mean 15.5 min, median 14.2 min; within 5/10/15/20 min: 6.0 % / ..." (empty without figures)."""
+    within = s.get("share_within") or {}
+    if not within or s.get("walk_min_mean") is None:
+        return ""
+    mean, median = s.get("walk_min_mean"), s.get("walk_min_median")
+    med = "over the limit (half reach no facility)" if median is None else f"{median:.1f} min"
+    mean_s = "—" if mean is None or mean != mean else f"{mean:.1f} min"
+    shares = " / ".join("—" if v is None or v != v else f"{100 * v:.1f} %" for v in within.values())
+    unit = "residents" if s.get("unit") == "residents" else "locations"
+    return (f"Walking time ({unit}, weighted): mean {mean_s}, median {med}; within {'/'.join(within)} min: {shares}"
+            + (f"; {100 * s['share_unreachable']:.1f} % reach no facility" if s.get("share_unreachable") else ""))
 
 
 def _pad(text: str, width: int) -> str:
