@@ -212,6 +212,35 @@ def map_cmd(
     typer.echo(f"wrote {path}")
 
 
+@app.command("batch")
+@_friendly
+def batch_cmd(
+    jobs_file: Annotated[Path, typer.Argument(help="YAML jobs file (see README, 'Batch runs')")],
+    out: OutOpt,
+    scheduler: Annotated[str | None, typer.Option(
+        help="dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="local worker processes (default: the CPU count, at most one per task)")] = None,
+    overwrite: OverwriteOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run many coverage jobs (districts, extracts) on Dask; one folder per job plus batch.csv.
+
+    Exit code 0 when every job succeeded, 1 when some failed (their error is in batch.csv; the
+    others are written), 2 when the jobs file is invalid or every job failed.
+    """
+    from .batch import format_batch, run_batch
+
+    res = run_batch(jobs_file, out, scheduler=scheduler, workers=workers, overwrite=overwrite, progress=not quiet)
+    if not quiet:
+        typer.echo(format_batch(res))
+    for row in res.table[res.table["status"] == "failed"].itertuples():
+        typer.echo(f"error: job {row.job} {'' if row.area == 'all' else row.area + ' '}failed: {row.error}", err=True)
+    if res.failed:
+        typer.echo(f"{res.failed} of {res.tasks} job(s) failed; see {res.out / 'batch.csv'}", err=True)
+        raise typer.Exit(2 if res.failed == res.tasks else 1)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -47,19 +47,23 @@ def load_inputs(
     district: str | None = None,
     settings: Settings | None = None,
     cache_dir: str | Path | None = None,
+    network: Network | None = None,
 ) -> Inputs:
     """Load network, facilities, population and 街道 boundaries from files (or a place name).
 
     Defaults when a file is not given: facilities and residential buildings from the OSM file
     itself, 街道 boundaries from its ``admin_level=8`` relations. Population from points without
     numbers is weighted by the ``census`` control totals (equal shares per point in each area); with
-    no totals each point counts once (a share of locations, not residents).
+    no totals each point counts once (a share of locations, not residents). ``network``: the network
+    already built from ``osm``/``place`` (batch runs reuse one per worker); built here when None.
     """
     settings = settings or Settings()
     notes: list[str] = []
     if (osm is None) == (place is None):
         raise SitingError("give exactly one of --osm FILE or --place NAME")
-    if osm is not None:
+    if network is not None:
+        net = network
+    elif osm is not None:
         net = Network.from_osm(osm, settings.mode, cache_dir=cache_dir)
     else:
         net = Network.from_place(str(place), settings.mode, cache_dir=cache_dir)
