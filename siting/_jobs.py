@@ -17,13 +17,13 @@ Relative paths are relative to the jobs file. Whether input files exist is check
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ._greedy import suggest
+from ._validate import suggest
 from .coords import normalize_crs
 from .demand import read_boundaries
 from .errors import InputFileError, SitingError
@@ -117,7 +117,8 @@ def read_jobs(path: str | Path) -> list[Task]:
     problems += [f"defaults: {p}" for p in _key_problems(defaults)]
     if "name" in defaults:
         problems.append("defaults: 'name' must be set per job")
-    jobs, names = [], set()
+    jobs: list[dict[str, Any]] = []
+    names: set[str] = set()
     for i, raw in enumerate(doc["jobs"], start=1):
         if not isinstance(raw, dict):
             problems.append(f"job #{i}: expected a mapping of keys, got {type(raw).__name__}")
@@ -207,25 +208,20 @@ def _resolve(job: dict[str, Any], base: Path) -> dict[str, Any]:
 
 def _expand(job: dict[str, Any]) -> list[Task]:
     """The tasks of one job: one per district of ``districts``, else one."""
-    types = job.get("facility_types", ",".join(DEFAULT_TYPES))
-    common = {
-        "load": {k: str(job[k]) for k in LOAD_KEYS if k in job},
-        "settings": _settings(job), "types": ",".join(types) if isinstance(types, list) else str(types),
-        "target": float(job["target"]) if "target" in job else None, "map_html": bool(job.get("map", True)),
-    }
-    name = str(job["name"]).strip()
+    name, types = str(job["name"]).strip(), job.get("facility_types", ",".join(DEFAULT_TYPES))
+    load = {k: str(job[k]) for k in LOAD_KEYS if k in job}
+    base = Task(name, None, name, load, _settings(job), ",".join(types) if isinstance(types, list) else str(types),
+                float(job["target"]) if "target" in job else None, bool(job.get("map", True)))
     wanted = job.get("districts")
     if wanted is None:
-        district = job.get("district")
-        load = {**common.pop("load"), "district": str(district)} if district is not None else common.pop("load")
-        return [Task(name, None if district is None else str(district), name, load, **common)]
+        one = job.get("district")
+        return [base if one is None else replace(base, area=str(one), load={**load, "district": str(one)})]
     if wanted == "all":
         try:
             wanted = list_districts(job["boundaries"])
         except SitingError as exc:
-            return [Task(name, None, name, common.pop("load"), **common, error=f"districts: all: {exc}")]
-    load = common.pop("load")
-    return [Task(name, str(d), f"{name}/{d}", {**load, "district": str(d)}, **common) for d in wanted]
+            return [replace(base, error=f"districts: all: {exc}")]
+    return [replace(base, area=str(d), folder=f"{name}/{d}", load={**load, "district": str(d)}) for d in wanted]
 
 
 def list_districts(boundaries: str | Path) -> list[str]:

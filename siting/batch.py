@@ -20,10 +20,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from distributed import Client, LocalCluster, as_completed, get_worker
 from tqdm import tqdm
 
 from ._jobs import Task, read_jobs
@@ -32,6 +32,9 @@ from .errors import SitingError
 from .network import Network
 from .pipeline import load_inputs, run_coverage
 from .report import atomic_dir, write_coverage
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 #: Columns of ``batch.csv``: one row per task and area (the task's whole area, its districts when it
 #: spans several, and every 街道).
@@ -56,9 +59,18 @@ class BatchResult:
     seconds: float
 
 
+def dask() -> ModuleType:
+    """``dask.distributed``, imported when a batch runs (an optional dependency: ``pip install siting[batch]``)."""
+    try:
+        import distributed
+    except ImportError:  # pragma: no cover - the [batch] extra is part of [dev]
+        raise SitingError("siting batch needs dask.distributed: pip install 'siting[batch]'") from None
+    return distributed
+
+
 def _worker_id() -> str:
     try:
-        return str(get_worker().address)
+        return str(dask().get_worker().address)
     except ValueError:  # not inside a dask worker (a plain call)
         return "local"
 
@@ -172,12 +184,13 @@ def failed_row(task: Task, exc: BaseException) -> dict[str, Any]:
 def connect(scheduler: str | None = None, workers: int | None = None) -> Iterator[Client]:
     """A dask client: to ``scheduler`` (``tcp://host:8786``), else to a new local cluster of ``workers``
     single-threaded worker processes (closed on exit)."""
+    distributed = dask()
     if scheduler:
-        with Client(scheduler) as client:
+        with distributed.Client(scheduler) as client:
             yield client
         return
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+    with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=logging.CRITICAL) as cluster, distributed.Client(cluster) as client:
         yield client
 
 
@@ -186,7 +199,7 @@ def run_tasks(client: Client, tasks: Sequence[Task], out_root: Path, *, progress
     futures = {client.submit(run_task, task, str(out_root), key=f"siting-{i}-{task.label}", pure=False): i
                for i, task in enumerate(tasks)}
     rows: dict[int, list[dict[str, Any]]] = {}
-    bar = tqdm(as_completed(futures), total=len(futures), unit="job", disable=not progress, desc="siting batch")
+    bar = tqdm(dask().as_completed(futures), total=len(futures), unit="job", disable=not progress, desc="siting batch")
     for future in bar:
         i = futures[future]
         try:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .batch import format_batch, run_batch
 from .candidates import build_candidates
 from .errors import SitingError
 from .maps import render_results_dir
@@ -229,8 +230,6 @@ def batch_cmd(
     Exit code 0 when every job succeeded, 1 when some failed (their error is in batch.csv; the
     others are written), 2 when the jobs file is invalid or every job failed.
     """
-    from .batch import format_batch, run_batch
-
     res = run_batch(jobs_file, out, scheduler=scheduler, workers=workers, overwrite=overwrite, progress=not quiet)
     if not quiet:
         typer.echo(format_batch(res))

@@ -105,7 +105,8 @@ def test_batch_equals_separate_coverage_runs(batch, inputs, tmp_path):
     out, result = batch
     table = pd.read_csv(out / "batch.csv")
     assert (out / "batch.xlsx").exists()
-    runs = {("a", "甲区"): ["--district", "甲区"], ("a", "乙区"): ["--district", "乙区"], ("b", "all"): ["--minutes", "10"]}
+    runs = {("a", "甲区"): ["--district", "甲区"], ("a", "乙区"): ["--district", "乙区"],
+            ("b", "all"): ["--minutes", "10"]}
     for (job, area), extra in runs.items():
         alone = separate_run(inputs, tmp_path, f"{job}.osm", *extra)
         summary = json.loads((alone / "summary.json").read_text(encoding="utf-8"))
@@ -180,7 +181,8 @@ def test_run_batch_with_a_client_replaces_only_with_overwrite(inputs, cluster, t
     ("jobs:\n  - name: x\n    osm: a.osm\n    districts: some", "key 'districts' must be 'all' or a non-empty list"),
     ("jobs:\n  - name: x\n    osm: a.osm\n    districts: all", "'districts: all' needs 'boundaries'"),
     ("jobs:\n  - name: x\n    osm: a.osm\n    target: 90", "key 'target' must be a share in (0, 1]"),
-    ("defaults:\n  mdoe: walk\njobs:\n  - name: x\n    osm: a.osm", "defaults: unknown key 'mdoe' (did you mean 'mode'?)"),
+    ("defaults:\n  mdoe: walk\njobs:\n  - name: x\n    osm: a.osm",
+     "defaults: unknown key 'mdoe' (did you mean 'mode'?)"),
     ("jobs:\n  - name: x\n    osm: [a.osm", "not valid YAML"),
 ])
 def test_jobs_file_problems_name_the_job_and_key(tmp_path, text, expected):
@@ -193,7 +195,8 @@ def test_jobs_file_problems_name_the_job_and_key(tmp_path, text, expected):
 
 def test_every_problem_is_listed_and_nothing_runs(tmp_path):
     path = tmp_path / "jobs.yaml"
-    path.write_text("jobs:\n  - name: x\n    osm: a.osm\n    mode: car\n  - name: y\n    osmm: b.osm\n", encoding="utf-8")
+    path.write_text("jobs:\n  - name: x\n    osm: a.osm\n    mode: car\n  - name: y\n    osmm: b.osm\n",
+                    encoding="utf-8")
     out = tmp_path / "out"
     result = runner.invoke(app, ["batch", str(path), "--out", str(out)])
     assert result.exit_code == 2 and "2 problem(s)" in result.output
@@ -210,8 +213,35 @@ def test_tasks_expand_districts_with_absolute_paths(inputs):
     assert tasks[0].load["district"] == "甲区" and "district" not in tasks[2].load
 
 
+def example_jobs(shanghai: Path, repo_root: Path, tmp_path: Path) -> Path:
+    """data/batch/shanghai_districts.yaml with its ../shared paths pointing at the real data folder."""
+    text = (repo_root / "data" / "batch" / "shanghai_districts.yaml").read_text(encoding="utf-8")
+    assert "../../../shared/data/shanghai/" in text
+    path = tmp_path / "shanghai_districts.yaml"
+    path.write_text(text.replace("../../../shared/data/shanghai", str(shanghai)), encoding="utf-8")
+    return path
+
+
 @pytest.mark.realdata
-def test_example_jobs_file_reads(shanghai, repo_root):
-    tasks = read_jobs(repo_root / "data" / "batch" / "shanghai_districts.yaml")
+def test_example_jobs_file_lists_the_eight_districts(shanghai, repo_root, tmp_path):
+    tasks = read_jobs(example_jobs(shanghai, repo_root, tmp_path))
     assert len(tasks) == 10 and all(t.error is None for t in tasks)
     assert {t.area for t in tasks} == {"徐汇区", "长宁区", "静安区", "黄浦区", "普陀区", "虹口区", "杨浦区", "浦东新区"}
+
+
+@pytest.mark.realdata
+def test_real_district_equals_the_readme_main_job(shanghai, repo_root, main_job, cluster, tmp_path):
+    from siting.batch import run_batch
+
+    text = example_jobs(shanghai, repo_root, tmp_path).read_text(encoding="utf-8")
+    path = tmp_path / "xuhui.yaml"
+    path.write_text(text[:text.index("jobs:")] + "jobs:\n  - name: xuhui\n    district: 徐汇区\n", encoding="utf-8")
+    res = run_batch(path, tmp_path / "out", client=cluster[1], progress=False)
+    summary = json.loads((main_job[0] / "summary.json").read_text(encoding="utf-8"))
+    head = res.table.iloc[0]
+    assert (head["job"], head["area"], head["status"]) == ("xuhui", "徐汇区", "ok") and res.failed == 0
+    assert head["covered"] == summary["population_covered"] and head["population"] == summary["population_total"]
+    assert head["target"] == 0.9 and head["gap_residents"] == summary["gap_residents"]
+    subs = pd.read_csv(main_job[0] / "subdistricts.csv").set_index("subdistrict")["covered"]
+    mine = res.table[res.table["level"] == "subdistrict"].set_index("area")["covered"]
+    assert mine.sort_index().tolist() == subs.sort_index().tolist() and len(mine) == 13
