@@ -309,3 +309,34 @@ def legend_html(classes: list[tuple[str, str]], target_text: str, types: list[st
     return f'<div class="siting-legend" style="{BOX_STYLE}bottom:28px;right:10px;">' + "<br>".join(rows) + "</div>"
 
 
+
+
+def scenario_layer(name: str, subs: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame,
+                   added: gpd.GeoDataFrame, closed: gpd.GeoDataFrame, summary: dict[str, Any], *,
+                   simplify_m: float, show: bool) -> folium.FeatureGroup:
+    """One scenario as one base layer (radio button): 街道 coverage, counted facilities (small dots), facilities
+    added (green ✚) and closed (red ✖; a moved facility is closed at its old place and added at the new one)."""
+    rate = pct(summary.get("coverage_rate"))
+    group = folium.FeatureGroup(name=f"{html.escape(name)} — {rate}", overlay=False, show=show)
+    target = summary.get("target")
+    if subs is not None and not subs.empty:
+        for child in subdistrict_layer(subs, None if target is None or pd.isna(target) else float(target),
+                                       simplify_m)._children.values():
+            group.add_child(child)
+    used = facilities[facilities["snapped"].astype(bool)] if "snapped" in facilities else facilities
+    for frame, color, mark, label in ((used, "#1f3a93", "", "设施 facility"), (added, "#1a9850", "✚", "新增 added"),
+                                      (closed, "#d73027", "✖", "关闭 closed")):
+        if frame is None or frame.empty:
+            continue
+        for row in frame.itertuples():
+            text = html.escape(f"{label}: {getattr(row, 'name', '')}").replace("`", "&#96;").replace("$", "&#36;")
+            at = [round(row.geometry.y, 6), round(row.geometry.x, 6)]
+            if mark:
+                svg = (f'<span style="color:{color};font:bold 18px sans-serif;text-shadow:0 0 2px #fff,0 0 2px #fff">'
+                       f"{mark}</span>")
+                folium.Marker(at, tooltip=folium.Tooltip(text), icon=folium.DivIcon(
+                    html=svg, icon_size=(18, 18), icon_anchor=(9, 11), class_name="siting-fac")).add_to(group)
+            else:
+                folium.CircleMarker(at, radius=5, color="#ffffff", weight=1, fill=True, fill_color=color,
+                                    fill_opacity=0.9, tooltip=folium.Tooltip(text)).add_to(group)
+    return group

@@ -37,3 +37,10 @@ class SolverError(SitingError, RuntimeError):
 
 class ModelError(SolverError, ValueError):
     """A siting model's inputs contradict each other (k, quotas, locked/forbidden sites, array shapes)."""
+
+
+class ScenarioError(InputFileError):
+    """A scenario file (or `Scenario` object) is wrong: unknown key, unknown facility, missing file, `from` loop.
+
+    The message names the file, the scenario, the key and the closest valid key, id or name.
+    """

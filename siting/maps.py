@@ -21,7 +21,7 @@ from ._assets import inline_assets
 from ._tables import usual_mode
 from .errors import ColumnError, CRSError, InputFileError, OutputError
 
-__all__ = ["coverage_map", "render_results_dir", "save_map"]
+__all__ = ["coverage_map", "render_results_dir", "save_map", "scenarios_map"]
 
 
 def _frame(gdf: gpd.GeoDataFrame | None, what: str, required: tuple[str, ...]) -> gpd.GeoDataFrame | None:
@@ -163,6 +163,43 @@ def coverage_map(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
     if frames:
         b = np.array([f.total_bounds for f in frames])
         b = b.round(6)
+        m.fit_bounds([[b[:, 1].min(), b[:, 0].min()], [b[:, 3].max(), b[:, 2].max()]])
+    return m
+
+
+def scenarios_map(layers: list[dict[str, Any]], *, title: str = "情景对比 Scenarios", tiles: bool = True,
+                  simplify_m: float = 5.0) -> folium.Map:
+    """Scenarios side by side: one radio-button layer each (the first shown), see :func:`_maplayers.scenario_layer`.
+
+    ``layers``: dicts with ``name``, ``subdistricts`` (as in :func:`coverage_map`), ``facilities`` (counted),
+    ``added``, ``closed`` (GeoDataFrames, may be empty) and ``summary`` (``coverage_rate``, ``target``...).
+    The basemap, when asked for, is an overlay so that switching scenarios keeps it.
+    """
+    m = folium.Map(tiles=None, control_scale=True)
+    if tiles:
+        folium.TileLayer(ml.OSM_TILES, attr=ml.ATTRIBUTION, name="OpenStreetMap 底图", max_zoom=19,
+                         overlay=True).add_to(m)
+    ml.Attribution(ml.ATTRIBUTION).add_to(m)
+    frames = []
+    for i, layer in enumerate(layers):
+        subs = _frame(layer.get("subdistricts"), "subdistricts", ("subdistrict", "coverage_rate", "target"))
+        fac, added, closed = (_frame(layer.get(k), k, ()) for k in ("facilities", "added", "closed"))
+        assert fac is not None
+        ml.scenario_layer(str(layer["name"]), subs, fac, added if added is not None else fac.iloc[:0],
+                          closed if closed is not None else fac.iloc[:0], dict(layer.get("summary") or {}),
+                          simplify_m=simplify_m, show=i == 0).add_to(m)
+        frames += [f for f in (subs, fac) if f is not None and not f.empty]
+    classes = [(c, t) for _, _, c, t in ml.TARGET_CLASSES] + [(ml.NO_DATA, "无数据 no data")]
+    extras = ['<span style="color:#1a9850">✚</span> 新增设施 added', '<span style="color:#d73027">✖</span> 关闭 closed '
+              "(moved: closed at the old place, added at the new)", '<span style="color:#1f3a93">●</span> 计入设施 '
+              "counted facility", "每个情景一层 one layer per scenario (top right)"]
+    root = cast(Figure, m.get_root())
+    root.html.add_child(Element(f'<div class="siting-title" style="{ml.BOX_STYLE}top:10px;left:50%;transform:'
+                                f'translateX(-50%);font-size:15px;font-weight:bold">{html.escape(title)}</div>'))
+    root.html.add_child(Element(ml.legend_html(classes, "(break 分界 = target 目标)", [], extras)))
+    folium.LayerControl(collapsed=False).add_to(m)
+    if frames:
+        b = np.array([f.total_bounds for f in frames]).round(6)
         m.fit_bounds([[b[:, 1].min(), b[:, 0].min()], [b[:, 3].max(), b[:, 2].max()]])
     return m
 

@@ -120,36 +120,39 @@ def write_coverage(
     result: CoverageResult, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
     self_contained: bool = True, tiles: bool = True,
 ) -> Path:
-    """Write a coverage result into ``out_dir``.
+    """Write a coverage result into ``out_dir``, atomically (the files: see :func:`coverage_files`)."""
+    return atomic_dir(out_dir, lambda tmp: coverage_files(result, tmp, map_html=map_html,
+                                                          self_contained=self_contained, tiles=tiles),
+                      overwrite=overwrite)
+
+
+def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = True, self_contained: bool = True,
+                   tiles: bool = True) -> None:
+    """Write a coverage result's files into an existing (temporary) ``folder``.
 
     Files: ``summary.json``, ``subdistricts.csv`` (one row per 街道), ``districts.csv``,
     ``points.gpkg`` (every population point: ``population``, ``subdistrict``, ``walk_min``,
     ``facility_id``, ``covered``, ``status``; WGS84), ``facilities.gpkg``, ``subdistricts.gpkg``
-    (polygons with rates, when boundaries were given), ``service_area.gpkg``, ``uncovered_places.csv``
-    and ``map.html`` (self-contained: works offline).
+    (polygons with rates, when boundaries were given), ``service_area.gpkg``, ``uncovered_places.csv``,
+    the figures and ``map.html`` (self-contained: works offline).
     """
-
     extent = analysed_area(result)
     summary = with_run_facts(result.summary, extent)
-
-    def write(tmp: Path) -> None:
-        (tmp / "summary.json").write_text(summary_json(summary), encoding="utf-8")
-        table = subdistrict_table(result)
-        table.to_csv(tmp / "subdistricts.csv", index=False, encoding="utf-8-sig")
-        result.by_district.to_csv(tmp / "districts.csv", index=False, encoding="utf-8-sig")
-        area = write_layers(result, tmp)
-        places = result.uncovered_places()
-        pd.DataFrame(places.drop(columns="geometry")).assign(
-            lon=places.geometry.x.round(6), lat=places.geometry.y.round(6)
-        ).to_csv(tmp / "uncovered_places.csv", index=False, encoding="utf-8-sig")
-        write_figures(tmp, result.points, result.facilities, summary=summary, table=table,
-                      subdistricts=result.subdistricts, service_area=area, extent=extent)
-        if map_html:
-            fmap = coverage_map(result.points, result.facilities, subdistricts=result.subdistricts,
-                                summary=summary, service_area=area, tiles=tiles)
-            save_map(fmap, tmp / "map.html", self_contained=self_contained)
-
-    return atomic_dir(out_dir, write, overwrite=overwrite)
+    (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
+    table = subdistrict_table(result)
+    table.to_csv(folder / "subdistricts.csv", index=False, encoding="utf-8-sig")
+    result.by_district.to_csv(folder / "districts.csv", index=False, encoding="utf-8-sig")
+    area = write_layers(result, folder)
+    places = result.uncovered_places()
+    pd.DataFrame(places.drop(columns="geometry")).assign(
+        lon=places.geometry.x.round(6), lat=places.geometry.y.round(6)
+    ).to_csv(folder / "uncovered_places.csv", index=False, encoding="utf-8-sig")
+    write_figures(folder, result.points, result.facilities, summary=summary, table=table,
+                  subdistricts=result.subdistricts, service_area=area, extent=extent)
+    if map_html:
+        fmap = coverage_map(result.points, result.facilities, subdistricts=result.subdistricts,
+                            summary=summary, service_area=area, tiles=tiles)
+        save_map(fmap, folder / "map.html", self_contained=self_contained)
 
 
 def analysed_area(result: CoverageResult) -> shapely.Geometry:
@@ -239,7 +242,13 @@ def _pad(text: str, width: int) -> str:
 
 def write_siting(plan: Any, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
                  self_contained: bool = True) -> Path:
-    """Write a site plan (:class:`siting.plan.SitePlan`) into ``out_dir``, atomically.
+    """Write a site plan (:class:`siting.plan.SitePlan`) into ``out_dir``, atomically (see :func:`siting_files`)."""
+    return atomic_dir(out_dir, lambda tmp: siting_files(plan, tmp, map_html=map_html, self_contained=self_contained),
+                      overwrite=overwrite)
+
+
+def siting_files(plan: Any, folder: Path, *, map_html: bool = True, self_contained: bool = True) -> None:
+    """Write a site plan's files into an existing (temporary) ``folder``.
 
     Files: ``candidates.gpkg`` (every candidate: ``gain``, ``share_of_gap``, ``rank``, ``excluded``,
     ``chosen``, ``order``), ``chosen.gpkg`` (chosen sites in build order: ``order``, ``gain``,
@@ -256,20 +265,16 @@ def write_siting(plan: Any, out_dir: str | Path, *, overwrite: bool = False, map
                    "coverage_rate", "population_covered", "gap_pp", "gap_residents", "meets_target", "n_facilities")},
                "title": f"{plan.solution.k} 个新站点后的覆盖 coverage with {plan.solution.k} new site(s)"}
     chosen = plan.chosen
-
-    def write(tmp: Path) -> None:
-        (tmp / "summary.json").write_text(summary_json(summary), encoding="utf-8")
-        _writable(plan.candidates).to_file(tmp / "candidates.gpkg", driver="GPKG")
-        _writable(chosen).to_file(tmp / "chosen.gpkg", driver="GPKG")
-        plan.before_after.to_csv(tmp / "before_after.csv", index=False, encoding="utf-8-sig")
-        area = write_layers(after, tmp)
-        if map_html:
-            usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
-            fmap = coverage_map(after.points, after.facilities, subdistricts=after.subdistricts, summary=summary,
-                                service_area=area, candidates=usable, chosen=chosen, title=summary["title"])
-            save_map(fmap, tmp / "map.html", self_contained=self_contained)
-
-    return atomic_dir(out_dir, write, overwrite=overwrite)
+    (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
+    _writable(plan.candidates).to_file(folder / "candidates.gpkg", driver="GPKG")
+    _writable(chosen).to_file(folder / "chosen.gpkg", driver="GPKG")
+    plan.before_after.to_csv(folder / "before_after.csv", index=False, encoding="utf-8-sig")
+    area = write_layers(after, folder)
+    if map_html:
+        usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
+        fmap = coverage_map(after.points, after.facilities, subdistricts=after.subdistricts, summary=summary,
+                            service_area=area, candidates=usable, chosen=chosen, title=summary["title"])
+        save_map(fmap, folder / "map.html", self_contained=self_contained)
 
 
 def format_siting(plan: Any) -> str:

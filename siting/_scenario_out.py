@@ -1,0 +1,128 @@
+"""Scenario comparison outputs: comparison.csv / .xlsx, the map with one layer per scenario, the console table,
+and the output folder (written through :func:`siting.report.atomic_dir`, like every other command)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ._scenario_file import folder_name
+from ._scenario_values import BASELINE
+from .report import _pad, atomic_dir, coverage_files, siting_files
+
+if TYPE_CHECKING:
+    import folium
+
+    from .scenarios import Comparison
+
+#: Bilingual headers of comparison.xlsx (Chinese, then the CSV's column name: ``header.split()[-1]`` gives it back).
+HEADERS = {
+    "scenario": "情景", "level": "层级", "area": "区域", "population": "人口", "covered": "覆盖人口",
+    "coverage_rate": "覆盖率", "target": "目标", "gap_residents": "缺口人口", "mean_walk_min": "平均步行分钟",
+    "delta_covered": "覆盖人口变化",
+}
+PERCENT = ("coverage_rate", "target")
+SHEETS = {"table": "comparison 对比", "wide": "wide 覆盖率", "overview": "overview 总览"}
+OVERVIEW_HEADERS = {"mode": "方式", "minutes": "分钟", "facilities": "设施数", "delta_pp": "覆盖率变化(百分点)"}
+
+
+def bilingual(column: str) -> str:
+    zh = HEADERS.get(column) or OVERVIEW_HEADERS.get(column)
+    return f"{zh} {column}" if zh else column
+
+
+def write_excel(comp: Comparison, path: str | Path) -> Path:
+    """comparison.xlsx: the long table, the wide rate sheet (one column per scenario) and an overview.
+
+    Values are the CSV's (rates stay shares, shown as percentages by the cell format), so the first sheet
+    read back with pandas equals comparison.csv once its headers are mapped back (``split()[-1]``).
+    """
+    from openpyxl.utils import get_column_letter
+
+    path = Path(path)
+    wide = comp.wide.reset_index()
+    wide.columns = [bilingual(str(c)) if c in ("level", "area") else str(c) for c in wide.columns]
+    sheets = {
+        SHEETS["table"]: (comp.table.rename(columns=bilingual), [bilingual(c) for c in PERCENT]),
+        SHEETS["wide"]: (wide, [str(c) for c in comp.runs]),
+        SHEETS["overview"]: (comp.overview.rename(columns=bilingual),
+                             [bilingual(c) for c in PERCENT]),
+    }
+    with pd.ExcelWriter(path, engine="openpyxl") as xl:
+        for sheet, (frame, percent) in sheets.items():
+            frame.to_excel(xl, sheet_name=sheet, index=False)
+            ws = xl.sheets[sheet]
+            ws.freeze_panes = "B2"
+            for j, col in enumerate(frame.columns, start=1):
+                letter = get_column_letter(j)
+                ws.column_dimensions[letter].width = max(12, min(40, len(str(col)) + 4))
+                fmt = "0.0%" if col in percent else "#,##0.0" if frame[col].dtype.kind == "f" else None
+                if fmt is not None:
+                    for cell in ws[letter][1:]:
+                        cell.number_format = fmt
+    return path
+
+
+def read_excel_table(path: str | Path) -> pd.DataFrame:
+    """The long table of a comparison.xlsx with the CSV's column names (for checks and notebooks)."""
+    frame = pd.read_excel(path, sheet_name=SHEETS["table"])
+    return frame.rename(columns=lambda c: str(c).split()[-1])
+
+
+def format_comparison(comp: Comparison) -> str:
+    """Scenarios as rows: rate, change versus the baseline, gap to the target, for the terminal."""
+    ov = comp.overview
+    unit = "residents" if comp.runs[BASELINE].result.summary.get("unit") == "residents" else "locations"
+    lines = [f"{_pad('scenario 情景', 24)}{'mode':>8}{'min':>5}{'rate':>8}{'Δ pp':>7}{'Δ covered':>11}"
+             f"{'gap to target':>15}"]
+    for _, r in ov.iterrows():
+        rate = "—" if pd.isna(r["coverage_rate"]) else f"{r['coverage_rate']:.1%}"
+        gap = "—" if pd.isna(r["gap_residents"]) else f"{r['gap_residents']:,.0f}"
+        lines.append(f"{_pad(str(r['scenario'])[:22], 24)}{r['mode']:>8}{r['minutes']:>5g}{rate:>8}"
+                     f"{r['delta_pp']:>+7.1f}{r['delta_covered']:>+11,.0f}{gap:>15}")
+    base = comp.runs[BASELINE].result.summary
+    lines.append(f"\n{unit} counted: {base['population_total']:,.0f} (baseline); gap = {unit} short of the target")
+    return "\n".join(lines)
+
+
+def comparison_map(comp: Comparison, *, tiles: bool = True, title: str | None = None) -> folium.Map:
+    """One switchable layer per scenario: 街道 coloured by coverage against the target, facilities added and
+    closed (moved facilities appear as closed at the old place and added at the new one)."""
+    from .maps import scenarios_map
+
+    layers = []
+    for name, run in comp.runs.items():
+        s = run.result.summary
+        layers.append({"name": name, "subdistricts": run.result.subdistricts, "added": run.added,
+                       "closed": run.closed, "summary": s, "facilities": run.result.facilities})
+    return scenarios_map(layers, title=title or f"{comp.name}: 情景对比 scenarios", tiles=tiles)
+
+
+def write_comparison(comp: Comparison, out: str | Path, *, overwrite: bool = False, map_html: bool = True,
+                     tiles: bool = True) -> Path:
+    """Write the comparison into ``out`` atomically: comparison.csv, comparison.xlsx, map.html and one
+    sub-folder per run (``baseline/`` and each scenario) with the usual ``siting coverage`` files, or the
+    ``siting site`` files where the scenario sites stations."""
+
+    def write(tmp: Path) -> None:
+        comp.to_csv(tmp / "comparison.csv")
+        write_excel(comp, tmp / "comparison.xlsx")
+        if map_html:
+            from .maps import save_map
+
+            save_map(comparison_map(comp, tiles=tiles), tmp / "map.html")
+        used: set[str] = set()
+        for name, run in comp.runs.items():
+            folder = folder_name(name)
+            while folder.lower() in used:
+                folder += "_"
+            used.add(folder.lower())
+            (tmp / folder).mkdir()
+            if run.plan is not None:
+                siting_files(run.plan, tmp / folder, map_html=map_html)
+            else:
+                coverage_files(run.result, tmp / folder, map_html=map_html, tiles=tiles)
+
+    return atomic_dir(out, write, overwrite=overwrite)

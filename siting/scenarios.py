@@ -1,0 +1,413 @@
+"""Scenarios: one file of plans (close / add / move facilities, mode, speed, threshold, new sites, new residents)
+→ the same coverage figures for each, side by side, with the network loaded once per travel mode."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import demand
+from ._scenario_file import Baseline, Edits, Scenario, ScenarioFile, check_names, read_scenario_file, resolve_ids
+from ._scenario_out import comparison_map, format_comparison, write_comparison, write_excel
+from ._scenario_values import BASELINE, FileSpec, NewFacility, NewResidents, Where
+from .candidates import build_candidates
+from .coords import to_wgs84
+from .coverage import OUTSIDE, CoverageResult
+from .errors import ScenarioError
+from .facilities import DEFAULT_TYPES, facilities_from_osm, read_facilities
+from .network import Network
+from .pipeline import Inputs, load_inputs, run_coverage
+from .plan import SitePlan, plan_sites
+from .settings import Settings
+
+__all__ = ["BASELINE", "Baseline", "Comparison", "Run", "Scenario", "compare", "prepare", "read_scenario_file"]
+
+#: Columns of `Comparison.table` (and comparison.csv), in order.
+TABLE_COLUMNS = ["scenario", "level", "area", "population", "covered", "coverage_rate", "target", "gap_residents",
+                 "mean_walk_min", "delta_covered"]
+
+
+@dataclass
+class Prepared:
+    """A checked comparison, before any network work: the baseline, the scenarios (parents first), the
+    baseline facilities, each scenario's added facilities / residents and resolved close / move ids."""
+
+    name: str
+    baseline: Baseline | Inputs
+    scenarios: list[Scenario]
+    order: list[Scenario]
+    facilities: gpd.GeoDataFrame
+    added: dict[str, gpd.GeoDataFrame]
+    residents: dict[str, gpd.GeoDataFrame]
+    edits: dict[str, Edits]
+    settings: Settings
+    target: float | None
+    types: tuple[str, ...]
+
+
+@dataclass
+class Run:
+    """One scenario's outcome: its coverage, its site plan (when it sites stations), what changed."""
+
+    name: str
+    result: CoverageResult
+    facilities: gpd.GeoDataFrame
+    population: gpd.GeoDataFrame
+    settings: Settings
+    target: float | None
+    types: tuple[str, ...]
+    added: gpd.GeoDataFrame
+    closed: gpd.GeoDataFrame
+    plan: SitePlan | None = None
+    scenario: Scenario | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare` returns.
+
+    Attributes
+    ----------
+    name : str
+        The file's ``name:`` (or its stem).
+    runs : dict
+        ``baseline`` then every scenario in file order → :class:`Run`.
+    table : DataFrame
+        One row per scenario × area (columns :data:`TABLE_COLUMNS`; ``level`` is ``district`` or
+        ``subdistrict``; ``delta_covered`` versus the baseline, same area; baseline rows first).
+    seconds : dict
+        ``load`` (inputs and networks), ``scenarios`` (all runs) and ``total``.
+    """
+
+    name: str
+    runs: dict[str, Run]
+    table: pd.DataFrame
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def wide(self) -> pd.DataFrame:
+        """Coverage rate per area (rows: districts, then 街道) and scenario (one column each, baseline first)."""
+        t = self.table
+        rows = pd.MultiIndex.from_frame(t[["level", "area"]].drop_duplicates())
+        wide = t.set_index(["level", "area", "scenario"])["coverage_rate"].unstack("scenario")
+        return wide.reindex(index=rows, columns=list(self.runs))
+
+    @property
+    def overview(self) -> pd.DataFrame:
+        """One row per scenario: whole-area rate, gap in residents, covered and change versus the baseline."""
+        base = self.runs[BASELINE].result.summary
+        rows = []
+        for name, run in self.runs.items():
+            s = run.result.summary
+            rows.append({"scenario": name, "mode": s["mode"], "minutes": s["minutes"],
+                         "facilities": s["n_facilities"], "population": s["population_total"],
+                         "covered": s["population_covered"], "coverage_rate": s["coverage_rate"],
+                         "target": s["target"], "gap_residents": s["gap_residents"],
+                         "delta_covered": s["population_covered"] - base["population_covered"],
+                         "delta_pp": 100 * (s["coverage_rate"] - base["coverage_rate"])})
+        return pd.DataFrame(rows)
+
+    def explore(self, **kwargs: Any) -> Any:
+        """A folium map: one switchable layer per scenario (街道 coverage, facilities added / closed)."""
+        return comparison_map(self, **kwargs)
+
+    def to_excel(self, path: str | Path) -> Path:
+        """Write comparison.xlsx: the table and the wide sheet, bilingual headers, percentages formatted."""
+        return write_excel(self, path)
+
+    def to_csv(self, path: str | Path) -> Path:
+        self.table.to_csv(path, index=False, encoding="utf-8-sig")
+        return Path(path)
+
+    def __repr__(self) -> str:
+        return format_comparison(self)
+
+    def write(self, out: str | Path, *, overwrite: bool = False, map_html: bool = True, tiles: bool = True) -> Path:
+        """Write the output folder (see :func:`siting._scenario_out.write_comparison`), atomically."""
+        return write_comparison(self, out, overwrite=overwrite, map_html=map_html, tiles=tiles)
+
+
+# ------------------------------------------------------------------------------------------------ preparing
+def prepare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
+            scenarios: Sequence[Scenario | Mapping[str, Any]] | None = None, *,
+            settings: Settings | None = None, target: float | None = None,
+            facility_types: Sequence[str] | None = None) -> Prepared:
+    """Check everything that can be checked without the network: the file, every key and value, the
+    files it names, ``from`` chains, and each ``close`` / ``move`` id or name against the facilities.
+
+    ``source`` is a scenario file, a :class:`Baseline` (or its mapping), or loaded :class:`Inputs`
+    (with ``settings`` / ``target`` / ``facility_types`` for the baseline run).
+    """
+    name = "scenarios"
+    base: Baseline | Inputs
+    if isinstance(source, str | Path):
+        spec: ScenarioFile = read_scenario_file(source)
+        name, base, items = spec.name, spec.baseline, list(spec.scenarios)
+        if scenarios is not None:
+            raise ScenarioError("give a scenario file, or a baseline and a list of scenarios, not both")
+    else:
+        base = Baseline.from_dict(source, base_dir=Path.cwd()) if isinstance(source, Mapping) else source
+        items = [s if isinstance(s, Scenario) else Scenario.from_dict(s, index=i)
+                 for i, s in enumerate(scenarios or [])]
+    order = check_names(items)
+    if isinstance(base, Baseline):
+        settings = base.settings() if settings is None else settings
+        target = base.target if target is None else target
+        facility_types = base.facility_types if facility_types is None else facility_types
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # shown again when the inputs are loaded
+            if base.facilities is not None:
+                fac = read_facilities(base.facilities.path, crs=base.facilities.crs)
+            elif base.osm is not None:
+                fac = facilities_from_osm(base.osm)
+            else:
+                from .facilities import facilities_from_place
+
+                fac = facilities_from_place(str(base.place))
+    else:
+        fac = base.facilities
+    added = {s.name: _added_facilities(s) for s in items if s.add}
+    residents = {s.name: _added_residents(s) for s in items if s.add_population}
+    pairs = list(zip(fac["facility_id"].astype(str), fac["name"].astype(str), strict=True))
+    new = {n: list(zip(f["facility_id"], f["name"].astype(str), strict=True)) for n, f in added.items()}
+    edits = resolve_ids(order, pairs, new)
+    types = tuple(facility_types) if facility_types is not None else DEFAULT_TYPES
+    return Prepared(name, base, items, order, fac, added, residents, edits, settings or Settings(), target, types)
+
+
+def _added_facilities(s: Scenario) -> gpd.GeoDataFrame:
+    frames = []
+    for i, item in enumerate(s.add, start=1):
+        if isinstance(item, FileSpec):
+            f = read_facilities(item.path, crs=item.crs)
+            auto = f["facility_id"].astype(str).str.startswith("row:")
+            f.loc[auto, "facility_id"] = s.name + ":" + f.loc[auto, "facility_id"].astype(str)
+            frames.append(f)
+        else:
+            assert isinstance(item, NewFacility)
+            frames.append(_point_frame(item, {"facility_id": item.id, "name": item.name or f"{s.name} {i}",
+                                              "type": item.type, "source": f"scenario {s.name}"}))
+    out = pd.concat(frames, ignore_index=True)
+    ids = out["facility_id"].astype(str)
+    if ids.duplicated().any():
+        raise s.where().error("add", f"facility id {ids[ids.duplicated()].iloc[0]!r} is added twice")
+    return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
+
+
+def _added_residents(s: Scenario) -> gpd.GeoDataFrame:
+    frames = []
+    for i, item in enumerate(s.add_population, start=1):
+        if isinstance(item, FileSpec):
+            f = demand.read_population(item.path, item.crs)
+            if not f.attrs.get("weighted"):
+                raise s.where().error(f"add_population[{i}]", f"{item.path} has no population column: added "
+                                                               "residents need their numbers")
+            frames.append(f)
+        else:
+            assert isinstance(item, NewResidents)
+            frames.append(_point_frame(item, {"population": item.population, "name": item.name or s.name}))
+    out = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    out["added_by"] = s.name
+    return out
+
+
+def _point_frame(item: NewFacility | NewResidents, columns: dict[str, Any]) -> gpd.GeoDataFrame:
+    lon, lat = to_wgs84(np.array([item.lon]), np.array([item.lat]), item.crs)
+    return gpd.GeoDataFrame({k: [v] for k, v in columns.items()}, geometry=gpd.points_from_xy(lon, lat),
+                            crs="EPSG:4326")
+
+
+# ------------------------------------------------------------------------------------------------ running
+def compare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
+            scenarios: Sequence[Scenario | Mapping[str, Any]] | None = None, *,
+            settings: Settings | None = None, target: float | None = None,
+            facility_types: Sequence[str] | None = None, cache_dir: str | Path | None = None,
+            progress: bool = False) -> Comparison:
+    """Run the baseline and every scenario; the network is built once per travel mode (walk / bike).
+
+    ``siting.compare("scenarios.yaml")`` or ``siting.compare(inputs, [Scenario(...), ...])``: see
+    :func:`prepare` for the sources. Everything is checked before the network is loaded.
+    """
+    t0 = time.perf_counter()
+    prep = prepare(source, scenarios, settings=settings, target=target, facility_types=facility_types)
+    inputs = prep.baseline if isinstance(prep.baseline, Inputs) else load_inputs(
+        osm=prep.baseline.osm, place=prep.baseline.place, settings=prep.settings, cache_dir=cache_dir,
+        **prep.baseline.load_kwargs())
+    networks = {prep.settings.network_type: inputs.network}
+    t_load = time.perf_counter() - t0
+    base = _run(BASELINE, inputs, inputs.network, inputs.facilities, inputs.population, prep.settings, prep.target,
+                prep.types)
+    runs: dict[str, Run] = {BASELINE: base}
+    for s in _progress(prep.order, progress):
+        t1 = time.perf_counter()
+        parent = runs[s.from_] if s.from_ is not None else base
+        runs[s.name] = _scenario(s, parent, prep, inputs, networks, cache_dir)
+        runs[s.name].seconds = time.perf_counter() - t1
+    runs = {BASELINE: base, **{s.name: runs[s.name] for s in prep.scenarios}}
+    t_total = time.perf_counter() - t0
+    return Comparison(prep.name, runs, comparison_table(runs), {
+        "load": round(t_load, 3), "scenarios": round(t_total - t_load, 3), "total": round(t_total, 3)})
+
+
+def _progress(items: list[Scenario], on: bool) -> Any:
+    if not on:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc="scenarios", unit="scenario")
+
+
+def _run(name: str, inputs: Inputs, net: Network, fac: gpd.GeoDataFrame, pop: gpd.GeoDataFrame,
+         settings: Settings, target: float | None, types: tuple[str, ...]) -> Run:
+    """Coverage exactly as ``siting coverage`` computes it on these (edited) inputs."""
+    edited = dataclasses.replace(inputs, network=net, facilities=fac, population=pop)
+    result = run_coverage(edited, settings, types=list(types), target=target)
+    empty = fac.iloc[:0]
+    return Run(name, result, fac, pop, settings, target, types, empty, empty)
+
+
+def _scenario(s: Scenario, parent: Run, prep: Prepared, inputs: Inputs, networks: dict[str, Network],
+              cache_dir: str | Path | None) -> Run:
+    """Apply ``s``'s edits to ``parent``'s end state, then cover (and site, when asked)."""
+    edits = prep.edits[s.name]
+    ids = parent.facilities["facility_id"].astype(str)
+    closed = parent.facilities[ids.isin(edits.close) | ids.isin(list(edits.move))]
+    fac = parent.facilities[~ids.isin(edits.close)].reset_index(drop=True)
+    moved = []
+    for fid, pos in edits.move.items():
+        row = (fac["facility_id"].astype(str) == fid).to_numpy()
+        lon, lat = to_wgs84(np.array([pos.lon]), np.array([pos.lat]), pos.crs)
+        fac.loc[row, "geometry"] = gpd.points_from_xy(lon, lat)[0]
+        if pos.name is not None:
+            fac.loc[row, "name"] = pos.name
+        moved.append(fac[row])
+    new = prep.added.get(s.name)
+    if new is not None:
+        fac = gpd.GeoDataFrame(pd.concat([fac, new], ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    pop = parent.population
+    if s.name in prep.residents:
+        pop = _with_residents(pop, prep.residents[s.name], inputs, s)
+    settings = parent.settings
+    changes = {k: getattr(s, k) for k in ("mode", "speed_kmh", "minutes") if getattr(s, k) is not None}
+    if changes:
+        settings = settings.with_(**changes)
+    target = s.target if s.target is not None else parent.target
+    types = s.facility_types if s.facility_types is not None else parent.types
+    net = _network(settings, prep.baseline, inputs, networks, cache_dir, s)
+    run = _run(s.name, inputs, net, fac.reset_index(drop=True), pop, settings, target, types)
+    if s.site is not None:
+        run = _site_stations(run, s, prep.baseline, inputs)
+    added = [f for f in (*moved, new, run.added) if f is not None and len(f)]
+    run.added = gpd.GeoDataFrame(pd.concat(added, ignore_index=True), crs="EPSG:4326") if added else fac.iloc[:0]
+    run.closed, run.scenario = closed, s
+    return run
+
+
+def _with_residents(pop: gpd.GeoDataFrame, extra: gpd.GeoDataFrame, inputs: Inputs, s: Scenario) -> gpd.GeoDataFrame:
+    """``pop`` plus the scenario's residents (areas joined; those outside the analysed 街道 dropped, said)."""
+    if inputs.boundaries is not None:
+        extra = demand.assign_areas(extra, inputs.boundaries)
+        outside = extra["subdistrict"].isna()
+        if outside.any():
+            warnings.warn(f"scenario {s.name!r}: {int(outside.sum())} added resident point(s) lie outside the "
+                          "analysed 街道 and are left out", stacklevel=3)
+            extra = extra[~outside]
+    out = gpd.GeoDataFrame(pd.concat([pop, extra], ignore_index=True), geometry="geometry", crs=pop.crs)
+    out.attrs = dict(pop.attrs)
+    return out
+
+
+def _network(settings: Settings, base: Baseline | Inputs, inputs: Inputs, networks: dict[str, Network],
+             cache_dir: str | Path | None, s: Scenario) -> Network:
+    """The network for ``settings``' mode, built once per network type (walk and elderly share one)."""
+    kind = settings.network_type
+    if kind not in networks:
+        osm = _osm_file(base, inputs)
+        if osm is not None:
+            networks[kind] = Network.from_osm(osm, settings.mode, cache_dir=cache_dir)
+        elif isinstance(base, Baseline) and base.place is not None:
+            networks[kind] = Network.from_place(base.place, settings.mode, cache_dir=cache_dir)
+        else:
+            raise Where(None, s.name).error("mode", f"needs a {kind} network, and the baseline's network "
+                                                    f"({inputs.network.info.get('source')}) cannot be rebuilt for it")
+    return networks[kind]
+
+
+def _osm_file(base: Baseline | Inputs, inputs: Inputs) -> Path | None:
+    """The baseline's OSM extract (a file), if it has one."""
+    if isinstance(base, Baseline):
+        return base.osm
+    source = inputs.network.info.get("source")
+    return Path(source) if source is not None and Path(str(source)).is_file() else None
+
+
+def _site_stations(run: Run, s: Scenario, base: Baseline | Inputs, inputs: Inputs) -> Run:
+    """New stations as ``siting site`` chooses them (same candidate defaults), then coverage with them."""
+    spec = s.site
+    assert spec is not None
+    generate = spec.candidates is None
+    osm = _osm_file(base, inputs) if generate else None
+    cands = build_candidates(
+        run.result, path=None if spec.candidates is None else spec.candidates.path,
+        crs="wgs84" if spec.candidates is None else spec.candidates.crs, osm=osm, generate=generate,
+        spacing_m=spec.spacing_m, only_uncovered=True, boundaries=inputs.boundaries,
+        min_distance_m=spec.min_distance_m)
+    plan = plan_sites(run.result, cands, k=spec.k, target=spec.target, per_subdistrict=spec.per_subdistrict,
+                      time_limit=spec.time_limit)
+    cho = plan.chosen
+    names = [n if isinstance(n, str) and n else f"{s.name} site {o}" for n, o in zip(cho["name"], cho["order"],
+                                                                                     strict=True)]
+    new = gpd.GeoDataFrame({"facility_id": cho["candidate_id"].astype(str).to_numpy(), "name": names,
+                            "type": "station", "source": f"new site ({s.name})"},
+                           geometry=cho.geometry.to_numpy(), crs=cho.crs)
+    fac = gpd.GeoDataFrame(pd.concat([run.facilities, new], ignore_index=True), geometry="geometry", crs="EPSG:4326")
+    after = _run(s.name, inputs, run.result.network, fac, run.population, run.settings, run.target, run.types)
+    if "station" in run.types:
+        plan.__dict__["after"] = after.result  # the same coverage SitePlan.after would recompute
+    after.plan, after.added = plan, new
+    return after
+
+
+# ------------------------------------------------------------------------------------------------ tables
+def comparison_table(runs: Mapping[str, Run]) -> pd.DataFrame:
+    """The long table (:data:`TABLE_COLUMNS`): every run × (district, 街道), deltas versus the baseline."""
+    frames = [_area_rows(name, run.result) for name, run in runs.items()]
+    table = pd.concat(frames, ignore_index=True)
+    base = table[table["scenario"] == BASELINE].set_index(["level", "area"])["covered"]
+    key = pd.MultiIndex.from_frame(table[["level", "area"]])
+    table["delta_covered"] = table["covered"].to_numpy() - base.reindex(key).fillna(0.0).to_numpy()
+    return table[TABLE_COLUMNS]
+
+
+def _area_rows(name: str, result: CoverageResult) -> pd.DataFrame:
+    pts = result.points
+    rated = (pts["status"] != OUTSIDE).to_numpy()
+    walk = pts["walk_min"].to_numpy(float)
+    w = pts["population"].fillna(0).to_numpy(float)
+    timed = rated & np.isfinite(walk)
+    frames = []
+    for level, by in (("district", result.by_district), ("subdistrict", result.by_subdistrict)):
+        keys = pts[level].fillna("(none)").to_numpy(dtype=object)
+        sums = pd.DataFrame({"area": keys, "w": np.where(timed, w, 0.0), "wt": np.where(timed, w * walk, 0.0)})
+        g = sums.groupby("area")[["w", "wt"]].sum()
+        mean = (g["wt"] / g["w"].where(g["w"] > 0)).rename("mean_walk_min")
+        rows = by.rename(columns={level: "area"})[["area", "population", "covered", "coverage_rate", "target",
+                                                   "gap_residents"]]
+        rows = rows.merge(mean, left_on="area", right_index=True, how="left")
+        rows.insert(0, "level", level)
+        frames.append(rows)
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(0, "scenario", name)
+    out["target"] = out["target"].astype(float)
+    out["gap_residents"] = out["gap_residents"].astype(float)
+    return out
