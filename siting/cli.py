@@ -196,6 +196,28 @@ def site_cmd(
         typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
 
 
+@app.command("compare")
+@_friendly
+def compare_cmd(
+    scenario_file: Annotated[Path, typer.Argument(help="scenario file (YAML; see the README's Scenarios section)")],
+    out: OutOpt,
+    cache_dir: CacheOpt = None,
+    overwrite: OverwriteOpt = False,
+    no_map: NoMapOpt = False,
+    tiles: TilesOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare scenarios (close / add / move facilities, mode, speed, minutes, new sites) side by side."""
+    from .scenarios import compare
+
+    t0 = time.perf_counter()
+    comparison = compare(scenario_file, cache_dir=cache_dir, progress=not quiet)
+    comparison.write(out, overwrite=overwrite, map_html=not no_map, tiles=tiles)
+    if not quiet:
+        typer.echo(repr(comparison))
+        typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
+
+
 def _split(ids: str | None) -> list[str]:
     return [i.strip() for i in ids.split(",") if i.strip()] if ids else []
 

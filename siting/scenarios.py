@@ -22,7 +22,7 @@ from ._scenario_values import BASELINE, FileSpec, NewFacility, NewResidents, Whe
 from .candidates import build_candidates
 from .coords import to_wgs84
 from .coverage import OUTSIDE, CoverageResult
-from .errors import ScenarioError
+from .errors import ScenarioError, SitingError
 from .facilities import DEFAULT_TYPES, facilities_from_osm, read_facilities
 from .network import Network
 from .pipeline import Inputs, load_inputs, run_coverage
@@ -34,6 +34,9 @@ __all__ = ["BASELINE", "Baseline", "Comparison", "Run", "Scenario", "compare", "
 #: Columns of `Comparison.table` (and comparison.csv), in order.
 TABLE_COLUMNS = ["scenario", "level", "area", "population", "covered", "coverage_rate", "target", "gap_residents",
                  "mean_walk_min", "delta_covered"]
+#: Decimals kept in the table: residents to 1e-6 (census shares are fractional), shares and minutes to 1e-12.
+ROUNDING = {"population": 6, "covered": 6, "gap_residents": 6, "delta_covered": 6, "coverage_rate": 12, "target": 12,
+            "mean_walk_min": 12}
 
 
 @dataclass
@@ -52,6 +55,7 @@ class Prepared:
     settings: Settings
     target: float | None
     types: tuple[str, ...]
+    warned: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -232,26 +236,31 @@ def compare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
             scenarios: Sequence[Scenario | Mapping[str, Any]] | None = None, *,
             settings: Settings | None = None, target: float | None = None,
             facility_types: Sequence[str] | None = None, cache_dir: str | Path | None = None,
-            progress: bool = False) -> Comparison:
+            networks: Mapping[str, Network] | None = None, progress: bool = False) -> Comparison:
     """Run the baseline and every scenario; the network is built once per travel mode (walk / bike).
 
     ``siting.compare("scenarios.yaml")`` or ``siting.compare(inputs, [Scenario(...), ...])``: see
-    :func:`prepare` for the sources. Everything is checked before the network is loaded.
+    :func:`prepare` for the sources. Everything is checked before the network is loaded. Networks of
+    other modes are built from the baseline's OSM file (or place), or taken from ``networks``
+    (``{"bike": Network}``, keyed by network type).
     """
     t0 = time.perf_counter()
     prep = prepare(source, scenarios, settings=settings, target=target, facility_types=facility_types)
     inputs = prep.baseline if isinstance(prep.baseline, Inputs) else load_inputs(
         osm=prep.baseline.osm, place=prep.baseline.place, settings=prep.settings, cache_dir=cache_dir,
         **prep.baseline.load_kwargs())
-    networks = {prep.settings.network_type: inputs.network}
+    networks = {**(networks or {}), prep.settings.network_type: inputs.network}
     t_load = time.perf_counter() - t0
     base = _run(BASELINE, inputs, inputs.network, inputs.facilities, inputs.population, prep.settings, prep.target,
-                prep.types)
+                prep.types, prep.warned)
     runs: dict[str, Run] = {BASELINE: base}
     for s in _progress(prep.order, progress):
         t1 = time.perf_counter()
         parent = runs[s.from_] if s.from_ is not None else base
-        runs[s.name] = _scenario(s, parent, prep, inputs, networks, cache_dir)
+        try:
+            runs[s.name] = _scenario(s, parent, prep, inputs, networks, cache_dir)
+        except SitingError as exc:  # say which scenario failed (same error class)
+            raise type(exc)(f"scenario {s.name!r}: {exc}") from exc
         runs[s.name].seconds = time.perf_counter() - t1
     runs = {BASELINE: base, **{s.name: runs[s.name] for s in prep.scenarios}}
     t_total = time.perf_counter() - t0
@@ -268,10 +277,17 @@ def _progress(items: list[Scenario], on: bool) -> Any:
 
 
 def _run(name: str, inputs: Inputs, net: Network, fac: gpd.GeoDataFrame, pop: gpd.GeoDataFrame,
-         settings: Settings, target: float | None, types: tuple[str, ...]) -> Run:
-    """Coverage exactly as ``siting coverage`` computes it on these (edited) inputs."""
+         settings: Settings, target: float | None, types: tuple[str, ...], seen: set[str]) -> Run:
+    """Coverage exactly as ``siting coverage`` computes it on these (edited) inputs; a warning the baseline
+    already gave is not repeated for every scenario."""
     edited = dataclasses.replace(inputs, network=net, facilities=fac, population=pop)
-    result = run_coverage(edited, settings, types=list(types), target=target)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = run_coverage(edited, settings, types=list(types), target=target)
+    for w in caught:
+        if str(w.message) not in seen:
+            seen.add(str(w.message))
+            warnings.warn(str(w.message) if name == BASELINE else f"scenario {name!r}: {w.message}", stacklevel=3)
     empty = fac.iloc[:0]
     return Run(name, result, fac, pop, settings, target, types, empty, empty)
 
@@ -304,9 +320,9 @@ def _scenario(s: Scenario, parent: Run, prep: Prepared, inputs: Inputs, networks
     target = s.target if s.target is not None else parent.target
     types = s.facility_types if s.facility_types is not None else parent.types
     net = _network(settings, prep.baseline, inputs, networks, cache_dir, s)
-    run = _run(s.name, inputs, net, fac.reset_index(drop=True), pop, settings, target, types)
+    run = _run(s.name, inputs, net, fac.reset_index(drop=True), pop, settings, target, types, prep.warned)
     if s.site is not None:
-        run = _site_stations(run, s, prep.baseline, inputs)
+        run = _site_stations(run, s, prep, inputs)
     added = [f for f in (*moved, new, run.added) if f is not None and len(f)]
     run.added = gpd.GeoDataFrame(pd.concat(added, ignore_index=True), crs="EPSG:4326") if added else fac.iloc[:0]
     run.closed, run.scenario = closed, s
@@ -351,12 +367,12 @@ def _osm_file(base: Baseline | Inputs, inputs: Inputs) -> Path | None:
     return Path(source) if source is not None and Path(str(source)).is_file() else None
 
 
-def _site_stations(run: Run, s: Scenario, base: Baseline | Inputs, inputs: Inputs) -> Run:
+def _site_stations(run: Run, s: Scenario, prep: Prepared, inputs: Inputs) -> Run:
     """New stations as ``siting site`` chooses them (same candidate defaults), then coverage with them."""
     spec = s.site
     assert spec is not None
     generate = spec.candidates is None
-    osm = _osm_file(base, inputs) if generate else None
+    osm = _osm_file(prep.baseline, inputs) if generate else None
     cands = build_candidates(
         run.result, path=None if spec.candidates is None else spec.candidates.path,
         crs="wgs84" if spec.candidates is None else spec.candidates.crs, osm=osm, generate=generate,
@@ -371,7 +387,8 @@ def _site_stations(run: Run, s: Scenario, base: Baseline | Inputs, inputs: Input
                             "type": "station", "source": f"new site ({s.name})"},
                            geometry=cho.geometry.to_numpy(), crs=cho.crs)
     fac = gpd.GeoDataFrame(pd.concat([run.facilities, new], ignore_index=True), geometry="geometry", crs="EPSG:4326")
-    after = _run(s.name, inputs, run.result.network, fac, run.population, run.settings, run.target, run.types)
+    after = _run(s.name, inputs, run.result.network, fac, run.population, run.settings, run.target, run.types,
+                 prep.warned)
     if "station" in run.types:
         plan.__dict__["after"] = after.result  # the same coverage SitePlan.after would recompute
     after.plan, after.added = plan, new
@@ -386,6 +403,9 @@ def comparison_table(runs: Mapping[str, Run]) -> pd.DataFrame:
     base = table[table["scenario"] == BASELINE].set_index(["level", "area"])["covered"]
     key = pd.MultiIndex.from_frame(table[["level", "area"]])
     table["delta_covered"] = table["covered"].to_numpy() - base.reindex(key).fillna(0.0).to_numpy()
+    # at most 15 significant digits, so that CSV and Excel (which keeps 16) hold exactly the same numbers
+    for col, decimals in ROUNDING.items():
+        table[col] = table[col].astype(float).round(decimals)
     return table[TABLE_COLUMNS]
 
 

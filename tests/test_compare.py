@@ -1,0 +1,159 @@
+"""siting.compare on a small synthetic street grid: each scenario equals a separate coverage run on the edited
+inputs, closing never helps, adding never hurts, elderly ≤ walk; outputs (CSV = Excel, folders, map)."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from shapely.geometry import box
+
+import siting
+from siting._scenario_out import read_excel_table
+from siting.pipeline import Inputs
+from siting.scenarios import BASELINE, Scenario
+
+LON0, LAT0 = 121.44, 31.20
+DLON, DLAT = 100 / (111_320 * np.cos(np.radians(LAT0))), 100 / 110_574  # 100 m steps
+
+
+@cache
+def grid_inputs(n: int = 16) -> Inputs:
+    """An n × n street grid (100 m blocks), 4 facilities, 80 weighted homes, two 街道 (west / east)."""
+    ii, jj = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    lon, lat = (LON0 + jj * DLON).ravel(), (LAT0 + ii * DLAT).ravel()
+    idx = np.arange(n * n).reshape(n, n)
+    u = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
+    v = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
+    net = siting.Network.from_segments(np.arange(n * n), lon, lat, u, v, info={"source": "synthetic grid"})
+    rng = np.random.default_rng(7)
+    fac = gpd.GeoDataFrame(
+        {"facility_id": ["f1", "f2", "f3", "f4"], "name": ["西中心", "东中心", "北站", "南站"],
+         "type": ["center", "center", "station", "station"]},
+        geometry=gpd.points_from_xy(LON0 + np.array([2.3, 12.6, 7.5, 8.2]) * DLON,
+                                    LAT0 + np.array([3.1, 4.2, 13.4, 1.5]) * DLAT), crs="EPSG:4326")
+    pts = gpd.GeoDataFrame({"population": rng.integers(50, 500, 80).astype(float)},
+                           geometry=gpd.points_from_xy(LON0 + rng.uniform(0, n - 1, 80) * DLON,
+                                                       LAT0 + rng.uniform(0, n - 1, 80) * DLAT), crs="EPSG:4326")
+    pts.attrs.update(weighted=True, unit="residents")
+    mid = LON0 + (n - 1) / 2 * DLON
+    bnd = gpd.GeoDataFrame({"subdistrict": ["西街道", "东街道"], "district": ["测试区", "测试区"]},
+                           geometry=[box(LON0 - DLON, LAT0 - DLAT, mid, LAT0 + n * DLAT),
+                                     box(mid, LAT0 - DLAT, LON0 + n * DLON, LAT0 + n * DLAT)], crs="EPSG:4326")
+    pts = siting.assign_areas(pts, bnd)
+    return Inputs(net, fac, pts, bnd, [])
+
+
+def separate(fac: gpd.GeoDataFrame, pop: gpd.GeoDataFrame | None = None, **settings_kw) -> siting.CoverageResult:
+    """An independent coverage run on hand-edited inputs (what `siting coverage` would get)."""
+    inputs = grid_inputs()
+    return siting.coverage(inputs.network, fac, inputs.population if pop is None else pop,
+                           siting.Settings(**settings_kw), boundaries=inputs.boundaries, target=0.9)
+
+
+def point(x: float, y: float) -> tuple[float, float]:
+    return LON0 + x * DLON, LAT0 + y * DLAT
+
+
+def test_each_scenario_equals_a_separate_run_on_edited_inputs():
+    inputs = grid_inputs()
+    fac = inputs.facilities
+    new_lon, new_lat = point(6.0, 8.0)
+    mv_lon, mv_lat = point(10.0, 11.0)
+    est_lon, est_lat = point(14.0, 14.5)
+    comp = siting.compare(inputs, [
+        Scenario("close_west", close=["西中心"]),
+        Scenario("add_one", add=[{"name": "新站", "lon": new_lon, "lat": new_lat}]),
+        Scenario("move_east", move={"f2": {"lon": mv_lon, "lat": mv_lat}}),
+        Scenario("elderly", mode="elderly"),
+        Scenario("ten_min_bike", mode="bike", minutes=5),
+        Scenario("chain", from_="close_west", add=[{"id": "n9", "lon": new_lon, "lat": new_lat}], mode="elderly"),
+        Scenario("estate", add_population=[{"lon": est_lon, "lat": est_lat, "population": 900}]),
+    ], target=0.9, networks={"bike": inputs.network})
+    added = gpd.GeoDataFrame({"facility_id": ["x"], "name": ["新站"], "type": ["station"]},
+                             geometry=gpd.points_from_xy([new_lon], [new_lat]), crs="EPSG:4326")
+    moved = fac.copy()
+    moved.loc[moved["facility_id"] == "f2", "geometry"] = gpd.points_from_xy([mv_lon], [mv_lat])[0]
+    estate = gpd.GeoDataFrame({"population": [900.0]}, geometry=gpd.points_from_xy([est_lon], [est_lat]),
+                              crs="EPSG:4326")
+    homes = pd.concat([inputs.population, siting.assign_areas(estate, inputs.boundaries)], ignore_index=True)
+    expected = {
+        BASELINE: separate(fac),
+        "close_west": separate(fac[fac["name"] != "西中心"]),
+        "add_one": separate(pd.concat([fac, added], ignore_index=True)),
+        "move_east": separate(moved),
+        "elderly": separate(fac, mode="elderly"),
+        "ten_min_bike": separate(fac, mode="bike", minutes=5),
+        "chain": separate(pd.concat([fac[fac["name"] != "西中心"], added], ignore_index=True), mode="elderly"),
+        "estate": separate(fac, gpd.GeoDataFrame(homes, geometry="geometry", crs="EPSG:4326")),
+    }
+    assert list(comp.runs) == list(expected)
+    covered = {name: run.result.summary["population_covered"] for name, run in comp.runs.items()}
+    assert covered == {name: res.summary["population_covered"] for name, res in expected.items()}
+    assert len(set(covered.values())) >= 5  # the scenarios really differ
+    for name, res in expected.items():
+        rows = comp.table[(comp.table["scenario"] == name) & (comp.table["level"] == "subdistrict")]
+        assert rows["covered"].tolist() == res.by_subdistrict["covered"].tolist()
+        assert rows["population"].tolist() == res.by_subdistrict["population"].tolist()
+    base = comp.table[comp.table["scenario"] == BASELINE].set_index(["level", "area"])["covered"]
+    close = comp.table[comp.table["scenario"] == "close_west"].set_index(["level", "area"])
+    assert (close["delta_covered"] == close["covered"] - base).all()
+
+
+def test_mean_walk_is_population_weighted_over_finite_times():
+    comp = siting.compare(grid_inputs(), [Scenario("elderly", mode="elderly")])
+    pts = comp.runs["elderly"].result.points
+    ok = np.isfinite(pts["walk_min"]) & (pts["status"] != "outside_network_area")
+    expected = np.average(pts.loc[ok, "walk_min"], weights=pts.loc[ok, "population"])
+    row = comp.table[(comp.table["scenario"] == "elderly") & (comp.table["level"] == "district")]
+    assert row["mean_walk_min"].iloc[0] == pytest.approx(expected, rel=1e-12)
+    walk = comp.table[(comp.table["scenario"] == BASELINE) & (comp.table["level"] == "district")]
+    assert row["mean_walk_min"].iloc[0] == pytest.approx(walk["mean_walk_min"].iloc[0] * 4 / 3, rel=1e-9)
+
+
+def test_outputs_excel_equals_csv_and_one_folder_per_run(tmp_path):
+    lon, lat = point(6, 8)
+    comp = siting.compare(grid_inputs(), [Scenario("close", close=["f1"]),
+                                          Scenario("add 1/2", add=[{"lon": lon, "lat": lat}]),
+                                          Scenario("sites", site={"k": 2, "spacing_m": 150})],
+                          settings=siting.Settings(minutes=5))
+    out = comp.write(tmp_path / "cmp", tiles=False)
+    csv = pd.read_csv(out / "comparison.csv", encoding="utf-8-sig")
+    xlsx = read_excel_table(out / "comparison.xlsx")
+    pd.testing.assert_frame_equal(xlsx, csv, check_dtype=False, check_exact=True)  # whole floats come back as int
+    assert list(csv.columns) == ["scenario", "level", "area", "population", "covered", "coverage_rate", "target",
+                                 "gap_residents", "mean_walk_min", "delta_covered"]
+    assert set(csv["scenario"]) == {BASELINE, "close", "add 1/2", "sites"}
+    wide = pd.read_excel(out / "comparison.xlsx", sheet_name=1)
+    assert list(wide.columns) == ["层级 level", "区域 area", BASELINE, "close", "add 1/2", "sites"]
+    for folder in ("baseline", "close", "add_1_2"):
+        assert (out / folder / "summary.json").is_file() and (out / folder / "map.html").is_file()
+    assert (out / "sites" / "chosen.gpkg").is_file() and (out / "sites" / "before_after.csv").is_file()
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert all(name in page for name in ("baseline", "close", "add 1/2", "sites"))
+    assert len(comp.runs["sites"].added) == 2 and comp.runs["close"].closed["facility_id"].tolist() == ["f1"]
+    with pytest.raises(siting.errors.OutputError):
+        comp.write(out)  # exists: needs overwrite
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(closed=st.sets(st.sampled_from(["f1", "f2", "f3", "f4"]), min_size=1, max_size=3),
+       new=st.lists(st.tuples(st.floats(0, 15), st.floats(0, 15)), min_size=1, max_size=3),
+       minutes=st.sampled_from([5.0, 10.0, 15.0]))
+def test_closing_never_helps_adding_never_hurts_elderly_never_beats_walking(closed, new, minutes):
+    adds = [{"lon": point(x, y)[0], "lat": point(x, y)[1]} for x, y in new]
+    comp = siting.compare(grid_inputs(), [
+        Scenario("closed", close=sorted(closed)), Scenario("added", add=adds),
+        Scenario("elderly", mode="elderly"), Scenario("closed_then_added", from_="closed", add=adds),
+    ], settings=siting.Settings(minutes=minutes))
+    cov = {n: r.result.by_subdistrict.set_index("subdistrict")["covered"] for n, r in comp.runs.items()}
+    assert (cov["closed"] <= cov[BASELINE] + 1e-9).all()
+    assert (cov["added"] >= cov[BASELINE] - 1e-9).all()
+    assert (cov["elderly"] <= cov[BASELINE] + 1e-9).all()
+    assert (cov["closed_then_added"] >= cov["closed"] - 1e-9).all()
+    assert (comp.table.loc[comp.table["scenario"] == "added", "delta_covered"] >= -1e-9).all()
