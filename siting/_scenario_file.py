@@ -6,7 +6,6 @@ loop raises `ScenarioError` naming the file, the scenario, the key and the close
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -307,9 +306,3 @@ def _facility_id(w: Where, key: str, token: str, have: Mapping[str, str]) -> str
         raise w.error(key, f"{len(ids)} facilities are named {token!r} (ids {', '.join(ids)}); give the id")
     hint = closest(token, list(have) + list(have.values()))
     raise w.error(key, f"no facility with id or name {token!r} in this scenario's starting facilities{hint}")
-
-
-def folder_name(name: str) -> str:
-    """A scenario name as a folder name (characters Windows/macOS refuse replaced by ``_``)."""
-    text = re.sub(r'[\\/:*?"<>|\s]+', "_", name.strip()).strip("._")
-    return text or "scenario"

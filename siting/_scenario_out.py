@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
-from ._scenario_file import folder_name
-from ._scenario_values import BASELINE
+from ._scenario_values import BASELINE, folder_name
+from .maps import save_map, scenarios_map
 from .report import _pad, atomic_dir, coverage_files, siting_files
 
 if TYPE_CHECKING:
@@ -39,8 +40,6 @@ def write_excel(comp: Comparison, path: str | Path) -> Path:
     Values are the CSV's (rates stay shares, shown as percentages by the cell format), so the first sheet
     read back with pandas equals comparison.csv once its headers are mapped back (``split()[-1]``).
     """
-    from openpyxl.utils import get_column_letter
-
     path = Path(path)
     wide = comp.wide.reset_index()
     wide.columns = [bilingual(str(c)) if c in ("level", "area") else str(c) for c in wide.columns]
@@ -90,8 +89,6 @@ def format_comparison(comp: Comparison) -> str:
 def comparison_map(comp: Comparison, *, tiles: bool = True, title: str | None = None) -> folium.Map:
     """One switchable layer per scenario: 街道 coloured by coverage against the target, facilities added and
     closed (moved facilities appear as closed at the old place and added at the new one)."""
-    from .maps import scenarios_map
-
     layers = []
     for name, run in comp.runs.items():
         s = run.result.summary
@@ -110,8 +107,6 @@ def write_comparison(comp: Comparison, out: str | Path, *, overwrite: bool = Fal
         comp.to_csv(tmp / "comparison.csv")
         write_excel(comp, tmp / "comparison.xlsx")
         if map_html:
-            from .maps import save_map
-
             save_map(comparison_map(comp, tiles=tiles), tmp / "map.html")
         used: set[str] = set()
         for name, run in comp.runs.items():

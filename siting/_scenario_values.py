@@ -3,13 +3,14 @@ with a message naming the file, the scenario, the key and the closest valid key 
 
 from __future__ import annotations
 
-import difflib
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import _validate
 from .coords import CRS_ALIASES
 from .errors import ColumnError, ScenarioError
 from .facilities import FACILITY_TYPES, normalize_type
@@ -26,9 +27,8 @@ BASELINE = "baseline"
 
 def closest(name: object, known: Iterable[object]) -> str:
     """`` (closest: 'x')`` — the most similar of ``known`` (always one when ``known`` is not empty)."""
-    options = [str(k) for k in known]
-    hit = difflib.get_close_matches(str(name), options, n=1, cutoff=0.0)
-    return f" (closest: {hit[0]!r})" if hit else ""
+    hit = _validate.closest(name, known, cutoff=0.0)
+    return f" (closest: {hit!r})" if hit else ""
 
 
 @dataclass(frozen=True)
@@ -285,3 +285,9 @@ def settings_fields(w: Where, obj: Any) -> None:
         put(obj, "target", w.number("target", obj.target, high=1))
     if obj.facility_types is not None:
         put(obj, "facility_types", _types(w, obj.facility_types))
+
+
+def folder_name(name: str) -> str:
+    """A scenario name as a folder name (characters Windows/macOS refuse replaced by ``_``)."""
+    text = re.sub(r'[\\/:*?"<>|\s]+', "_", name.strip()).strip("._")
+    return text or "scenario"

@@ -19,6 +19,7 @@ from .maps import render_results_dir
 from .pipeline import load_inputs, run_coverage
 from .plan import plan_sites, read_quotas
 from .report import format_siting, format_table, write_coverage, write_siting
+from .scenarios import compare
 from .settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -208,8 +209,6 @@ def compare_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare scenarios (close / add / move facilities, mode, speed, minutes, new sites) side by side."""
-    from .scenarios import compare
-
     t0 = time.perf_counter()
     comparison = compare(scenario_file, cache_dir=cache_dir, progress=not quiet)
     comparison.write(out, overwrite=overwrite, map_html=not no_map, tiles=tiles)

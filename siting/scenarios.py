@@ -14,6 +14,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from . import demand
 from ._scenario_file import Baseline, Edits, Scenario, ScenarioFile, check_names, read_scenario_file, resolve_ids
@@ -23,7 +24,7 @@ from .candidates import build_candidates
 from .coords import to_wgs84
 from .coverage import OUTSIDE, CoverageResult
 from .errors import ScenarioError, SitingError
-from .facilities import DEFAULT_TYPES, facilities_from_osm, read_facilities
+from .facilities import DEFAULT_TYPES, facilities_from_osm, facilities_from_place, read_facilities
 from .network import Network
 from .pipeline import Inputs, load_inputs, run_coverage
 from .plan import SitePlan, plan_sites
@@ -175,8 +176,6 @@ def prepare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
             elif base.osm is not None:
                 fac = facilities_from_osm(base.osm)
             else:
-                from .facilities import facilities_from_place
-
                 fac = facilities_from_place(str(base.place))
     else:
         fac = base.facilities
@@ -271,8 +270,6 @@ def compare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
 def _progress(items: list[Scenario], on: bool) -> Any:
     if not on:
         return items
-    from tqdm import tqdm
-
     return tqdm(items, desc="scenarios", unit="scenario")
 
 
