@@ -1,4 +1,7 @@
-"""Layer builders and HTML boxes for :mod:`siting.maps` (private: the API is in ``maps.py``)."""
+"""Map layer builders of :mod:`siting.maps`, one per layer (private: the API is in ``maps.py``).
+
+Each ``add_*`` function adds its layer(s) to a folium map and returns the legend rows it needs.
+"""
 
 from __future__ import annotations
 
@@ -10,123 +13,175 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
-from branca.element import MacroElement
-from jinja2 import Template
 
-ATTRIBUTION = '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors (ODbL)'
-OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+from ._mapstyle import (
+    ABSOLUTE_CLASSES,
+    ATTRIBUTION,
+    BOX_STYLE,
+    COVERED_COLOR,
+    FACILITY_STYLE,
+    MODE_LABEL,
+    NO_DATA,
+    OSM_TILES,
+    PAGE_CSS,
+    STATUS_LABEL,
+    TARGET_CLASSES,
+    Attribution,
+    choropleth_legend,
+    collection,
+    fill,
+    geometry,
+    grid,
+    legend_html,
+    num,
+    pct,
+    radii,
+    summary_html,
+    tooltip,
+)
 
-#: Facility types: (Chinese label, English label, colour, SVG path in a 14×14 box, icon size in px).
-FACILITY_STYLE: dict[str, tuple[str, str, str, str, int]] = {
-    "center": ("社区卫生服务中心", "centre", "#1f3a93", "M1 1H13V13H1Z", 18),
-    "subcenter": ("分中心", "sub-centre", "#6a3d9a", "M7 0L14 7L7 14L0 7Z", 16),
-    "station": ("社区卫生服务站", "station", "#1f78b4", "M2 7A5 5 0 1 0 12 7A5 5 0 1 0 2 7Z", 13),
-    "village_clinic": ("村卫生室", "village clinic", "#b15928", "M7 1L13 13H1Z", 14),
-    "kiosk": ("健康驿站", "health kiosk", "#ff7f00", "M3 7A4 4 0 1 0 11 7A4 4 0 1 0 3 7Z", 11),
-    "hospital": ("医院", "hospital", "#e31a1c", "M5 1H9V5H13V9H9V13H5V9H1V5H5Z", 16),
-    "other": ("其他", "other", "#555555", "M3 3H11V11H3Z", 11),
-}
-STATUS_LABEL = {
-    "ok": ("#c51b7d", "步行超时 beyond threshold"),
-    "too_far_from_network": ("#636363", "离路网过远 too far from network"),
-    "outside_network_area": ("#636363", "路网范围外 outside network area"),
-}
-#: Choropleth classes relative to the target (percentage points below it) and absolute classes (no target).
-TARGET_CLASSES = [(-1e9, -0.20, "#b2182b", "低于目标 >20 pp below target"),
-                  (-0.20, -0.10, "#ef8a62", "低于目标 10–20 pp below"),
-                  (-0.10, -1e-9, "#fddbc7", "低于目标 0–10 pp below"),
-                  (-1e-9, 1e9, "#5aae61", "达标 at/above target")]
-ABSOLUTE_CLASSES = [(0.0, 0.5, "#eff3ff", "< 50 %"), (0.5, 0.7, "#bdd7e7", "50–70 %"),
-                    (0.7, 0.85, "#6baed6", "70–85 %"), (0.85, 0.95, "#3182bd", "85–95 %"),
-                    (0.95, 1e9, "#08519c", "≥ 95 %")]
-NO_DATA = "#cccccc"
-COVERED_COLOR = "#1a9850"
-MODE_LABEL = {"walk": "步行 walk", "elderly": "老年步行 elderly walk", "bike": "骑行 bike"}
+__all__ = [
+    "ABSOLUTE_CLASSES", "ATTRIBUTION", "BOX_STYLE", "COVERED_COLOR", "FACILITY_STYLE", "MODE_LABEL", "NO_DATA",
+    "OSM_TILES", "PAGE_CSS", "STATUS_LABEL", "TARGET_CLASSES", "Attribution", "add_candidates", "add_catchments",
+    "add_chosen", "add_facilities", "add_residents", "add_service_area", "add_subdistricts", "choropleth_legend",
+    "collection", "fill", "geometry", "grid", "legend_html", "num", "pct", "radii", "summary_html", "tooltip",
+]
 
-#: CSS of the title, summary and legend boxes (fixed over the map).
-BOX_STYLE = ("position:fixed;z-index:1000;background:rgba(255,255,255,.92);border:1px solid #888;border-radius:4px;"
-             "padding:6px 9px;font:12px/1.35 'Noto Sans CJK SC','Microsoft YaHei',sans-serif;")
-
-
-class Attribution(MacroElement):
-    """Adds an attribution to the map's attribution control (drawn even without a basemap)."""
-
-    _template = Template("""{% macro script(this, kwargs) %}
-        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});
-    {% endmacro %}""")
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self._name = "Attribution"
-        self.text = text
+STAR = ('<svg width="20" height="20" viewBox="0 0 20 20"><path d="M10 1L12.6 7.2L19.5 7.6L14.2 12L15.9 18.6L10 15L4.1 '
+        '18.6L5.8 12L0.5 7.6L7.4 7.2Z" fill="#ffd700" stroke="#000" stroke-width="1"/></svg>')
+SWATCH = '<i style="display:inline-block;width:14px;height:10px;background:{};opacity:{}"></i> '
+BAND_COLORS = {5: "#08519c", 10: "#3182bd", 15: "#9ecae1"}
 
 
-def geometry(gdf: gpd.GeoDataFrame, simplify_m: float) -> np.ndarray:
-    """Geometries simplified by ``simplify_m`` metres (polygons/lines) and rounded to 6 decimals (~0.1 m)."""
-    geoms = gdf.geometry
-    if simplify_m > 0 and not geoms.geom_type.isin(["Point", "MultiPoint"]).all() and len(gdf):
-        utm = gdf.estimate_utm_crs()
-        geoms = geoms.to_crs(utm).simplify(simplify_m, preserve_topology=True).to_crs(4326)
-    return shapely.transform(np.asarray(geoms.values), lambda c: np.round(c, 6))
+def add_subdistricts(m: folium.Map, subs: gpd.GeoDataFrame | None, target: float | None,
+                     simplify_m: float) -> tuple[list[tuple[str, str]], str]:
+    """The 街道 choropleth (coloured against the target); returns its legend classes and break text."""
+    if subs is None or subs.empty:
+        return [], ""
+    subdistrict_layer(subs, target, simplify_m).add_to(m)
+    return choropleth_legend(subs, target)
 
 
-def collection(geoms: np.ndarray, props: pd.DataFrame) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection dict; property values must already be JSON-friendly."""
-    records = props.to_dict("records")
-    return {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": rec, "geometry": shapely.geometry.mapping(g)}
-        for rec, g in zip(records, geoms, strict=True)]}
+def add_service_area(m: folium.Map, area: gpd.GeoDataFrame | None, minutes: float, simplify_m: float) -> list[str]:
+    """The area reached within the threshold (all facilities together)."""
+    if area is None or area.empty:
+        return []
+    service_area_layer(area, minutes, simplify_m).add_to(m)
+    return [SWATCH.format("#4393c3", ".5") + f"{minutes:g} 分钟服务范围 service area"]
 
 
-def num(x: Any, fmt: str = "{:,.0f}") -> str:
-    """``x`` formatted with ``fmt``; "—" for None, NaN and infinities."""
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) or pd.isna(x) else fmt.format(x)
+def add_catchments(m: folium.Map, catch: gpd.GeoDataFrame | None, simplify_m: float) -> list[str]:
+    """Each facility's own street area, one layer per threshold (5/10/15 min bands), off by default."""
+    if catch is None or catch.empty:
+        return []
+    rows = []
+    for minutes in sorted(catch["minutes"].astype(float).unique(), reverse=True):
+        sub = catch[catch["minutes"].astype(float) == minutes]
+        color = BAND_COLORS.get(int(minutes), "#6baed6")
+        group = folium.FeatureGroup(name=f"各设施 {minutes:g} 分钟范围 Catchment per facility, {minutes:g} min",
+                                    show=False)
+        props = pd.DataFrame({"name": sub["name"].fillna("").astype(str).to_numpy(),
+                              "minutes": f"{minutes:g} min",
+                              "style": [{"color": color, "weight": 1.5, "fillColor": color, "fillOpacity": 0.2}]
+                              * len(sub)})
+        folium.GeoJson(collection(geometry(sub, simplify_m), props),
+                       tooltip=tooltip(["name", "minutes"], ["设施 Facility", "步行 Walk"])).add_to(group)
+        group.add_to(m)
+        rows.append(SWATCH.format(color, ".6") + f"各设施 {minutes:g} 分钟范围 per facility, {minutes:g} min (off)")
+    return rows
 
 
-def pct(x: Any) -> str:
-    """A 0–1 share as "87.3 %" ("—" when missing)."""
-    return num(None if x is None or pd.isna(x) else 100.0 * float(x), "{:.1f} %")
+def add_residents(m: folium.Map, pts: gpd.GeoDataFrame, max_points: int, grid_m: float) -> list[str]:
+    """Covered (off by default), outside-the-extract (off) and uncovered residents (on)."""
+    extras = []
+    covered = pts["covered"].astype(bool)
+    if covered.any():
+        dots_layer(pts[covered], "已覆盖居民 Covered residents", covered=True, max_points=max_points,
+                   cell_m=grid_m).add_to(m)
+        extras.append(f'<span style="color:{COVERED_COLOR}">●</span> 已覆盖居民 covered (layer off by default)')
+    outside = (pts["status"] == "outside_network_area").to_numpy()
+    if outside.any():
+        dots_layer(pts[outside], "路网范围外居民（不计入）Residents outside the street extract", covered=True,
+                   max_points=max_points, cell_m=grid_m, color="#969696").add_to(m)
+        extras.append('<span style="color:#969696">●</span> 路网范围外居民 outside the street extract (layer off)')
+    if (~covered & ~outside).any():
+        dots_layer(pts[~covered & ~outside], "未覆盖居民 Uncovered residents", covered=False, max_points=max_points,
+                   cell_m=grid_m).add_to(m)
+        extras.append(f'<span style="color:{STATUS_LABEL["ok"][0]}">●</span> 未覆盖居民 uncovered '
+                      "(area ∝ residents)")
+        if (pts.loc[~covered & ~outside, "status"] != "ok").any():
+            extras.append(f'<span style="color:{STATUS_LABEL["too_far_from_network"][0]}">●</span> '
+                          "离路网过远 too far from the street network (uncovered)")
+    return extras
 
 
-def fill(rate: float, target: float | None) -> str:
-    """Choropleth colour: classes of (rate − target) when there is a target, absolute classes otherwise."""
-    if rate is None or pd.isna(rate):
-        return NO_DATA
-    if target is None or pd.isna(target):
-        return next(c for lo, hi, c, _ in ABSOLUTE_CLASSES if lo <= rate < hi)
-    return next(c for lo, hi, c, _ in TARGET_CLASSES if lo <= rate - target < hi)
+def add_facilities(m: folium.Map, fac: gpd.GeoDataFrame, minutes: float) -> list[str]:
+    """One layer per facility type; facilities off the street network hollow, in their own layer."""
+    used = fac["snapped"].astype(bool) if "snapped" in fac.columns else pd.Series(True, index=fac.index)
+    groups = facility_layers(fac[used], minutes)
+    extras = []
+    if (~used).any():
+        groups += facility_layers(fac[~used], minutes, off_network=True)
+        extras.append("□ 空心：路网外未计入的设施 hollow: facility off the street network, not counted")
+    for group in groups:
+        group.add_to(m)
+    return extras
 
 
-def radii(pop: pd.Series, largest: float = 11.0, per: float | None = None) -> pd.Series:
-    """Dot radii in px: area proportional to population, 2 px minimum, ``largest`` + 2 px maximum.
-
-    ``per``: the population drawn at 4 px extra radius (a fixed scale, so equal residents give equal,
-    modest dots whatever the largest value); default: the largest value gets ``largest``.
-    """
-    pop = pop.fillna(0.0).clip(lower=0)
-    if per is not None:
-        return (2.0 + np.minimum(largest, 4.0 * np.sqrt(pop / per))).round(1)
-    top = float(pop.max()) if len(pop) and pop.max() > 0 else 1.0
-    return (2.0 + largest * np.sqrt(pop / top)).round(1)
+def _site_label(gdf: gpd.GeoDataFrame) -> pd.Series:
+    for col in ("label", "name", "candidate_id"):
+        if col in gdf.columns:
+            text = gdf[col].astype(object).where(gdf[col].notna(), None)
+            if col != "candidate_id" and "candidate_id" in gdf.columns:
+                text = text.fillna(gdf["candidate_id"].astype(str))
+            if text.notna().all():
+                return text.astype(str)
+    return pd.Series([str(i) for i in gdf.index], index=gdf.index)
 
 
-def grid(points: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:
-    """Aggregate points to ``cell_m`` square cells: population sum at the population-weighted centroid."""
-    utm = points.to_crs(points.estimate_utm_crs())
-    w = utm["population"].clip(lower=0).to_numpy(float) + 1e-9
-    df = pd.DataFrame({"x": utm.geometry.x * w, "y": utm.geometry.y * w, "w": w,
-                       "population": utm["population"].to_numpy(float), "n": 1,
-                       "gx": np.floor(utm.geometry.x / cell_m), "gy": np.floor(utm.geometry.y / cell_m)})
-    agg = df.groupby(["gx", "gy"], sort=False).sum()
-    geom = gpd.points_from_xy(agg["x"] / agg["w"], agg["y"] / agg["w"], crs=utm.crs)
-    out = gpd.GeoDataFrame({"population": agg["population"].to_numpy(), "n": agg["n"].to_numpy()}, geometry=geom)
-    return out.to_crs(4326)
+def add_candidates(m: folium.Map, cand: gpd.GeoDataFrame | None) -> list[str]:
+    """Candidate sites as dots sized by their solo gain; the layer is off by default (it hides the result)."""
+    if cand is None or cand.empty:
+        return []
+    group = folium.FeatureGroup(name="候选点 Candidate sites", show=False)
+    sub = cand["subdistrict"].astype(str) if "subdistrict" in cand.columns else pd.Series("", index=cand.index)
+    props = pd.DataFrame({"name": _site_label(cand).to_numpy(), "gain": [num(g) for g in cand["gain"]],
+                          "subdistrict": sub.to_numpy(),
+                          "style": [{"radius": float(r)} for r in radii(cand["gain"].astype(float), 6)]})
+    marker = folium.CircleMarker(radius=4, color="#7f3b08", weight=1.5, fill=True, fill_color="#fdb863",
+                                 fill_opacity=0.8)
+    tip = tooltip(["name", "gain", "subdistrict"], ["候选点 Candidate", "单独新增 Gain alone", "街道 Subdistrict"])
+    folium.GeoJson(collection(geometry(cand, 0), props), marker=marker, tooltip=tip).add_to(group)
+    group.add_to(m)
+    return ['<span style="color:#fdb863">●</span> 候选点 candidate site (layer off by default)']
 
 
-def tooltip(fields: list[str], aliases: list[str]) -> folium.GeoJsonTooltip:
-    """Hover tooltip listing feature properties (no jQuery needed, unlike ``folium.Popup``)."""
-    return folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True)
+def _safe(text: str) -> str:
+    """HTML-escaped text safe inside folium's JS template literals (no backticks or ``${``)."""
+    return html.escape(text).replace("`", "&#96;").replace("$", "&#36;")
+
+
+def add_chosen(m: folium.Map, cho: gpd.GeoDataFrame | None) -> list[str]:
+    """Chosen sites (star) labelled "#1 +49,682": each site's gain given the sites chosen before it, so the
+    labels add up to the plan's total (named in the layer and the legend); the solo gain is in the popup."""
+    if cho is None or cho.empty:
+        return []
+    step = cho["assigned"] if "assigned" in cho.columns else cho["gain"]
+    total = float(step.sum())
+    group = folium.FeatureGroup(name=f"选址方案 Chosen sites (+{num(total)} in total)", show=True)
+    for (rank, row), name, inc in zip(enumerate(cho.itertuples(), 1), _site_label(cho), step, strict=True):
+        svg = STAR + f'<span class="siting-gain" data-gain="{float(inc):.0f}">#{rank} +{num(inc)}</span>'
+        hover = _safe(f"#{rank} {name} · 新增 +{num(inc)}（按选择顺序 in order of choice）")
+        popup = (f"<b>#{rank} {_safe(name)}</b><br>按选择顺序新增 gain in order of choice: +{num(inc)}<br>"
+                 f"单独新增 gain on its own (not additive): {num(row.gain)}<br>"
+                 f"方案合计 plan total: +{num(total)}")
+        folium.Marker([round(row.geometry.y, 6), round(row.geometry.x, 6)], tooltip=folium.Tooltip(hover),
+                      popup=folium.Popup(popup, max_width=320),
+                      icon=folium.DivIcon(html=svg, icon_size=(20, 20), icon_anchor=(10, 10),
+                                          class_name="siting-chosen")).add_to(group)
+    group.add_to(m)
+    return [f'<span style="color:#d4af00">★</span> 选址方案 chosen site: #order +residents added given the '
+            f'sites before it; <span class="siting-total">total 合计 +{num(total)}</span>']
 
 
 def subdistrict_layer(subs: gpd.GeoDataFrame, target: float | None, simplify_m: float) -> folium.FeatureGroup:
@@ -222,40 +277,6 @@ def facility_layers(fac: gpd.GeoDataFrame, minutes: float, *, off_network: bool 
     return groups
 
 
-def sites_layers(cand: gpd.GeoDataFrame | None, chosen: gpd.GeoDataFrame | None) -> list[folium.FeatureGroup]:
-    """Candidate sites (dots sized by gain; off by default above 500) and chosen sites (star + "+gain" label)."""
-    groups = []
-    for gdf, chosen_layer in ((cand, False), (chosen, True)):
-        if gdf is None or gdf.empty:
-            continue
-        label = (gdf["name"] if "name" in gdf.columns else gdf.get("candidate_id", pd.Series(gdf.index))).astype(str)
-        sub = gdf["subdistrict"].astype(str) if "subdistrict" in gdf.columns else pd.Series("", index=gdf.index)
-        if not chosen_layer:
-            group = folium.FeatureGroup(name="候选点 Candidate sites", show=len(gdf) <= 500)
-            props = pd.DataFrame({"name": label.to_numpy(), "gain": [num(g) for g in gdf["gain"]],
-                                  "subdistrict": sub.to_numpy(),
-                                  "style": [{"radius": float(r)} for r in radii(gdf["gain"].astype(float), 6)]})
-            marker = folium.CircleMarker(radius=4, color="#7f3b08", weight=1.5, fill=True, fill_color="#fdb863",
-                                         fill_opacity=0.8)
-            tip = tooltip(["name", "gain", "subdistrict"], ["候选点 Candidate", "新增覆盖 Gain", "街道 Subdistrict"])
-            folium.GeoJson(collection(geometry(gdf, 0), props), marker=marker, tooltip=tip).add_to(group)
-        else:
-            group = folium.FeatureGroup(name="选址方案 Chosen sites (+gain)", show=True)
-            for (rank, row), name, sd in zip(enumerate(gdf.itertuples(), 1), label, sub, strict=True):
-                text = f"+{num(row.gain)}"
-                svg = ('<svg width="20" height="20" viewBox="0 0 20 20"><path d="M10 1L12.6 7.2L19.5 7.6L14.2 12L15.9 '
-                       '18.6L10 15L4.1 18.6L5.8 12L0.5 7.6L7.4 7.2Z" fill="#ffd700" stroke="#000" stroke-width="1"/>'
-                       f'</svg><span class="siting-gain">{html.escape(text)}</span>')
-                # folium puts tooltip text in a JS template literal: no backticks or ${ in it
-                hover = html.escape(f"#{rank} {name} · 新增覆盖 gain {text} · {sd}")
-                hover = hover.replace("`", "&#96;").replace("$", "&#36;")
-                folium.Marker([round(row.geometry.y, 6), round(row.geometry.x, 6)], tooltip=folium.Tooltip(hover),
-                              icon=folium.DivIcon(html=svg, icon_size=(20, 20), icon_anchor=(10, 10),
-                                                  class_name="siting-chosen")).add_to(group)
-        groups.append(group)
-    return groups
-
-
 def service_area_layer(area: gpd.GeoDataFrame, minutes: float, simplify_m: float) -> folium.FeatureGroup:
     """The area reached within the threshold, drawn as given (translucent blue)."""
     group = folium.FeatureGroup(name=f"{minutes:g} 分钟服务范围 Service area", show=True)
@@ -263,52 +284,6 @@ def service_area_layer(area: gpd.GeoDataFrame, minutes: float, simplify_m: float
                           * len(area)})
     folium.GeoJson(collection(geometry(area, simplify_m), props)).add_to(group)
     return group
-
-
-def choropleth_legend(subs: gpd.GeoDataFrame, target: float | None) -> tuple[list[tuple[str, str]], str]:
-    """Legend rows (colour, label) of the 街道 choropleth and the text naming its colour break."""
-    text = f"(break 分界 = target {pct(target)})" if target is not None else ""
-    classes: list[tuple[str, str]] = []
-    has_target = subs["target"].astype(float).fillna(np.nan if target is None else target).notna()
-    if has_target.any():
-        classes += [(c, t) for _, _, c, t in TARGET_CLASSES]
-        if target is None or (subs["target"].notna() & (subs["target"] != target)).any():
-            text = "(break 分界 = district target 区目标)"
-    if (~has_target).any():
-        classes += [(c, t) for _, _, c, t in ABSOLUTE_CLASSES]
-    return classes + [(NO_DATA, "无数据 no data")], text
-
-
-def summary_html(s: dict[str, Any]) -> str:
-    """Summary box: rate, target, gap (pp and residents, or locations when ``unit == "locations"``), mode."""
-    locations = s.get("unit") == "locations"
-    unit = "地点 locations" if locations else "居民 residents"
-    share = "地点占比 share of locations" if locations else "居民覆盖率 share of residents"
-    rate, target = s.get("coverage_rate"), s.get("target")
-    lines = [f"<b>{share}</b>: {pct(rate)} ({num(s.get('population_covered'))} / "
-             f"{num(s.get('population_total'))} {unit})"]
-    if target is not None and not pd.isna(target):
-        gap_pp = max(float(target) - float(rate), 0.0) * 100 if rate is not None and not pd.isna(rate) else math.nan
-        lines += [f"<b>目标 Target</b>: {pct(target)}",
-                  f"<b>缺口 Gap</b>: {num(gap_pp, '{:.1f} pp')} · {num(s.get('gap_residents'))} {unit}"]
-    mode = MODE_LABEL.get(str(s.get("mode")), html.escape(str(s.get("mode", ""))))
-    if s.get("mode") is not None or s.get("minutes") is not None:
-        lines.append(f"{mode} · {num(s.get('speed_kmh'), '{:g} km/h')} · {num(s.get('minutes'), '{:g} min')}")
-    return f'<div class="siting-summary" style="{BOX_STYLE}top:80px;left:10px;">' + "<br>".join(lines) + "</div>"
-
-
-def legend_html(classes: list[tuple[str, str]], target_text: str, types: list[str], extras: list[str]) -> str:
-    """Legend box: choropleth classes (with the break), facility symbols, then the ``extras`` rows."""
-    rows = [f"<b>街道覆盖率 Coverage</b> {target_text}"] if classes else []
-    rows += [f'<i style="display:inline-block;width:14px;height:10px;background:{c};border:1px solid #444"></i> '
-             f"{html.escape(t)}" for c, t in classes]
-    rows += ["<b>设施 Facilities</b>"] + [
-        f'<svg width="12" height="12" viewBox="0 0 14 14"><path d="{FACILITY_STYLE[t][3]}" '
-        f'fill="{FACILITY_STYLE[t][2]}"/></svg> {FACILITY_STYLE[t][0]} {FACILITY_STYLE[t][1]}' for t in types]
-    rows += extras
-    return f'<div class="siting-legend" style="{BOX_STYLE}bottom:28px;right:10px;">' + "<br>".join(rows) + "</div>"
-
-
 
 
 def scenario_layer(name: str, subs: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame,
@@ -329,7 +304,7 @@ def scenario_layer(name: str, subs: gpd.GeoDataFrame | None, facilities: gpd.Geo
         if frame is None or frame.empty:
             continue
         for row in frame.itertuples():
-            text = html.escape(f"{label}: {getattr(row, 'name', '')}").replace("`", "&#96;").replace("$", "&#36;")
+            text = _safe(f"{label}: {getattr(row, 'name', '')}")
             at = [round(row.geometry.y, 6), round(row.geometry.x, 6)]
             if mark:
                 svg = (f'<span style="color:{color};font:bold 18px sans-serif;text-shadow:0 0 2px #fff,0 0 2px #fff">'

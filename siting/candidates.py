@@ -26,7 +26,7 @@ from .network import Network
 
 __all__ = [
     "CANDIDATE_COLUMNS", "EXCLUSION_REASONS", "build_candidates", "candidate_reach", "candidates_from_osm",
-    "exclude_candidates", "generate_candidates", "read_candidates",
+    "exclude_candidates", "generate_candidates", "label_candidates", "named_streets", "read_candidates",
 ]
 
 #: Columns every candidate table has (plus the planner's own columns, kept as they are).
@@ -259,6 +259,7 @@ def build_candidates(
     only_uncovered: bool = True,
     boundaries: gpd.GeoDataFrame | None = None,
     min_distance_m: float = 300.0,
+    streets_from: str | Path | None = None,
 ) -> gpd.GeoDataFrame:
     """Candidate sites for a coverage result: any mix of a planner's file, OSM features and a generated grid.
 
@@ -266,6 +267,8 @@ def build_candidates(
     (else the network extent) and, with ``only_uncovered``, within the walking threshold (straight
     line) of an uncovered resident. Exclusions use the result's counted facilities and snapping limit
     (see :func:`exclude_candidates`). Rows keep their source's columns; ``candidate_id`` is unique.
+    Every candidate gets a readable ``label`` (:func:`label_candidates`), naming its nearest street
+    when ``streets_from`` (an OSM file; default ``osm``) is given.
     """
     frames: list[gpd.GeoDataFrame] = []
     if path is not None:
@@ -285,8 +288,54 @@ def build_candidates(
     merged = pd.concat([f for f in frames], ignore_index=True) if len(frames) > 1 else frames[0]
     merged = gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326")
     merged["candidate_id"] = merged["candidate_id"].astype(str)
-    return exclude_candidates(merged, result.network, facilities=result.facilities, boundaries=boundaries,
-                              min_distance_m=min_distance_m, max_snap_m=result.settings.max_snap_m)
+    out = exclude_candidates(merged, result.network, facilities=result.facilities, boundaries=boundaries,
+                             min_distance_m=min_distance_m, max_snap_m=result.settings.max_snap_m)
+    source = streets_from if streets_from is not None else osm
+    return label_candidates(out, named_streets(source) if source is not None else None)
+
+
+def named_streets(path: str | Path) -> gpd.GeoDataFrame:
+    """The named ``highway`` ways of an OSM file (``name``, line geometry, WGS84), to name places by."""
+    ways = read_osm_features(path, lambda t: "highway" in t and bool(t.get("name")), areas=False)
+    return ways[ways.geom_type.isin(["LineString", "MultiLineString"])][["name", "geometry"]]
+
+
+def short_id(candidate_id: object) -> str:
+    """``gen:37`` → ``G37``, ``osm:way/123`` → ``OSM way 123``, anything else as given."""
+    text = str(candidate_id)
+    if text.startswith("gen:"):
+        return "G" + text[4:]
+    if text.startswith("osm:"):
+        return "OSM " + text[4:].replace("/", " ")
+    return text
+
+
+def label_candidates(cand: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None = None,
+                     max_m: float = 300.0) -> gpd.GeoDataFrame:
+    """Add ``label``: "候选 G37 · 徐家汇街道 · 近 漕溪北路" (name or short id, 街道, nearest named street
+    within ``max_m`` metres when ``streets`` are given) and ``near_street``."""
+    out = cand.copy()
+    near = pd.Series([None] * len(out), index=out.index, dtype=object)
+    if streets is not None and len(streets) and len(out):
+        utm = out.estimate_utm_crs()
+        lines = streets.to_crs(utm)
+        tree = shapely.STRtree(lines.geometry.to_numpy())
+        pts = out.geometry.to_crs(utm).to_numpy()
+        (i_pt, i_line), _ = tree.query_nearest(pts, max_distance=max_m, return_distance=True, all_matches=False)
+        near.iloc[i_pt] = lines["name"].to_numpy(dtype=object)[i_line]
+    names = out["name"] if "name" in out else pd.Series(None, index=out.index, dtype=object)
+    subs = out["subdistrict"] if "subdistrict" in out else pd.Series(None, index=out.index, dtype=object)
+    labels = []
+    for cid, name, sub, street in zip(out["candidate_id"], names, subs, near, strict=True):
+        parts = [str(name) if isinstance(name, str) and name.strip() else f"候选 {short_id(cid)}"]
+        if isinstance(sub, str) and sub and sub != "(none)":
+            parts.append(sub)
+        if street:
+            parts.append(f"近 {street}")
+        labels.append(" · ".join(parts))
+    out["near_street"] = near.to_numpy()
+    out["label"] = labels
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- reach

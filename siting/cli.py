@@ -181,7 +181,7 @@ def site_cmd(
     cands = build_candidates(
         result, path=candidates, crs=candidate_crs, osm=osm if use_osm and osm is not None else None,
         generate=candidates is None, spacing_m=spacing_m, only_uncovered=only_uncovered,
-        boundaries=inputs.boundaries, min_distance_m=min_distance_m,
+        boundaries=inputs.boundaries, min_distance_m=min_distance_m, streets_from=osm,
     )
     known = set(result.by_subdistrict["subdistrict"].astype(str)) | set(cands["subdistrict"].dropna().astype(str))
     if inputs.boundaries is not None:

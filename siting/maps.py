@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from branca.element import Element, Figure
 
+from . import _labels
 from . import _maplayers as ml
 from ._assets import inline_assets
 from ._tables import usual_mode
@@ -48,7 +49,8 @@ def _summary_from_points(points: gpd.GeoDataFrame) -> dict[str, Any]:
 def coverage_map(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
                  subdistricts: gpd.GeoDataFrame | None = None, summary: dict[str, Any] | None = None,
                  service_area: gpd.GeoDataFrame | None = None, candidates: gpd.GeoDataFrame | None = None,
-                 chosen: gpd.GeoDataFrame | None = None, title: str = "15-minute coverage", tiles: bool = True,
+                 chosen: gpd.GeoDataFrame | None = None, catchments: gpd.GeoDataFrame | None = None,
+                 title: str | None = None, tiles: bool = True,
                  max_points: int = 5000, grid_m: float = 200.0, simplify_m: float = 5.0) -> folium.Map:
     """A layered folium map of a coverage result (all layers are vector: they draw offline).
 
@@ -72,10 +74,17 @@ def coverage_map(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
     service_area : GeoDataFrame, optional
         Polygons reached within the threshold (drawn as given).
     candidates, chosen : GeoDataFrame, optional
-        Candidate / chosen sites: ``gain`` (residents newly covered), ``name`` or ``candidate_id``,
-        ``subdistrict``.
-    title : str
-        Shown at the top of the map.
+        Candidate / chosen sites: ``gain`` (residents newly covered by the site alone), ``label`` (else
+        ``name`` or ``candidate_id``), ``subdistrict``; chosen sites in order of choice with
+        ``assigned`` (the gain given the sites chosen before: these add up to the plan's total), shown
+        on the map, the solo gain only in the popup. The candidate layer is off by default.
+    catchments : GeoDataFrame, optional
+        Per-facility areas (:func:`siting.catchments.facility_catchments`): ``facility_id``, ``name``,
+        ``minutes`` (one band per facility and threshold), drawn in a layer off by default.
+    title : str, optional
+        Shown at the top of the map and as the page's ``<title>`` (default: area · threshold · mode ·
+        date, from ``summary``). ``summary["analysed_bounds"]`` (west, south, east, north) sets the
+        initial view (the street extract ∩ the district); otherwise all layers are fitted.
     tiles : bool
         True: OpenStreetMap tiles (WGS84-consistent; they need a connection, the vector layers do not).
         Chinese commercial tiles (Amap/高德, Tencent, Baidu) are GCJ-02/BD-09 and would sit 300–600 m off
@@ -102,68 +111,31 @@ def coverage_map(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
     minutes = float(summary.get("minutes") or 15)
     target = summary.get("target")
     target = None if target is None or pd.isna(target) else float(target)
+    title = title or _labels.title(summary)
 
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False)
     if tiles:
         folium.TileLayer(ml.OSM_TILES, attr=ml.ATTRIBUTION, name="OpenStreetMap 底图", max_zoom=19).add_to(m)
     ml.Attribution(ml.ATTRIBUTION).add_to(m)
-    classes: list[tuple[str, str]] = []
-    target_text = ""
-    if subs is not None and not subs.empty:
-        ml.subdistrict_layer(subs, target, simplify_m).add_to(m)
-        classes, target_text = ml.choropleth_legend(subs, target)
-    extras = []
-    if area is not None and not area.empty:
-        ml.service_area_layer(area, minutes, simplify_m).add_to(m)
-        extras.append(f'<i style="display:inline-block;width:14px;height:10px;background:#4393c3;opacity:.5"></i> '
-                      f"{minutes:g} 分钟服务范围 service area")
-    covered = pts["covered"].astype(bool)
-    if covered.any():
-        ml.dots_layer(pts[covered], "已覆盖居民 Covered residents", covered=True, max_points=max_points,
-                      cell_m=grid_m).add_to(m)
-        extras.append(f'<span style="color:{ml.COVERED_COLOR}">●</span> 已覆盖居民 covered (layer off by default)')
-    outside = (pts["status"] == "outside_network_area").to_numpy()
-    if outside.any():
-        ml.dots_layer(pts[outside], "路网范围外居民（不计入）Residents outside the street extract", covered=True,
-                      max_points=max_points, cell_m=grid_m, color="#969696").add_to(m)
-        extras.append('<span style="color:#969696">●</span> 路网范围外居民 outside the street extract (layer off)')
-    if (~covered & ~outside).any():
-        ml.dots_layer(pts[~covered & ~outside], "未覆盖居民 Uncovered residents", covered=False, max_points=max_points,
-                      cell_m=grid_m).add_to(m)
-        extras.append(f'<span style="color:{ml.STATUS_LABEL["ok"][0]}">●</span> 未覆盖居民 uncovered '
-                      "(area ∝ residents)")
-        if (pts.loc[~covered & ~outside, "status"] != "ok").any():
-            extras.append(f'<span style="color:{ml.STATUS_LABEL["too_far_from_network"][0]}">●</span> '
-                          "离路网过远 too far from the street network (uncovered)")
-    used = fac["snapped"].astype(bool) if "snapped" in fac.columns else pd.Series(True, index=fac.index)
-    groups = ml.facility_layers(fac[used], minutes)
-    if (~used).any():
-        groups += ml.facility_layers(fac[~used], minutes, off_network=True)
-        extras.append("□ 空心：路网外未计入的设施 hollow: facility off the street network, not counted")
-    for group in groups + ml.sites_layers(cand, cho):
-        group.add_to(m)
-    if cand is not None and not cand.empty:
-        extras.append('<span style="color:#fdb863">●</span> 候选点 candidate site')
-    if cho is not None and not cho.empty:
-        extras.append('<span style="color:#d4af00">★</span> 选址方案 chosen site (+ residents gained)')
+    classes, target_text = ml.add_subdistricts(m, subs, target, simplify_m)
+    extras = ml.add_service_area(m, area, minutes, simplify_m)
+    extras += ml.add_catchments(m, catchments, simplify_m)
+    extras += ml.add_residents(m, pts, max_points, grid_m)
+    extras += ml.add_facilities(m, fac, minutes)
+    extras += ml.add_candidates(m, cand)
+    extras += ml.add_chosen(m, cho)
     types = [t for t in ml.FACILITY_STYLE if (fac["type"] == t).any()]
-
     root = cast(Figure, m.get_root())
-    root.header.add_child(Element(
-        "<style>.siting-fac,.siting-chosen{background:none;border:none}.siting-chosen span{font:bold 11px sans-serif;"
-        "position:absolute;left:20px;top:3px;white-space:nowrap;text-shadow:0 0 2px #fff,0 0 2px #fff}"
-        ".leaflet-control-layers{font-size:12px}</style>"))
+    root.title = title
+    root.header.add_child(Element(ml.PAGE_CSS))
     root.html.add_child(Element(f'<div class="siting-title" style="{ml.BOX_STYLE}top:10px;left:50%;transform:'
-                                f'translateX(-50%);font-size:15px;font-weight:bold">{html.escape(title)}</div>'))
-    root.html.add_child(Element(ml.summary_html(summary)))
+                                f'translateX(-50%);font-size:15px;font-weight:bold">{html.escape(title)}'
+                                f'<div style="font-size:11px;font-weight:normal">'
+                                f"{html.escape(_labels.subtitle(summary))}</div></div>"))
+    root.html.add_child(Element(ml.summary_html(summary, _labels.extent_note(summary, subs))))
     root.html.add_child(Element(ml.legend_html(classes, target_text, types, extras)))
-    folium.LayerControl(collapsed=False).add_to(m)
-
-    frames = [f for f in (subs, area, pts, fac, cand, cho) if f is not None and not f.empty]
-    if frames:
-        b = np.array([f.total_bounds for f in frames])
-        b = b.round(6)
-        m.fit_bounds([[b[:, 1].min(), b[:, 0].min()], [b[:, 3].max(), b[:, 2].max()]])
+    folium.LayerControl(collapsed=True).add_to(m)
+    m.fit_bounds(_view(summary, [f for f in (subs, area, pts, fac, cand, cho) if f is not None and not f.empty]))
     return m
 
 
@@ -202,6 +174,20 @@ def scenarios_map(layers: list[dict[str, Any]], *, title: str = "情景对比 Sc
         b = np.array([f.total_bounds for f in frames]).round(6)
         m.fit_bounds([[b[:, 1].min(), b[:, 0].min()], [b[:, 3].max(), b[:, 2].max()]])
     return m
+
+
+def _view(summary: dict[str, Any], frames: list[gpd.GeoDataFrame]) -> list[list[float]]:
+    """[[south, west], [north, east]]: the analysed area (``summary["analysed_bounds"]``) when known,
+    else all layers."""
+    bounds = summary.get("analysed_bounds")
+    if bounds is not None and len(bounds) == 4 and all(v is not None and math.isfinite(v) for v in bounds):
+        w, s, e, n = (float(v) for v in bounds)
+    elif frames:
+        b = np.array([f.total_bounds for f in frames])
+        w, s, e, n = b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+    else:
+        w, s, e, n = 73.5, 18.0, 135.0, 53.5  # China
+    return [[round(float(s), 6), round(float(w), 6)], [round(float(n), 6), round(float(e), 6)]]
 
 
 def save_map(m: folium.Map, path: str | os.PathLike[str], *, self_contained: bool = True) -> Path:
@@ -288,16 +274,14 @@ def render_results_dir(results_dir: str | os.PathLike[str], out: str | os.PathLi
         raise InputFileError(f"{summary_path}: cannot read ({exc})") from exc
     layers = {name: _read_layer(folder, name, req) for name, req in (
         ("points", True), ("facilities", True), ("subdistricts", True),
-        ("service_area", False), ("candidates", False), ("chosen", False))}
+        ("service_area", False), ("candidates", False), ("chosen", False), ("catchments", False))}
     cand = layers["candidates"]
     if cand is not None and "excluded" in cand.columns:  # as `siting site` draws them: usable sites only
         keep = cand["excluded"].isna() | (cand["excluded"].astype(str).str.strip() == "")
         if "chosen" in cand.columns:
             keep &= ~cand["chosen"].astype(bool)
         layers["candidates"] = cand[keep]
-    minutes = float(summary.get("minutes") or 15)
-    title = summary.get("title") or f"{minutes:g} 分钟覆盖 {minutes:g}-minute coverage"
     m = coverage_map(layers["points"], layers["facilities"], subdistricts=layers["subdistricts"], summary=summary,
                      service_area=layers["service_area"], candidates=layers["candidates"], chosen=layers["chosen"],
-                     title=title, tiles=tiles)
+                     catchments=layers["catchments"], tiles=tiles)
     return save_map(m, out if out is not None else folder / "map.html", self_contained=self_contained)

@@ -263,17 +263,21 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, self_contain
     summary = {**after.summary, **plan.summary, "notes": plan.result.summary.get("notes", []),
                "before": {k: plan.result.summary.get(k) for k in (
                    "coverage_rate", "population_covered", "gap_pp", "gap_residents", "meets_target", "n_facilities")},
-               "title": f"{plan.solution.k} 个新站点后的覆盖 coverage with {plan.solution.k} new site(s)"}
+               "sources": plan.result.summary.get("sources", [])}
+    extent = analysed_area(after)
+    summary = with_run_facts(summary, extent)
     chosen = plan.chosen
     (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
     _writable(plan.candidates).to_file(folder / "candidates.gpkg", driver="GPKG")
     _writable(chosen).to_file(folder / "chosen.gpkg", driver="GPKG")
     plan.before_after.to_csv(folder / "before_after.csv", index=False, encoding="utf-8-sig")
     area = write_layers(after, folder)
+    write_figures(folder, after.points, after.facilities, summary=summary, table=subdistrict_table(after),
+                  subdistricts=after.subdistricts, service_area=area, chosen=chosen, extent=extent)
     if map_html:
         usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
         fmap = coverage_map(after.points, after.facilities, subdistricts=after.subdistricts, summary=summary,
-                            service_area=area, candidates=usable, chosen=chosen, title=summary["title"])
+                            service_area=area, candidates=usable, chosen=chosen)
         save_map(fmap, folder / "map.html", self_contained=self_contained)
 
 

@@ -116,3 +116,28 @@ def main_job(repo_root: Path, shanghai: Path, tmp_path_factory: pytest.TempPathF
     result = CliRunner().invoke(app, args + ["--cache-dir", str(out.parent / "cache"), "--no-tiles"])
     assert result.exit_code == 0, result.output
     return out, result.output
+
+
+@pytest.fixture(scope="session")
+def site_args(repo_root: Path, shanghai: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """The README's first command as `siting site` arguments (real paths, a temp network cache), minus --out."""
+    text = (repo_root / "README.md").read_text(encoding="utf-8")
+    command = re.findall(r"```bash\n(.*?)```", text, flags=re.S)[0].strip().partition(" && ")[2]
+    args = [a.replace("../shared/data/shanghai", str(shanghai)) for a in shlex.split(command)]
+    assert args[:2] == ["siting", "coverage"]
+    i = args.index("--out")
+    del args[i:i + 2]
+    return ["site", *args[2:], "--cache-dir", str(tmp_path_factory.mktemp("cache"))]
+
+
+@pytest.fixture(scope="session")
+def k3(site_args: list[str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """`siting site ... --k 3` on the real data, once per session: (output folder, printed text)."""
+    from typer.testing import CliRunner
+
+    from siting.cli import app
+
+    out = tmp_path_factory.mktemp("site") / "k3"
+    result = CliRunner().invoke(app, [*site_args, "--out", str(out), "--k", "3"])
+    assert result.exit_code == 0, result.output
+    return out, result.output

@@ -20,7 +20,8 @@ from siting.maps import coverage_map, render_results_dir, save_map
 
 LAYER_NAMES = ["街道覆盖率 Subdistrict coverage", "15 分钟服务范围 Service area", "已覆盖居民 Covered residents",
                "未覆盖居民 Uncovered residents", "设施：社区卫生服务中心 Facilities: centre",
-               "设施：社区卫生服务站 Facilities: station", "候选点 Candidate sites", "选址方案 Chosen sites (+gain)"]
+               "设施：社区卫生服务站 Facilities: station", "候选点 Candidate sites",
+               "选址方案 Chosen sites (+230 in total)"]
 EXTERNAL = re.compile(r"<script[^>]*\ssrc=[\"']?(https?:)?//|<link[^>]*\shref=[\"']?(https?:)?//", re.IGNORECASE)
 
 
@@ -43,7 +44,10 @@ def test_layers_legend_summary_attribution(map_inputs: dict) -> None:
     assert "步行 walk · 4 km/h · 15 min" in page
     assert "OpenStreetMap" in page and "contributors (ODbL)" in page
     assert "L.control.scale()" in page
-    assert "15-minute coverage" in page
+    # title and <title>: area (unknown here), threshold, mode, date; English line below
+    assert re.search(r"<title>研究区 · 15 分钟步行可达 · \d{4}-\d\d-\d\d</title>", page)
+    assert "15-minute walking access to community health facilities" in page
+    assert '"collapsed": true' in page  # the layer panel opens on hover/tap
     assert "tile.openstreetmap.org" not in page  # tiles=False: no basemap at all
 
 
@@ -162,7 +166,7 @@ def test_render_results_dir_round_trip(map_inputs: dict, tmp_path: Path) -> None
     assert EXTERNAL.search(page) is None and SELF_CONTAINED_META in page
     for name in LAYER_NAMES:
         assert json.dumps(name) in page
-    assert "15 分钟覆盖 15-minute coverage" in page and "55.1 % (540 / 980" in page
+    assert "<title>研究区 · 15 分钟步行可达" in page and "55.1 % (540 / 980" in page
     assert json.dumps("南京东路社区卫生服务中心")[1:-1] in page  # facility names (JSON-escaped in the data)
     # optional layers are optional
     for name in ("service_area", "candidates", "chosen"):

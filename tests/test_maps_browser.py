@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import folium
+import geopandas as gpd
 import pytest
 
 from siting.maps import coverage_map, save_map
@@ -22,7 +23,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--n
 LAYERS = ["街道覆盖率 Subdistrict coverage", "15 分钟服务范围 Service area", "已覆盖居民 Covered residents",
           "路网范围外居民（不计入）Residents outside the street extract", "未覆盖居民 Uncovered residents",
           "设施：社区卫生服务中心 Facilities: centre",
-          "设施：社区卫生服务站 Facilities: station", "候选点 Candidate sites", "选址方案 Chosen sites (+gain)"]
+          "设施：社区卫生服务站 Facilities: station", "候选点 Candidate sites", "选址方案 Chosen sites (+230 in total)"]
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +82,10 @@ def test_coverage_map_draws_offline(browser: Any, map_inputs: dict, tmp_path: Pa
     try:
         assert page.evaluate("typeof window.L") == "object"
         assert page.evaluate("L.version") == "1.9.4"
-        # polygons + circle markers as SVG paths: 2 街道 + 1 service area + 6 uncovered + 3 candidates
-        # (the 5 covered residents and the 1 outside the street extract are in layers off by default)
+        # polygons + circle markers as SVG paths: 2 街道 + 1 service area + 6 uncovered (the 5 covered
+        # residents, the 1 outside the street extract and the 3 candidates are in layers off by default)
         n_paths = page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path').length")
-        assert n_paths == 2 + 1 + 6 + 3, n_paths
+        assert n_paths == 2 + 1 + 6, n_paths
         assert page.evaluate("document.querySelectorAll('.leaflet-marker-pane .siting-fac').length") == 3
         assert page.evaluate("document.querySelectorAll('.leaflet-marker-pane .siting-chosen').length") == 1
         labels = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
@@ -92,8 +93,10 @@ def test_coverage_map_draws_offline(browser: Any, map_inputs: dict, tmp_path: Pa
         assert labels == LAYERS
         checked = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays input'))"
                                 ".map(e => e.checked)")
-        assert checked == [True, True, False, False, True, True, True, True, True]
-        # switching the covered layer on draws its 5 dots
+        assert checked == [True, True, False, False, True, True, True, False, True]
+        # the layer panel is collapsed; hovering opens it; switching the covered layer on draws its 5 dots
+        assert not page.locator(".leaflet-control-layers-overlays").is_visible()
+        page.locator(".leaflet-control-layers").hover()
         page.locator(".leaflet-control-layers-overlays label", has_text="已覆盖居民").click()
         assert page.evaluate("document.querySelectorAll('.leaflet-overlay-pane path').length") == n_paths + 5
         assert "contributors (ODbL)" in page.inner_text(".leaflet-control-attribution")
@@ -163,9 +166,56 @@ def test_real_xuhui_map_offline(browser: Any, main_job: tuple[Path, str]) -> Non
         assert n_fac == 13  # all 13 centres drawn (3 counted, 10 hollow: off the street extract)
         text = page.inner_text(".siting-summary")
         assert f"{summary['coverage_rate'] * 100:.1f} %" in text and "90.0 %" in text
+        # the title names the district, threshold, mode and date; the info box says what is covered
+        assert page.title() == f"徐汇区 · 15 分钟步行可达 · {summary['date']}"
+        assert page.inner_text(".siting-title").startswith("徐汇区 · 15 分钟步行可达")
+        assert "street extract covers 5 of 13 街道; 3 of 13 centres counted" in text
+        # opens on the analysed area (extract ∩ district), not the whole district
+        w, s, e, n = summary["analysed_bounds"]
+        view = page.evaluate("(() => { const m = Object.values(window).find(v => v instanceof L.Map);"
+                             " const b = m.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];"
+                             " })()")
+        assert view[0] <= w and view[1] <= s and view[2] >= e and view[3] >= n
+        assert (view[2] - view[0]) < 2.5 * (e - w)  # zoomed to it (the district is far larger)
         assert not errors and not blocked, (errors, blocked)
         assert _drawn_colours(page) > 50
         page.screenshot(path="/tmp/siting_xuhui_map.png")
     finally:
         page.close()
     print(f"\n[map] {path.stat().st_size / 1e6:.2f} MB, loaded and drawn in {load_s:.2f} s, {n_paths} paths")
+
+
+@pytest.mark.realdata
+def test_real_site_map_gains_add_up(browser: Any, k3: tuple[Path, str]) -> None:
+    """`siting site --k 3`: candidates hidden, chosen sites shown, their labels add up to the plan's total."""
+    import json
+    import re
+
+    out, _ = k3
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    page, errors, blocked = _open(browser, out / "map.html")
+    try:
+        assert page.title().startswith("徐汇区 · 15 分钟步行可达 · 3 个新站点")
+        inputs = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+                               ".map(e => [e.textContent.trim(), e.querySelector('input').checked])")
+        state = dict(inputs)
+        assert state["候选点 Candidate sites"] is False
+        assert next(v for k, v in state.items() if k.startswith("选址方案 Chosen sites")) is True
+        labels = page.evaluate("Array.from(document.querySelectorAll('.siting-chosen .siting-gain'))"
+                               ".map(e => e.textContent)")
+        assert [lab.split()[0] for lab in labels] == ["#1", "#2", "#3"]
+        gains = [int(re.sub(r"[^0-9]", "", lab.split("+")[1])) for lab in labels]
+        added = s["covered_after"] - s["covered_before"]
+        assert abs(sum(gains) - added) <= len(gains)  # each label rounded to a whole resident
+        assert gains[0] >= gains[1] >= gains[2] > 0
+        # the solo gains (what labels showed before) overstate the plan: they are only in the popup
+        chosen = gpd.read_file(out / "chosen.gpkg")
+        assert chosen["gain"].sum() > added + 1000
+        page.locator(".siting-chosen").nth(1).click()
+        popup = page.inner_text(".leaflet-popup-content")
+        assert "gain on its own (not additive)" in popup and f"{chosen['gain'][1]:,.0f}" in popup
+        # `siting site` maps carry OSM tiles: those (blocked here) are the only requests and errors
+        assert all(url.startswith("https://tile.openstreetmap.org/") for url in blocked)
+        assert all(e.startswith("Failed to load resource") for e in errors), errors
+    finally:
+        page.close()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import shlex
 
 import geopandas as gpd
 import pandas as pd
@@ -16,29 +14,9 @@ from siting.cli import app
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def site_args(repo_root, shanghai, tmp_path_factory):
-    """The README's first command as `siting site` arguments (real paths, a temp network cache), minus --out."""
-    text = (repo_root / "README.md").read_text(encoding="utf-8")
-    command = re.findall(r"```bash\n(.*?)```", text, flags=re.S)[0].strip().partition(" && ")[2]
-    args = [a.replace("../shared/data/shanghai", str(shanghai)) for a in shlex.split(command)]
-    assert args[:2] == ["siting", "coverage"]
-    i = args.index("--out")
-    del args[i:i + 2]
-    return ["site", *args[2:], "--cache-dir", str(tmp_path_factory.mktemp("cache"))]
-
-
 def run(args, out):
     result = runner.invoke(app, [*args, "--out", str(out), "--quiet"])
     return result
-
-
-@pytest.fixture(scope="module")
-def k3(site_args, tmp_path_factory):
-    out = tmp_path_factory.mktemp("site") / "k3"
-    result = runner.invoke(app, [*site_args, "--out", str(out), "--k", "3"])
-    assert result.exit_code == 0, result.output
-    return out, result.output
 
 
 @pytest.mark.realdata
