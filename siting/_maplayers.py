@@ -44,6 +44,7 @@ __all__ = [
     "ABSOLUTE_CLASSES", "ATTRIBUTION", "BOX_STYLE", "COVERED_COLOR", "FACILITY_STYLE", "MODE_LABEL", "NO_DATA",
     "OSM_TILES", "PAGE_CSS", "STATUS_LABEL", "TARGET_CLASSES", "Attribution", "add_candidates", "add_catchments",
     "add_chosen", "add_facilities", "add_residents", "add_service_area", "add_subdistricts", "choropleth_legend",
+    "scenario_layer",
     "collection", "fill", "geometry", "grid", "legend_html", "num", "pct", "radii", "summary_html", "tooltip",
 ]
 
