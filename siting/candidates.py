@@ -353,7 +353,7 @@ def candidate_reach(
     net, settings = result.network, result.settings
     pts = result.points if points is None else result.points[np.asarray(points, dtype=bool)]
     cxy = candidates.geometry.to_crs(net.crs).get_coordinates().to_numpy()
-    pxy = pts.geometry.to_crs(net.crs).centroid.get_coordinates().to_numpy()
+    pxy = routing.centre_xy(pts.geometry, net.crs)
     csnap = routing.snap(net, cxy[:, 0], cxy[:, 1], settings.max_snap_m)
     psnap = routing.snap(net, pxy[:, 0], pxy[:, 1], settings.max_snap_m)
     psnap.seg[(pts["status"] == OUTSIDE).to_numpy()] = -1

@@ -202,7 +202,7 @@ def coverage(
             pop[col] = None
 
     fxy = fac.geometry.to_crs(net.crs).get_coordinates().to_numpy()
-    pxy = pop.geometry.to_crs(net.crs).centroid.get_coordinates().to_numpy()
+    pxy = routing.centre_xy(pop.geometry, net.crs)
     fsnap = routing.snap(net, fxy[:, 0], fxy[:, 1], settings.max_snap_m)
     if not fsnap.ok.any():
         raise SitingError(

@@ -113,8 +113,16 @@ class Network:
 
         Points outside it are "outside the network extent": the extract does not describe their
         streets, so they are left out of coverage rates (and reported), not counted as uncovered.
+        Cached (and prepared for fast point tests); the hull is shapely's, computed on the nodes
+        that can be its vertices (:func:`_hull_candidates`), so it is the same polygon.
         """
-        return shapely.convex_hull(shapely.multipoints(np.column_stack([self.x, self.y])))
+        hull = self.__dict__.get("_extent")
+        if hull is None:
+            keep = _hull_candidates(self.x, self.y)
+            hull = shapely.convex_hull(shapely.multipoints(np.column_stack([self.x[keep], self.y[keep]])))
+            shapely.prepare(hull)
+            self.__dict__["_extent"] = hull
+        return hull
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -360,6 +368,27 @@ def _network_type(mode: str) -> str:
     if mode in {"walk", "bike"}:
         return mode
     raise NetworkError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+
+
+def _hull_candidates(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Mask of the points that may be convex-hull vertices (Akl–Toussaint): all but those lying
+    strictly inside (by 1 mm) the octagon of the extreme points in 8 directions."""
+    keep = np.ones(len(x), bool)
+    if len(x) < 16:
+        return keep
+    s, d = x + y, x - y
+    corners = [np.argmin(y), np.argmax(d), np.argmax(x), np.argmax(s), np.argmax(y), np.argmin(d),
+               np.argmin(x), np.argmin(s)]  # counter-clockwise, from the south
+    inside = np.ones(len(x), bool)
+    for a, b in zip(corners, corners[1:] + corners[:1], strict=True):
+        ex, ey = x[b] - x[a], y[b] - y[a]
+        norm = float(np.hypot(ex, ey))
+        if norm == 0:
+            continue
+        inside &= ex * (y - y[a]) - ey * (x - x[a]) > 1e-3 * norm
+    keep[inside] = False
+    keep[corners] = True
+    return keep
 
 
 def _csr_min(src: np.ndarray, dst: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,6 +17,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from tqdm import tqdm
 
+from ._segindex import SegmentIndex
 from .network import Network
 
 
@@ -62,25 +64,71 @@ class Snap:
         return net.u[seg], np.where(bad, np.inf, cost_u), net.v[seg], np.where(bad, np.inf, cost_v)
 
 
+def centre_xy(geometry: Any, crs: Any) -> np.ndarray:
+    """(n, 2) coordinates in ``crs`` of a GeoSeries: points as they are, other shapes' centroids.
+
+    The same numbers as ``geometry.to_crs(crs).centroid.get_coordinates()`` without building a
+    centroid for every point (0.6 s for a million homes).
+    """
+    geoms = np.asarray(geometry.to_crs(crs).array, dtype=object)
+    point = shapely.get_type_id(geoms) == 0
+    if not point.all():
+        geoms = geoms.copy()
+        geoms[~point] = shapely.centroid(geoms[~point])
+    return np.column_stack([shapely.get_x(geoms), shapely.get_y(geoms)])
+
+
 def snap(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf) -> Snap:
     """Snap projected points (same CRS as ``net``) to their nearest segment within ``max_dist`` metres.
 
-    Uses shapely's STRtree nearest query (in C); the position along the segment is the orthogonal
-    projection, clamped to the segment.
+    The nearest segment is found on a bucket grid cached with the network (:mod:`siting._segindex`);
+    the few points it cannot decide provably (equidistant segments, the limit itself, far from every
+    street) are asked of shapely's STRtree, so the answer is exactly :func:`snap_strtree`'s (same
+    segment, same offsets; tested on the real extract and on random grids). The position along the
+    segment is the orthogonal projection, clamped to the segment.
     """
     x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) == 0:
+        return _project(net, x, y, np.full(0, -1, np.int64))
+    seg, undecided = _segment_grid(net).nearest(x, y, max_dist)
+    if undecided.any():
+        ask = np.flatnonzero(undecided)
+        seg[ask] = _strtree_nearest(net, x[ask], y[ask], max_dist)
+    return _project(net, x, y, seg)
+
+
+def snap_strtree(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf) -> Snap:
+    """:func:`snap` by shapely's ``STRtree.query_nearest`` alone (the reference; ~13 µs a point)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    return _project(net, x, y, _strtree_nearest(net, x, y, max_dist))
+
+
+def _strtree_nearest(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float) -> np.ndarray:
+    """Index of the nearest segment (-1: none within ``max_dist`` or non-finite point), by the STRtree.
+
+    ``query_nearest(max_distance=d)`` only prescreens by bounding box and then filters the same
+    unbounded nearest search by distance; filtering here gives the same matches, faster.
+    """
+    seg = np.full(len(x), -1, np.int64)
+    finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    if len(finite) == 0:
+        return seg
+    (pi, si), dist = _segment_tree(net).query_nearest(
+        shapely.points(x[finite], y[finite]), all_matches=False, return_distance=True
+    )
+    keep = dist <= max_dist
+    seg[finite[pi[keep]]] = si[keep]
+    return seg
+
+
+def _project(net: Network, x: np.ndarray, y: np.ndarray, si: np.ndarray) -> Snap:
+    """Snap record of points on their chosen segments ``si`` (-1: not snapped)."""
     n = len(x)
     seg = np.full(n, -1, np.int64)
     t = np.zeros(n)
     off = np.full(n, np.inf)
-    if n == 0:
-        return Snap(seg, t, off)
-    tree = _segment_tree(net)
-    finite = np.isfinite(x) & np.isfinite(y)
-    pts = shapely.points(x[finite], y[finite])
-    max_d = None if not np.isfinite(max_dist) else float(max_dist)
-    pi, si = tree.query_nearest(pts, max_distance=max_d, all_matches=False)
-    idx = np.flatnonzero(finite)[pi]
+    idx = np.flatnonzero(si >= 0)
+    si = si[idx]
     x0, y0, x1, y1 = (a[si] for a in net.segments_xy())
     dx, dy = x1 - x0, y1 - y0
     ll = dx * dx + dy * dy
@@ -93,11 +141,21 @@ def snap(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf) -
 
 
 def _segment_tree(net: Network) -> shapely.STRtree:
-    tree = getattr(net, "_tree", None)
+    """shapely STRtree of the segments (in segment order), cached with the network."""
+    tree = net.__dict__.get("_tree")
     if tree is None:
-        tree = shapely.STRtree(net.edges().geometry.values)
-        object.__setattr__(net, "_tree", tree)
+        x0, y0, x1, y1 = net.segments_xy()
+        lines = shapely.linestrings(np.stack([np.column_stack([x0, y0]), np.column_stack([x1, y1])], axis=1))
+        tree = net.__dict__["_tree"] = shapely.STRtree(lines)
     return tree
+
+
+def _segment_grid(net: Network) -> SegmentIndex:
+    """The bucket grids of the segments (:class:`siting._segindex.SegmentIndex`), cached with the network."""
+    grid = net.__dict__.get("_grid")
+    if grid is None:
+        grid = net.__dict__["_grid"] = SegmentIndex(*net.segments_xy())
+    return grid
 
 
 def _augmented(net: Network, sources: Snap, reverse: bool) -> tuple[sp.csr_matrix, np.ndarray]:

@@ -1,0 +1,222 @@
+"""Private: exact nearest street segment for many points at once, on a bucket grid (numpy only).
+
+Snapping used to ask shapely's ``STRtree.query_nearest`` point by point (~13 µs each, 14.6 s for a
+million homes). This index answers the same question with a few vectorised passes and leaves to the
+STRtree only the points it cannot decide *provably* the same way:
+
+* Every segment is registered in every cell (of size ``c = 2 r``) that its bounding box, widened by
+  ``r`` (plus a small margin), touches — long segments piece by piece. So a cell's list holds every
+  segment lying within ``r`` of any point of that cell.
+* For a point in a cell, the exact distance to each listed segment is computed; if the smallest, ``U``,
+  is ≤ ``r``, no unlisted segment can be nearer (it would lie within ``r`` and hence be listed), so the
+  nearest segment is certified. With a snapping limit below ``r``, ``U > r`` is certified as well
+  (nothing within the limit).
+* The STRtree picks among *equidistant* segments (a point whose nearest spot is a node shared by two
+  segments) by its internal traversal order, which no other method can reproduce. Such ties — any
+  second segment within ``TOL`` metres of the best — and distances within ``TOL`` of the snapping
+  limit are reported as undecided, together with the uncertified points; the caller asks the
+  STRtree about exactly those, so the result is the STRtree's, point for point.
+* Points farther than ``r`` from every street go to a grid of radius ``4 r``, and so on
+  (:class:`SegmentIndex`), each built when first needed and cached with the network.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+#: Two distances closer than this (metres) are treated as a tie and left to the STRtree.
+TOL = 1e-6
+#: Most cells the grid may have (memory: 4 bytes each); coarser cells beyond that.
+MAX_CELLS = 16_000_000
+#: Beyond this radius (m) the few remaining points go to the STRtree.
+MAX_RADIUS = 1_000.0
+#: (point, segment) pairs handled per vectorised pass (keeps the temporary arrays in cache).
+CHUNK_PAIRS = 1 << 19
+#: Points whose cell lists more segments than this are left to the STRtree (about as fast there).
+MAX_LIST = 400
+
+
+class SegmentIndex:
+    """Nearest segment of many points: grids of growing radius, built when first needed.
+
+    Level ``L`` has radius ``r0 · 4^L`` (``r0``: half the median segment length, 5–100 m); a point
+    not certified at one level (farther than its radius from every street) goes to the next, up to
+    the snapping limit; ties and points beyond ``MAX_RADIUS`` are left undecided.
+    """
+
+    def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> None:
+        self.x0, self.y0, self.x1, self.y1 = (np.asarray(a, float) for a in (x0, y0, x1, y1))
+        length = np.hypot(self.x1 - self.x0, self.y1 - self.y0)
+        self.r0 = float(np.clip(np.median(length) / 2, 5.0, 100.0)) if len(length) else 5.0
+        self.levels: list[SegmentGrid] = []
+
+    def level(self, k: int) -> SegmentGrid:
+        while len(self.levels) <= k:
+            radius = self.r0 * 4 ** len(self.levels)
+            self.levels.append(SegmentGrid(self.x0, self.y0, self.x1, self.y1, radius=radius))
+        return self.levels[k]
+
+    def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest segment of every point (-1: none within ``max_dist``) and the undecided mask.
+
+        Undecided points (ties, at the limit, beyond ``MAX_RADIUS``; see the module notes) have
+        segment -1 here and must be asked of the STRtree.
+        """
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        seg = np.full(len(x), -1, np.int64)
+        todo = np.arange(len(x))
+        undecided = np.zeros(len(x), bool)
+        k = 0
+        while len(todo):
+            grid = self.level(k)
+            s, tie, uncertain = grid.decide(x[todo], y[todo], max_dist)
+            seg[todo] = s
+            undecided[todo[tie]] = True
+            todo = todo[uncertain & ~tie]
+            if grid.radius >= min(max_dist, MAX_RADIUS):
+                undecided[todo] = True
+                break
+            k += 1
+        return seg, undecided
+
+
+class SegmentGrid:
+    """Segments ``(x0, y0) → (x1, y1)`` bucketed on a square grid for exact nearest-segment queries.
+
+    Parameters
+    ----------
+    x0, y0, x1, y1 : ndarray
+        Segment end coordinates (projected metres).
+    radius : float
+        Certification radius ``r`` (metres); the cell size is ``2 r`` (coarser if the grid would
+        exceed ``MAX_CELLS``).
+    """
+
+    def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, radius: float) -> None:
+        self.x0, self.y0 = np.asarray(x0, float), np.asarray(y0, float)
+        self.dx, self.dy = np.asarray(x1, float) - self.x0, np.asarray(y1, float) - self.y0
+        ll = self.dx * self.dx + self.dy * self.dy
+        self.inv_ll = np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0)
+        length = np.sqrt(ll)
+        xmin, xmax = float(min(self.x0.min(), np.min(x1))), float(max(self.x0.max(), np.max(x1)))
+        ymin, ymax = float(min(self.y0.min(), np.min(y1))), float(max(self.y0.max(), np.max(y1)))
+        self.radius = float(radius)
+        cell = 2.0 * self.radius
+        span = max(xmax - xmin, ymax - ymin) + 2 * cell
+        cell = max(cell, span / np.sqrt(MAX_CELLS))
+        self.radius = cell / 2.0
+        self.cell = cell
+        self.ox, self.oy = xmin - cell, ymin - cell
+        self.nx = int((xmax - self.ox) // cell) + 2
+        self.ny = int((ymax - self.oy) // cell) + 2
+        self.lists = self._register(length)
+
+    def _register(self, length: np.ndarray) -> sp.csr_matrix:
+        """(cells × segments) 0/1 matrix: cell → the segments within ``radius`` of any of its points.
+
+        A segment is registered in every cell its bounding box, widened by ``radius``, touches;
+        segments longer than ``4 c`` are cut into pieces first (a long diagonal's box is mostly
+        empty), and the cells such a segment gets twice are listed once.
+        """
+        c, n = self.cell, len(length)
+        pieces = np.maximum(np.ceil(length / (4 * c)).astype(np.int64), 1)
+        multi = pieces > 1
+        if multi.any():
+            owner = np.repeat(np.arange(n), pieces)
+            k = np.arange(len(owner)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+            fa, fb = k / pieces[owner], (k + 1) / pieces[owner]
+        else:
+            owner, fa, fb = np.arange(n), np.zeros(n), np.ones(n)
+        ax, bx = self.x0[owner] + fa * self.dx[owner], self.x0[owner] + fb * self.dx[owner]
+        ay, by = self.y0[owner] + fa * self.dy[owner], self.y0[owner] + fb * self.dy[owner]
+        grow = self.radius * (1 + 1e-9) + 2 * TOL  # ties within TOL are listed too; the margin covers rounding
+        gx0 = np.floor((np.minimum(ax, bx) - grow - self.ox) / c).astype(np.int64)
+        gx1 = np.floor((np.maximum(ax, bx) + grow - self.ox) / c).astype(np.int64)
+        gy0 = np.floor((np.minimum(ay, by) - grow - self.oy) / c).astype(np.int64)
+        gy1 = np.floor((np.maximum(ay, by) + grow - self.oy) / c).astype(np.int64)
+        wx, wy = gx1 - gx0, gy1 - gy0
+        base = gx0 * self.ny + gy0
+        cells, owners = [], []
+        for ix in range(int(wx.max()) + 1):  # one pass per offset in the box (3 × 3 for most)
+            for iy in range(int(wy.max()) + 1):
+                hit = np.flatnonzero((wx >= ix) & (wy >= iy))
+                cells.append(base[hit] + (ix * self.ny + iy))
+                owners.append(owner[hit])
+        cell, seg = np.concatenate(cells), np.concatenate(owners)
+        if multi.any():  # a cell reached by two pieces of one segment lists it once
+            twice = multi[seg]
+            key = np.unique(cell[twice] * n + seg[twice])
+            cell = np.concatenate([cell[~twice], key // n])
+            seg = np.concatenate([seg[~twice], key % n])
+        itype = np.int32 if max(self.nx * self.ny, n, len(cell)) < 2**31 - 1 else np.int64
+        return sp.csr_matrix(
+            (np.ones(len(cell), np.int8), (cell.astype(itype), seg.astype(itype))), shape=(self.nx * self.ny, n)
+        )
+
+    def decide(
+        self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest segment of every point: (segment index or -1, tie mask, uncertain mask).
+
+        The index is -1 beyond ``max_dist``, for non-finite points, and where the point is a tie
+        (equidistant segments, or at ``max_dist`` within ``TOL``: only the STRtree can say) or
+        uncertain (not certified at this radius: ask a coarser grid).
+        """
+        n = len(x)
+        seg = np.full(n, -1, np.int64)
+        tie, uncertain = np.zeros(n, bool), np.zeros(n, bool)
+        finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+        gx = np.floor((x[finite] - self.ox) / self.cell)
+        gy = np.floor((y[finite] - self.oy) / self.cell)
+        on_grid = (gx >= 0) & (gx < self.nx) & (gy >= 0) & (gy < self.ny)
+        if self.radius < max_dist:  # off the grid: farther than ``radius`` from every segment
+            uncertain[finite[~on_grid]] = True
+        idx = finite[on_grid]
+        cell = gx[on_grid].astype(np.int64) * self.ny + gy[on_grid].astype(np.int64)
+        order = np.argsort(cell, kind="stable")  # neighbours together: the gathers stay in cache
+        idx, cell = idx[order], cell[order]
+        count = np.diff(self.lists.indptr)[cell]
+        long = count > MAX_LIST  # cheaper for the STRtree than for this grid
+        tie[idx[long]] = True
+        idx, cell = idx[~long], cell[~long]
+        csum = np.cumsum(count[~long])
+        total = int(csum[-1]) if len(csum) else 0
+        cuts = np.searchsorted(csum, np.arange(1, total // CHUNK_PAIRS + 1) * CHUNK_PAIRS, side="right")
+        bounds = np.unique(np.concatenate([[0], cuts, [len(idx)]]))
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            i = idx[a:b]
+            seg[i], tie[i], uncertain[i] = self._decide(x[i], y[i], cell[a:b], max_dist)
+        return seg, tie, uncertain
+
+    def _decide(
+        self, px: np.ndarray, py: np.ndarray, cell: np.ndarray, max_dist: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        indptr, indices = self.lists.indptr, self.lists.indices
+        lo = indptr[cell]
+        count = indptr[cell + 1] - lo
+        n = len(px)
+        first = np.cumsum(count) - count
+        pt = np.repeat(np.arange(n), count)
+        s = indices[np.arange(int(count.sum())) - np.repeat(first - lo, count)]
+        wx, wy = px[pt] - self.x0[s], py[pt] - self.y0[s]
+        dx, dy = self.dx[s], self.dy[s]
+        t = np.clip((wx * dx + wy * dy) * self.inv_ll[s], 0.0, 1.0)
+        ex, ey = wx - t * dx, wy - t * dy
+        d = np.sqrt(ex * ex + ey * ey)
+        has = count > 0
+        best = np.full(n, np.inf)
+        if len(d):
+            best[has] = np.minimum.reduceat(d, first[has])
+        near = d <= best[pt] + TOL
+        n_near = np.bincount(pt[near], minlength=n)
+        hit = np.flatnonzero(near)
+        winner = np.full(n, -1, np.int64)
+        winner[pt[hit]] = s[hit]  # meaningful where the point has a single near segment
+        certified = best <= self.radius
+        if self.radius >= max_dist:  # nothing listed within the limit: nothing at all within it
+            certified |= best > max_dist + TOL
+        at_limit = np.abs(best - max_dist) <= TOL if np.isfinite(max_dist) else np.zeros(n, bool)
+        tie = certified & (best <= max_dist + TOL) & ((n_near > 1) | at_limit)
+        chosen = np.where(certified & ~tie & (best <= max_dist), winner, -1)
+        return chosen, tie, ~certified

@@ -1,0 +1,100 @@
+"""Snapping on the bucket grid gives exactly the STRtree's answer (same segment, same offsets), ties included."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from siting import routing
+from siting._segindex import SegmentIndex
+from siting.demand import read_population
+from siting.network import Network
+
+
+def assert_same(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float) -> None:
+    new = routing.snap(net, x, y, max_dist)
+    old = routing.snap_strtree(net, x, y, max_dist)
+    np.testing.assert_array_equal(new.seg, old.seg)
+    np.testing.assert_array_equal(new.t, old.t)
+    np.testing.assert_array_equal(new.off, old.off)
+
+
+def probe_points(net: Network, rng: np.random.Generator, n: int, pad: float) -> tuple[np.ndarray, np.ndarray]:
+    """Random points around the network, plus the hard cases: exactly at nodes (ties between the
+    segments meeting there), on segments (distance 0), at segment midpoints, and non-finite."""
+    x = rng.uniform(net.x.min() - pad, net.x.max() + pad, n)
+    y = rng.uniform(net.y.min() - pad, net.y.max() + pad, n)
+    k = min(n, net.n_nodes)
+    nodes = rng.choice(net.n_nodes, k, replace=False)
+    segs = rng.choice(net.n_edges, min(n, net.n_edges), replace=False)
+    f = rng.uniform(0, 1, len(segs))
+    sx = net.x[net.u[segs]] + f * (net.x[net.v[segs]] - net.x[net.u[segs]])
+    sy = net.y[net.u[segs]] + f * (net.y[net.v[segs]] - net.y[net.u[segs]])
+    mx, my = (net.x[net.u] + net.x[net.v]) / 2, (net.y[net.u] + net.y[net.v]) / 2
+    return (np.concatenate([x, net.x[nodes], sx, mx[segs], [np.nan, np.inf]]),
+            np.concatenate([y, net.y[nodes], sy, my[segs], [0.0, 1.0]]))
+
+
+@pytest.fixture(scope="module")
+def central(shanghai):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Network.from_osm(shanghai / "osm/shanghai_center_overpass_roads.osm", cache=False)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("max_dist", [500.0, np.inf, 25.0])
+def test_identical_to_strtree_on_real_extract(central, max_dist):
+    x, y = probe_points(central, np.random.default_rng(7), 20_000, 300.0)
+    assert_same(central, x, y, max_dist)
+
+
+@pytest.mark.realdata
+def test_real_homes_identical_and_mostly_decided_without_the_strtree(central, shanghai):
+    """The real residents of the sample: same answer, and the grid (not the fallback) decides them."""
+    homes = read_population(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json", "bd09")
+    pts = homes.geometry.to_crs(central.crs).centroid.get_coordinates()
+    x, y = pts["x"].to_numpy(), pts["y"].to_numpy()
+    assert_same(central, x, y, 500.0)
+    _, undecided = SegmentIndex(*central.segments_xy()).nearest(x, y, 500.0)
+    assert undecided.mean() < 0.1
+
+
+def grid_network(side: int, jitter: float, drop: float, seed: int) -> Network:
+    rng = np.random.default_rng(seed)
+    ii, jj = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    x = ii.ravel() * 100.0 + rng.uniform(-jitter, jitter, side * side) + 350_000
+    y = jj.ravel() * 100.0 + rng.uniform(-jitter, jitter, side * side) + 3_450_000
+    idx = np.arange(side * side).reshape(side, side)
+    u = np.concatenate([idx[:-1, :].ravel(), idx[:, :-1].ravel()])
+    v = np.concatenate([idx[1:, :].ravel(), idx[:, 1:].ravel()])
+    keep = rng.random(len(u)) >= drop
+    keep[0] = True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Network.from_projected(np.arange(side * side), x, y, u[keep], v[keep], crs="EPSG:32651")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(2, 12), st.sampled_from([0.0, 0.0, 15.0, 40.0]), st.floats(0, 0.5), st.integers(0, 2**31 - 1),
+       st.sampled_from([500.0, np.inf, 60.0, 5.0]))
+def test_identical_to_strtree_on_random_grids(side, jitter, drop, seed, max_dist):
+    """Plain grids are full of exact ties (points on the diagonals, at crossings); jitter and removed
+    streets add L-corners, dead ends and far points."""
+    net = grid_network(side, jitter, drop, seed)
+    x, y = probe_points(net, np.random.default_rng(seed), 300, 400.0)
+    assert_same(net, x, y, max_dist)
+
+
+def test_grid_decides_the_plain_city_grid_itself():
+    """The fast path is really used: on a 100 m grid with homes spread uniformly, it decides them all."""
+    net = grid_network(60, 0.0, 0.0, 1)
+    rng = np.random.default_rng(2)
+    x, y = rng.uniform(net.x.min(), net.x.max(), 50_000), rng.uniform(net.y.min(), net.y.max(), 50_000)
+    seg, undecided = SegmentIndex(*net.segments_xy()).nearest(x, y, 500.0)
+    assert undecided.sum() == 0
+    np.testing.assert_array_equal(seg, routing.snap_strtree(net, x, y, 500.0).seg)
