@@ -8,7 +8,6 @@ In spopt's shape: a model is built from numbers only — ``Model.from_sparse(rea
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -18,6 +17,7 @@ import pandas as pd
 
 from .._validate import check_rate
 from ..errors import ModelError
+from .certify import certify_coverage, certify_sites, final_status, sites_mip
 from .greedy import (
     Spec,
     describe,
@@ -29,7 +29,7 @@ from .greedy import (
     targets,
     tolerance,
 )
-from .mip import aggregate_points, coverage_bound, mip_columns, sites_lower_bound, solve_mip
+from .mip import coverage_bound, sites_lower_bound
 from .problem import SitingProblem, SitingSolution, make_solution
 
 __all__ = [
@@ -232,38 +232,25 @@ class MaximalCoverage:
             prob, spec.k, locked=self.locked, forbidden=self.forbidden, quotas=self.quotas,
             capacity=self.capacity,
         )
-        cols = mip_columns(prob, spec)
-        open_pts = np.flatnonzero(prob.open_weights > 0)
         chosen, status, run_s = list(self.greedy_solution.chosen), "optimal", 0.0
-        bound = coverage_bound(prob, spec, chosen)
-        if cols.size and open_pts.size and bound > self.greedy_solution.objective + tolerance(prob):
-            mat, wa, _ = aggregate_points(prob.reach[cols][:, open_pts], prob.open_weights[open_pts], None)
-            pools = [(np.ones(cols.size, dtype=bool), float(spec.k or 0))]
-            pools += [(spec.pool[cols] == p, float(c)) for p, c in enumerate(spec.caps[:-1])]
-            if spec.quota_groups:
-                pools.append((spec.pool[cols] == len(spec.caps) - 1, float(spec.caps[-1])))
-            out = solve_mip(
-                mat, wa, sense="max", locked=np.flatnonzero(np.isin(cols, spec.locked)),
-                start=np.isin(cols, chosen), pools=pools,
-                time_limit=time_limit, mip_rel_gap=mip_rel_gap, options=options,
-            )
-            status, run_s = out.status, out.seconds
-            if out.bound is not None:
-                bound = min(bound, prob.covered_before + out.bound)
-            if out.chosen is not None:
-                fill = Spec(spec.k, cols[out.chosen], spec.allowed, spec.pool, spec.caps, spec.quota_groups)
-                exact = run_greedy(prob, fill)
-                if prob.weights[prob.covered_by(exact)].sum() >= self.greedy_solution.objective:
-                    chosen = exact
-                bound = min(bound, coverage_bound(prob, spec, chosen))
+        bound, source = coverage_bound(prob, spec, chosen), "submodular"
+        if prob.gains.any() and bound > self.greedy_solution.objective + tolerance(prob):
+            cert = certify_coverage(prob, spec, chosen, deadline=t0 + time_limit, mip_rel_gap=mip_rel_gap,
+                                    options=options)
+            fill = Spec(spec.k, np.array(cert.chosen, dtype=np.int64), spec.allowed, spec.pool, spec.caps,
+                        spec.quota_groups)
+            exact = run_greedy(prob, fill)
+            if prob.weights[prob.covered_by(exact)].sum() >= self.greedy_solution.objective:
+                chosen = exact
+            bound, source = prob.covered_before + cert.bound, cert.source
+            status, run_s = cert.status, cert.highs_seconds
         order = order_sites(prob, chosen, spec.locked)
         sol = make_solution(prob, order, method="highs", status=status, seconds=0.0, capacity=self.capacity)
-        sol.bound = max(bound, sol.objective)
+        sol.bound, sol.bound_source = max(bound, sol.objective), source
         slack = sol.bound - sol.objective
         sol.gap = 0.0 if slack <= tolerance(prob) else slack / max(sol.added_residents, tolerance(prob))
-        if sol.gap == 0.0:
-            status = "optimal"  # proven by HiGHS, or by the greedy bound without calling it
-        sol.seconds = time.perf_counter() - t0
+        status = final_status(sol.gap, mip_rel_gap, status)
+        sol.seconds, sol.status = time.perf_counter() - t0, status
         sol.message = f"{sol.k} sites cover {100 * sol.coverage_rate:.1f} % ({status}, gap {sol.gap or 0:.3%})"
         self.solution, self.objective, self.mip_gap, self.bound = sol, sol.objective, sol.gap, sol.bound
         self.status, self.solve_seconds, self.chosen = status, run_s, sol.chosen
@@ -356,32 +343,24 @@ class MinimumSites:
         chosen, status, gap, run_s = list(self.greedy_solution.chosen), "optimal", 0.0, 0.0
         rows_needed = (n_tot is not None and n_tot > tol) or (n_grp is not None and (n_grp > tol).any())
         lb = max(sites_lower_bound(prob, spec, n_tot, n_grp, tol), spec.locked.size)
+        source = "gains"
         if rows_needed and lb < len(chosen):
-            cols = mip_columns(prob, spec)
-            open_pts = np.flatnonzero(prob.open_weights > 0)
-            gc = prob.group_codes
-            codes = None if n_grp is None or gc is None else gc[open_pts]
-            mat, wa, ca = aggregate_points(prob.reach[cols][:, open_pts], prob.open_weights[open_pts], codes)
-            needs = [(wa, n_tot - 2 * tol)] if n_tot is not None and n_tot > tol else []
-            if n_grp is not None and ca is not None:
-                needs += [(np.where(ca == g, wa, 0.0), n_grp[g] - 2 * tol) for g in np.flatnonzero(n_grp > tol)]
-            out = solve_mip(
-                mat, wa, sense="min", locked=np.flatnonzero(np.isin(cols, spec.locked)),
-                start=np.isin(cols, chosen), needs=needs,
-                time_limit=time_limit, mip_rel_gap=mip_rel_gap, options=options,
-            )
-            status, run_s = out.status, out.seconds
-            if out.chosen is not None:
-                # repair tolerance-level shortfalls greedily, then keep whichever answer is smaller
-                fill = Spec(None, cols[out.chosen], spec.allowed, spec.pool, spec.caps, [])
-                exact = run_greedy(prob, fill, n_tot, n_grp)
-                if len(exact) <= len(chosen):
-                    chosen = exact
-                lb = max(lb, math.ceil(out.bound - 1e-6) if out.bound is not None else 0)
+            deadline = t0 + time_limit
+            if n_tot is not None and n_tot > tol:
+                lag_lb, raised = certify_sites(prob, spec, len(chosen), lb, n_tot - 2 * tol, deadline=deadline)
+                lb, source = (lag_lb, "lagrangian") if raised else (lb, source)
+            if lb < len(chosen):
+                found, mip_lb, status, run_s = sites_mip(prob, spec, chosen, n_tot, n_grp, deadline=deadline,
+                                                         mip_rel_gap=mip_rel_gap, options=options)
+                if found is not None and len(found) <= len(chosen):
+                    chosen = found
+                lb, source = (mip_lb, "highs") if mip_lb > lb else (lb, source)
             gap = max(len(chosen) - lb, 0) / len(chosen) if chosen else 0.0
+        status = final_status(gap, mip_rel_gap, status)
         order = order_sites(prob, chosen, spec.locked)
         sol = make_solution(prob, order, method="highs", status=status, seconds=0.0, gap=gap, capacity=self.capacity)
         sol.seconds, sol.feasible, sol.bound = time.perf_counter() - t0, not short, float(lb)
+        sol.bound_source = source
         if short:
             verb = f"unreachable with these {int(spec.allowed.sum())} candidates"
             sol.message = describe(short, verb, sol.k, "best")

@@ -145,6 +145,10 @@ class SitingSolution:
     ``assigned.sum() == added_residents``. ``overloaded`` flags sites with ``assigned > capacity``.
     ``gap`` is the proven relative optimality gap (0 when proven optimal, None for greedy):
     ``(bound - value) / value`` on residents *added* (maximal coverage) or on sites (minimum sites).
+    ``bound`` is the proven bound itself (upper bound on covered residents, or lower bound on the number
+    of sites) and ``bound_source`` what proved it: ``"highs"`` (HiGHS's dual bound, on the model reduced
+    by `siting.locate.lagrange`), ``"lagrangian"`` (Lagrangian relaxation), ``"submodular"`` (the greedy
+    bound of `coverage_bound`) or ``"gains"`` (sites' own gains, `sites_lower_bound`).
     """
 
     chosen: np.ndarray
@@ -162,6 +166,7 @@ class SitingSolution:
     assigned: np.ndarray
     overloaded: np.ndarray
     bound: float | None = None
+    bound_source: str | None = None
     capacity: float | None = None
     candidate_groups: np.ndarray | None = field(default=None)
 
