@@ -24,6 +24,7 @@ from .plan import SitePlan, plan_sites, problem_from_result, read_quotas
 from .scenarios import Baseline, Comparison, Scenario, compare
 from .settings import MODES, Settings
 from .targets import load_targets, target_for
+from .totals import read_subdistrict_totals, spread_top_down
 
 __all__ = [
     "DEFAULT_TYPES", "FACILITY_TYPES", "MODES", "CoverageResult", "Inputs", "MaximalCoverage", "MinimumSites",
@@ -32,7 +33,7 @@ __all__ = [
     "score_candidates", "assign_areas", "boundaries_from_osm", "classify_facility", "coords", "coverage",
     "coverage_map", "errors", "facilities_from_osm", "load_inputs", "load_targets", "locate",
     "population_from_buildings", "read_boundaries", "read_census", "read_facilities", "read_population",
-    "restrict_to_district", "run_coverage", "save_map", "target_for", "weight_by_census", "Baseline", "Comparison",
-    "Scenario", "compare",
+    "read_subdistrict_totals", "restrict_to_district", "run_coverage", "save_map", "spread_top_down", "target_for",
+    "weight_by_census", "Baseline", "Comparison", "Scenario", "compare",
 ]
 __version__ = "0.1.0"

@@ -37,6 +37,8 @@ TypesOpt = Annotated[str, typer.Option(help="facility types that count, comma-se
 PopOpt = Annotated[Path | None, typer.Option(help="population points/polygons (CSV/JSON/GeoJSON/Excel)")]
 CensusOpt = Annotated[Path | None, typer.Option(help="control totals per district/街道 (CSV)")]
 CensusColOpt = Annotated[str, typer.Option(help="column of --census with the residents")]
+SubTotalsOpt = Annotated[list[Path] | None, typer.Option(
+    "--subdistrict-totals", help="街道 totals CSV (census or estimate; repeatable), kept exactly within --census")]
 BoundariesOpt = Annotated[Path | None, typer.Option(help="街道/镇 polygons (GeoJSON/GPKG)")]
 DistrictOpt = Annotated[str | None, typer.Option(help="restrict to one district, e.g. 徐汇区")]
 ModeOpt = Annotated[str, typer.Option(help="walk (4 km/h), elderly (3 km/h) or bike (12 km/h)")]
@@ -99,6 +101,7 @@ def coverage_cmd(
     population_crs: CrsChoice = "wgs84",
     census: CensusOpt = None,
     census_column: CensusColOpt = "pop_census_2020",
+    subdistrict_totals: SubTotalsOpt = None,
     boundaries: BoundariesOpt = None,
     district: DistrictOpt = None,
     mode: ModeOpt = "walk",
@@ -117,7 +120,8 @@ def coverage_cmd(
     inputs, result = _inputs_and_coverage(
         _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
         facilities=facilities, facility_crs=facility_crs, population=population, population_crs=population_crs,
-        census=census, census_column=census_column, boundaries=boundaries, district=district, cache_dir=cache_dir,
+        census=census, census_column=census_column, subdistrict_totals=subdistrict_totals, boundaries=boundaries,
+        district=district, cache_dir=cache_dir,
     )
     result.summary["seconds"] = round(time.perf_counter() - t0, 2)
     result.summary["network_cache"] = inputs.network.info.get("cache")
@@ -140,6 +144,7 @@ def site_cmd(
     population_crs: CrsChoice = "wgs84",
     census: CensusOpt = None,
     census_column: CensusColOpt = "pop_census_2020",
+    subdistrict_totals: SubTotalsOpt = None,
     boundaries: BoundariesOpt = None,
     district: DistrictOpt = None,
     mode: ModeOpt = "walk",
@@ -175,7 +180,8 @@ def site_cmd(
     inputs, result = _inputs_and_coverage(
         _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
         facilities=facilities, facility_crs=facility_crs, population=population, population_crs=population_crs,
-        census=census, census_column=census_column, boundaries=boundaries, district=district, cache_dir=cache_dir,
+        census=census, census_column=census_column, subdistrict_totals=subdistrict_totals, boundaries=boundaries,
+        district=district, cache_dir=cache_dir,
     )
     use_osm = osm_candidates if osm_candidates is not None else candidates is None
     cands = build_candidates(

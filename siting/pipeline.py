@@ -10,8 +10,8 @@ from typing import Any
 
 import geopandas as gpd
 
-from . import demand
-from ._labels import describe_sources
+from . import demand, totals
+from ._labels import describe_sources, file_year
 from ._validate import closest
 from .coords import normalize_crs
 from .coverage import DEFAULT_TYPES, CoverageResult, coverage
@@ -43,6 +43,7 @@ def load_inputs(
     population_crs: str = "wgs84",
     census: str | Path | None = None,
     census_column: str = "pop_census_2020",
+    subdistrict_totals: Iterable[str | Path] | None = None,
     boundaries: str | Path | None = None,
     district: str | None = None,
     settings: Settings | None = None,
@@ -56,6 +57,9 @@ def load_inputs(
     numbers is weighted by the ``census`` control totals (equal shares per point in each area); with
     no totals each point counts once (a share of locations, not residents). ``network``: the network
     already built from ``osm``/``place`` (batch runs reuse one per worker); built here when None.
+    ``subdistrict_totals`` (街道 totals CSVs, :func:`siting.totals.read_subdistrict_totals`) are kept
+    exactly inside the district totals (:func:`siting.totals.spread_top_down`); every point gets a
+    ``population_source``.
     """
     settings = settings or Settings()
     notes: list[str] = []
@@ -93,8 +97,17 @@ def load_inputs(
         warn_unmatched_names(pop, bnd, population)
         if normalize_crs(population_crs) == "wgs84":
             warn_if_population_offset(pop, bnd, population)
-    totals = demand.read_census(census, column=census_column) if census is not None else None
-    pop = demand.prepare_population(pop, totals, boundaries=bnd)
+    district_totals = demand.read_census(census, column=census_column) if census is not None else None
+    had_figures = bool(pop.attrs.get("weighted")) and bool(pop["population"].notna().all())
+    sub_files = list(subdistrict_totals or [])
+    if sub_files:
+        if bnd is None:
+            raise SitingError("--subdistrict-totals needs 街道 boundaries (--boundaries FILE, or an OSM file that "
+                              "has them)")
+        pop = totals.spread_top_down(demand.assign_areas(pop, bnd), bnd, totals.read_all(sub_files), district_totals)
+    else:
+        pop = totals.label_sources(demand.prepare_population(pop, district_totals, boundaries=bnd),
+                                   had_figures=had_figures)
     if facilities is not None and bnd is not None and normalize_crs(facility_crs) == "wgs84":
         warn_if_offset(fac, bnd, facilities)
     if district is not None:
@@ -103,6 +116,8 @@ def load_inputs(
         pop, bnd = demand.restrict_to_district(pop, bnd, district)
     sources = describe_sources(osm=osm, place=place, facilities=facilities, population=population, census=census,
                                census_column=census_column, boundaries=boundaries)
+    sources += [{"what": "街道人口 subdistrict totals", "source": Path(f).name, "year": file_year(f)}
+                for f in sub_files]
     return Inputs(net, fac, pop, bnd, notes, sources)
 
 
@@ -118,9 +133,21 @@ def run_coverage(
     if unusable:
         notes.append(f"{unusable} facilities lie off the street extract and are not counted: residents near the "
                      "extract's edge may in fact be served by them (edge effect)")
-    result.summary["notes"] = notes
+    attach_sources(result)
+    result.summary["notes"] = notes + [totals.describe(result.points)]
     result.summary["sources"] = inputs.sources
     return result
+
+
+def attach_sources(result: CoverageResult) -> None:
+    """Add ``population_source`` per 街道 to ``by_subdistrict``/``subdistricts`` and counts to the summary."""
+    if "population_source" not in result.points.columns:
+        return
+    per_sub = totals.by_subdistrict(result.points)
+    result.by_subdistrict["population_source"] = result.by_subdistrict["subdistrict"].map(per_sub)
+    if result.subdistricts is not None:
+        result.subdistricts["population_source"] = result.subdistricts["subdistrict"].map(per_sub)
+    result.summary["population_sources"] = per_sub.value_counts().to_dict()
 
 
 def data_limits(inputs: Inputs) -> list[str]:

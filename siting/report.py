@@ -25,7 +25,7 @@ from .figures import write_figures
 from .maps import coverage_map, save_map
 
 SUBDISTRICT_COLUMNS = ["district", "subdistrict", "population", "covered", "coverage_rate", "target", "gap_pp",
-                       "gap_residents", "too_far_population", "outside_population", "points"]
+                       "gap_residents", "too_far_population", "outside_population", "points", "population_source"]
 
 
 def _json_default(value: Any) -> Any:
@@ -185,7 +185,8 @@ def format_table(result: CoverageResult) -> str:
     s = result.summary
     unit = "residents" if s.get("unit") == "residents" else "locations"
     t = sort_by_gap(subdistrict_table(result))
-    lines = [f"{'街道 / subdistrict':<14}{unit:>12}{'covered':>12}{'rate':>8}{'target':>8}{'gap':>10}{'outside':>10}"]
+    lines = [f"{'街道 / subdistrict':<14}{unit:>12}{'covered':>12}{'rate':>8}{'target':>8}{'gap':>10}{'outside':>10}"
+             "  source"]
     empty = t["population"] <= 0
     for i, (_, r) in enumerate(t.iterrows()):
         if empty.iloc[i] and (i == 0 or not empty.iloc[i - 1]):
@@ -194,7 +195,7 @@ def format_table(result: CoverageResult) -> str:
         tgt = "—" if pd.isna(r["target"]) else f"{r['target']:.0%}"
         g = "—" if pd.isna(r["gap_residents"]) else f"{r['gap_residents']:,.0f}"
         lines.append(f"{_pad(str(r['subdistrict']), 14)}{r['population']:>12,.0f}{r['covered']:>12,.0f}{rate:>8}"
-                     f"{tgt:>8}{g:>10}{r['outside_population']:>10,.0f}")
+                     f"{tgt:>8}{g:>10}{r['outside_population']:>10,.0f}  {r.get('population_source') or ''}")
     rate = s["coverage_rate"]
     lines.append("")
     if rate == rate:

@@ -95,6 +95,15 @@ def readme_commands(repo_root: Path) -> list[str]:
     return [b.strip() for b in re.findall(r"```bash\n(.*?)```", text, flags=re.S)]
 
 
+def equal_shares(args: list[str]) -> list[str]:
+    """``args`` without ``--subdistrict-totals FILE`` pairs: the census spread in equal shares per point."""
+    out = list(args)
+    while "--subdistrict-totals" in out:
+        i = out.index("--subdistrict-totals")
+        del out[i:i + 2]
+    return out
+
+
 @pytest.fixture(scope="session")
 def main_job(repo_root: Path, shanghai: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """Run the README's first command (its `siting coverage ...` part) once, into a temp dir.
@@ -120,10 +129,11 @@ def main_job(repo_root: Path, shanghai: Path, tmp_path_factory: pytest.TempPathF
 
 @pytest.fixture(scope="session")
 def site_args(repo_root: Path, shanghai: Path, tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """The README's first command as `siting site` arguments (real paths, a temp network cache), minus --out."""
+    """The README's first command as `siting site` arguments (real paths, a temp network cache), minus --out and
+    minus --subdistrict-totals: explicitly the equal-share configuration whose figures the site tests pin."""
     text = (repo_root / "README.md").read_text(encoding="utf-8")
     command = re.findall(r"```bash\n(.*?)```", text, flags=re.S)[0].strip().partition(" && ")[2]
-    args = [a.replace("../shared/data/shanghai", str(shanghai)) for a in shlex.split(command)]
+    args = equal_shares([a.replace("../shared/data/shanghai", str(shanghai)) for a in shlex.split(command)])
     assert args[:2] == ["siting", "coverage"]
     i = args.index("--out")
     del args[i:i + 2]

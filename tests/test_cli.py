@@ -44,6 +44,21 @@ def test_main_job_outputs(main_job):
 
 
 @pytest.mark.realdata
+def test_main_job_uses_subdistrict_totals(main_job):
+    """The README job spreads the 徐汇 街道 estimate (not equal shares per 小区) and says so everywhere."""
+    out, printed = main_job
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["population_sources"] == {"estimate": 13}
+    assert summary["coverage_rate"] == pytest.approx(0.539, abs=0.001)  # equal shares give 0.556
+    assert any("estimated totals (not census)" in n for n in summary["notes"])
+    subs = pd.read_csv(out / "subdistricts.csv").set_index("subdistrict")
+    assert (subs["population_source"] == "estimate").all()
+    assert subs.loc["天平路街道", "population"] == pytest.approx(66_054)  # the whole 街道 lies in the extract
+    assert set(gpd.read_file(out / "points.gpkg")["population_source"]) == {"estimate"}
+    assert "estimate" in printed
+
+
+@pytest.mark.realdata
 def test_existing_output_needs_overwrite(main_job):
     out, _ = main_job
     before = sorted(p.name for p in out.iterdir())

@@ -13,7 +13,7 @@ import json
 import shlex
 
 import pytest
-from conftest import readme_commands
+from conftest import equal_shares, readme_commands
 from typer.testing import CliRunner
 
 from siting.cli import app
@@ -44,17 +44,21 @@ def _check_coverage(summary: dict) -> None:
 
 @pytest.fixture(scope="module")
 def cli_args(repo_root, shanghai, tmp_path_factory):
-    """The README's first command's inputs (real paths, a temp cache), without `siting coverage` and --out."""
+    """The README's first command's inputs (real paths, a temp cache), without `siting coverage` and --out, and
+    explicitly in the equal-share configuration (without --subdistrict-totals) whose figures are pinned here."""
     command = readme_commands(repo_root)[0].partition(" && ")[2]
-    args = [a.replace("../shared/data/shanghai", str(shanghai)) for a in shlex.split(command)]
+    args = equal_shares([a.replace("../shared/data/shanghai", str(shanghai)) for a in shlex.split(command)])
     i = args.index("--out")
     del args[i:i + 2]
     return [a for a in args[2:] if a != "--overwrite"] + ["--cache-dir", str(tmp_path_factory.mktemp("cache"))]
 
 
 @pytest.mark.realdata
-def test_main_job_unchanged(main_job):
-    out, _ = main_job
+def test_main_job_unchanged(cli_args, tmp_path):
+    """The README main job with equal shares per 小区 (the README itself adds the 徐汇 街道 totals)."""
+    out = tmp_path / "xuhui"
+    result = CliRunner().invoke(app, ["coverage", *cli_args, "--out", str(out), "--quiet", "--no-map"])
+    assert result.exit_code == 0, result.output
     _check_coverage(json.loads((out / "summary.json").read_text(encoding="utf-8")))
 
 
