@@ -31,7 +31,7 @@ from .facilities import DEFAULT_TYPES
 from .settings import Settings
 
 #: Keys naming input files (resolved against the jobs file's folder).
-PATH_KEYS = ("osm", "facilities", "population", "census", "boundaries", "cache_dir")
+PATH_KEYS = ("osm", "facilities", "population", "census", "subdistrict_totals", "boundaries", "cache_dir")
 #: Plain text keys.
 TEXT_KEYS = ("name", "place", "facility_crs", "population_crs", "census_column", "district", "mode")
 #: Number keys.
@@ -48,6 +48,7 @@ JOB_KEYS: dict[str, str] = {
     "population_crs": "wgs84, gcj02 or bd09",
     "census": "control totals per district/街道 (CSV)",
     "census_column": "column of census with the residents",
+    "subdistrict_totals": "街道 totals (CSV, census or estimate), kept exactly within census",
     "boundaries": "街道 polygons (GeoJSON/GPKG)",
     "district": "restrict to one district",
     "districts": "'all' (every district of the boundaries) or a list: one task each",
@@ -61,7 +62,7 @@ JOB_KEYS: dict[str, str] = {
 }
 #: Arguments of :func:`siting.pipeline.load_inputs` a task passes on.
 LOAD_KEYS = ("osm", "place", "facilities", "facility_crs", "population", "population_crs", "census",
-             "census_column", "boundaries", "cache_dir")
+             "census_column", "subdistrict_totals", "boundaries", "cache_dir")
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def load_inputs(
     population_crs: str = "wgs84",
     census: str | Path | None = None,
     census_column: str = "pop_census_2020",
-    subdistrict_totals: Iterable[str | Path] | None = None,
+    subdistrict_totals: str | Path | Iterable[str | Path] | None = None,
     boundaries: str | Path | None = None,
     district: str | None = None,
     settings: Settings | None = None,
@@ -99,7 +99,8 @@ def load_inputs(
             warn_if_population_offset(pop, bnd, population)
     district_totals = demand.read_census(census, column=census_column) if census is not None else None
     had_figures = bool(pop.attrs.get("weighted")) and bool(pop["population"].notna().all())
-    sub_files = list(subdistrict_totals or [])
+    sub_files: list[str | Path] = (
+        [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
     if sub_files:
         if bnd is None:
             raise SitingError("--subdistrict-totals needs 街道 boundaries (--boundaries FILE, or an OSM file that "
