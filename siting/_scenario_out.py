@@ -3,21 +3,30 @@ and the output folder (written through :func:`siting.report.atomic_dir`, like ev
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from ._scenario_values import BASELINE, folder_name
+from .coverage import OUTSIDE, CoverageResult
 from .maps import save_map, scenarios_map
 from .report import _pad, atomic_dir, coverage_files, siting_files
 
 if TYPE_CHECKING:
     import folium
 
-    from .scenarios import Comparison
+    from .scenarios import Comparison, Run
 
+#: Columns of `Comparison.table` (and comparison.csv), in order.
+TABLE_COLUMNS = ["scenario", "level", "area", "population", "covered", "coverage_rate", "target", "gap_residents",
+                 "mean_walk_min", "delta_covered"]
+#: Decimals kept in the table: residents to 1e-6 (census shares are fractional), shares and minutes to 1e-12.
+ROUNDING = {"population": 6, "covered": 6, "gap_residents": 6, "delta_covered": 6, "coverage_rate": 12, "target": 12,
+            "mean_walk_min": 12}
 #: Bilingual headers of comparison.xlsx (Chinese, then the CSV's column name: ``header.split()[-1]`` gives it back).
 HEADERS = {
     "scenario": "情景", "level": "层级", "area": "区域", "population": "人口", "covered": "覆盖人口",
@@ -121,3 +130,40 @@ def write_comparison(comp: Comparison, out: str | Path, *, overwrite: bool = Fal
                 coverage_files(run.result, tmp / folder, map_html=map_html, tiles=tiles)
 
     return atomic_dir(out, write, overwrite=overwrite)
+
+
+def comparison_table(runs: Mapping[str, Run]) -> pd.DataFrame:
+    """The long table (:data:`TABLE_COLUMNS`): every run × (district, 街道), deltas versus the baseline."""
+    frames = [_area_rows(name, run.result) for name, run in runs.items()]
+    table = pd.concat(frames, ignore_index=True)
+    base = table[table["scenario"] == BASELINE].set_index(["level", "area"])["covered"]
+    key = pd.MultiIndex.from_frame(table[["level", "area"]])
+    table["delta_covered"] = table["covered"].to_numpy() - base.reindex(key).fillna(0.0).to_numpy()
+    # at most 15 significant digits, so that CSV and Excel (which keeps 16) hold exactly the same numbers
+    for col, decimals in ROUNDING.items():
+        table[col] = table[col].astype(float).round(decimals)
+    return table[TABLE_COLUMNS]
+
+
+def _area_rows(name: str, result: CoverageResult) -> pd.DataFrame:
+    pts = result.points
+    rated = (pts["status"] != OUTSIDE).to_numpy()
+    walk = pts["walk_min"].to_numpy(float)
+    w = pts["population"].fillna(0).to_numpy(float)
+    timed = rated & np.isfinite(walk)
+    frames = []
+    for level, by in (("district", result.by_district), ("subdistrict", result.by_subdistrict)):
+        keys = pts[level].fillna("(none)").to_numpy(dtype=object)
+        sums = pd.DataFrame({"area": keys, "w": np.where(timed, w, 0.0), "wt": np.where(timed, w * walk, 0.0)})
+        g = sums.groupby("area")[["w", "wt"]].sum()
+        mean = (g["wt"] / g["w"].where(g["w"] > 0)).rename("mean_walk_min")
+        rows = by.rename(columns={level: "area"})[["area", "population", "covered", "coverage_rate", "target",
+                                                   "gap_residents"]]
+        rows = rows.merge(mean, left_on="area", right_index=True, how="left")
+        rows.insert(0, "level", level)
+        frames.append(rows)
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(0, "scenario", name)
+    out["target"] = out["target"].astype(float)
+    out["gap_residents"] = out["gap_residents"].astype(float)
+    return out

@@ -18,11 +18,11 @@ from tqdm import tqdm
 
 from . import demand
 from ._scenario_file import Baseline, Edits, Scenario, ScenarioFile, check_names, read_scenario_file, resolve_ids
-from ._scenario_out import comparison_map, format_comparison, write_comparison, write_excel
+from ._scenario_out import comparison_map, comparison_table, format_comparison, write_comparison, write_excel
 from ._scenario_values import BASELINE, FileSpec, NewFacility, NewResidents, Where
 from .candidates import build_candidates
 from .coords import to_wgs84
-from .coverage import OUTSIDE, CoverageResult
+from .coverage import CoverageResult
 from .errors import ScenarioError, SitingError
 from .facilities import DEFAULT_TYPES, facilities_from_osm, facilities_from_place, read_facilities
 from .network import Network
@@ -31,14 +31,6 @@ from .plan import SitePlan, plan_sites
 from .settings import Settings
 
 __all__ = ["BASELINE", "Baseline", "Comparison", "Run", "Scenario", "compare", "prepare", "read_scenario_file"]
-
-#: Columns of `Comparison.table` (and comparison.csv), in order.
-TABLE_COLUMNS = ["scenario", "level", "area", "population", "covered", "coverage_rate", "target", "gap_residents",
-                 "mean_walk_min", "delta_covered"]
-#: Decimals kept in the table: residents to 1e-6 (census shares are fractional), shares and minutes to 1e-12.
-ROUNDING = {"population": 6, "covered": 6, "gap_residents": 6, "delta_covered": 6, "coverage_rate": 12, "target": 12,
-            "mean_walk_min": 12}
-
 
 @dataclass
 class Prepared:
@@ -390,41 +382,3 @@ def _site_stations(run: Run, s: Scenario, prep: Prepared, inputs: Inputs) -> Run
         plan.__dict__["after"] = after.result  # the same coverage SitePlan.after would recompute
     after.plan, after.added = plan, new
     return after
-
-
-# ------------------------------------------------------------------------------------------------ tables
-def comparison_table(runs: Mapping[str, Run]) -> pd.DataFrame:
-    """The long table (:data:`TABLE_COLUMNS`): every run × (district, 街道), deltas versus the baseline."""
-    frames = [_area_rows(name, run.result) for name, run in runs.items()]
-    table = pd.concat(frames, ignore_index=True)
-    base = table[table["scenario"] == BASELINE].set_index(["level", "area"])["covered"]
-    key = pd.MultiIndex.from_frame(table[["level", "area"]])
-    table["delta_covered"] = table["covered"].to_numpy() - base.reindex(key).fillna(0.0).to_numpy()
-    # at most 15 significant digits, so that CSV and Excel (which keeps 16) hold exactly the same numbers
-    for col, decimals in ROUNDING.items():
-        table[col] = table[col].astype(float).round(decimals)
-    return table[TABLE_COLUMNS]
-
-
-def _area_rows(name: str, result: CoverageResult) -> pd.DataFrame:
-    pts = result.points
-    rated = (pts["status"] != OUTSIDE).to_numpy()
-    walk = pts["walk_min"].to_numpy(float)
-    w = pts["population"].fillna(0).to_numpy(float)
-    timed = rated & np.isfinite(walk)
-    frames = []
-    for level, by in (("district", result.by_district), ("subdistrict", result.by_subdistrict)):
-        keys = pts[level].fillna("(none)").to_numpy(dtype=object)
-        sums = pd.DataFrame({"area": keys, "w": np.where(timed, w, 0.0), "wt": np.where(timed, w * walk, 0.0)})
-        g = sums.groupby("area")[["w", "wt"]].sum()
-        mean = (g["wt"] / g["w"].where(g["w"] > 0)).rename("mean_walk_min")
-        rows = by.rename(columns={level: "area"})[["area", "population", "covered", "coverage_rate", "target",
-                                                   "gap_residents"]]
-        rows = rows.merge(mean, left_on="area", right_index=True, how="left")
-        rows.insert(0, "level", level)
-        frames.append(rows)
-    out = pd.concat(frames, ignore_index=True)
-    out.insert(0, "scenario", name)
-    out["target"] = out["target"].astype(float)
-    out["gap_residents"] = out["gap_residents"].astype(float)
-    return out

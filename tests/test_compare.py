@@ -3,20 +3,25 @@ inputs, closing never helps, adding never hurts, elderly ≤ walk; outputs (CSV 
 
 from __future__ import annotations
 
+import json
 from functools import cache
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
+from typer.testing import CliRunner
 
 import siting
 from siting._scenario_out import read_excel_table
+from siting.cli import app
 from siting.pipeline import Inputs
-from siting.scenarios import BASELINE, Scenario
+from siting.scenarios import BASELINE, Scenario, prepare
 
 LON0, LAT0 = 121.44, 31.20
 DLON, DLAT = 100 / (111_320 * np.cos(np.radians(LAT0))), 100 / 110_574  # 100 m steps
@@ -157,3 +162,77 @@ def test_closing_never_helps_adding_never_hurts_elderly_never_beats_walking(clos
     assert (cov["elderly"] <= cov[BASELINE] + 1e-9).all()
     assert (cov["closed_then_added"] >= cov["closed"] - 1e-9).all()
     assert (comp.table.loc[comp.table["scenario"] == "added", "delta_covered"] >= -1e-9).all()
+
+
+# ------------------------------------------------------------------------------------------------ real sample
+EXAMPLE_PREFIX = "../../../shared/data/shanghai"
+
+
+def real_file(repo_root: Path, shanghai: Path, folder: Path, names: list[str] | None = None) -> Path:
+    """data/scenarios/xuhui_2025.yaml with its paths made absolute (a worktree sits one level deeper)."""
+    text = (repo_root / "data" / "scenarios" / "xuhui_2025.yaml").read_text(encoding="utf-8")
+    assert text.count(EXAMPLE_PREFIX) == 5  # every input relative to the file: ../../../shared beside the checkout
+    path = folder / "xuhui_2025.yaml"
+    path.write_text(text.replace(EXAMPLE_PREFIX, str(shanghai)), encoding="utf-8")
+    if names is not None:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec["scenarios"] = [s for s in spec["scenarios"] if s["name"] in names]
+        path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.mark.realdata
+def test_example_file_is_valid(repo_root, shanghai, tmp_path):
+    prep = prepare(real_file(repo_root, shanghai, tmp_path))
+    assert len(prep.scenarios) == 10
+    assert prep.edits["close_hunan"].close == ("5",)  # by name → id
+    assert "淮海中路966号" in prep.edits["move_hunan"].move["5"].name
+    assert [s.name for s in prep.order].index("optimiser_90") < [s.name for s in prep.order].index(
+        "optimiser_90_elderly")
+
+
+@pytest.mark.realdata
+def test_cli_compare_equals_separate_siting_coverage_runs(repo_root, shanghai, tmp_path):
+    """Several scenarios of the example file: covered residents exactly as `siting coverage` on edited files."""
+    names = ["close_hunan", "move_hunan", "elderly", "bike", "add_station"]
+    path = real_file(repo_root, shanghai, tmp_path, names)
+    cache = str(tmp_path / "cache")
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app, ["compare", str(path), "--out", str(out), "--cache-dir", cache, "--no-map"])
+    assert result.exit_code == 0, result.output
+    assert "close_hunan" in result.output and "Δ pp" in result.output
+
+    fac = siting.read_facilities(shanghai / "facilities/xuhui_chc_healthxuhui.csv", crs="bd09")
+    table = pd.DataFrame({"id": fac["facility_id"], "name": fac["name"], "type": fac["type"],
+                          "lon": fac.geometry.x, "lat": fac.geometry.y})
+    moved = table.copy()
+    moved.loc[moved["id"] == "5", ["lon", "lat"]] = [121.4535, 31.2181]
+    added = pd.concat([table, pd.DataFrame({"id": ["add_station:1"], "name": ["新站 徐家汇"], "type": ["station"],
+                                            "lon": [121.437], "lat": [31.196]})], ignore_index=True)
+    edited = {"close_hunan": (table[table["id"] != "5"], []), "move_hunan": (moved, []),
+              "elderly": (table, ["--mode", "elderly"]), "bike": (table, ["--mode", "bike"]),
+              "add_station": (added, []), BASELINE: (table, [])}
+    csv = pd.read_csv(out / "comparison.csv", encoding="utf-8-sig")
+    for name, (facilities, extra) in edited.items():
+        facilities.to_csv(tmp_path / f"{name}.csv", index=False)
+        one = tmp_path / f"one_{name}"
+        args = ["coverage", "--osm", str(shanghai / "osm/shanghai_center_overpass_roads.osm"),
+                "--facilities", str(tmp_path / f"{name}.csv"), "--facility-crs", "wgs84",
+                "--population", str(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json"),
+                "--population-crs", "bd09",
+                "--census", str(shanghai / "population/shanghai_district_population_census.csv"),
+                "--boundaries", str(shanghai / "boundaries/shanghai_subdistricts_osm_8districts.geojson"),
+                "--district", "徐汇区", "--target", "0.9", "--out", str(one), "--cache-dir", cache, "--no-map", "-q",
+                *extra]
+        run = CliRunner().invoke(app, args)
+        assert run.exit_code == 0, run.output
+        alone = json.loads((one / "summary.json").read_text(encoding="utf-8"))
+        inside = json.loads((out / name / "summary.json").read_text(encoding="utf-8"))
+        assert inside["population_covered"] == alone["population_covered"], name
+        assert inside["population_total"] == alone["population_total"], name
+        subs = pd.read_csv(one / "subdistricts.csv", encoding="utf-8-sig").set_index("subdistrict")["covered"]
+        rows = csv[(csv["scenario"] == name) & (csv["level"] == "subdistrict")].set_index("area")["covered"]
+        assert (rows == subs.reindex(rows.index).round(6)).all(), name
+    covered = csv[csv["level"] == "district"].set_index("scenario")["covered"]
+    assert covered["close_hunan"] < covered[BASELINE] < covered["add_station"] < covered["bike"]
+    assert covered["elderly"] < covered[BASELINE]
