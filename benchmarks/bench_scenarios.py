@@ -62,13 +62,15 @@ def main() -> None:
                if name != BASELINE}
     slowest = max(singles, key=singles.__getitem__)
     bound = 2 * singles[slowest] + t_net
-    print(f"{len(singles)} scenarios on the real sample (northern Xuhui, {comp.runs[BASELINE].result.summary['n_points']:,}"
-          f" population points); network build cold: walk {t_cold['walk']:.2f} s, bike {t_cold['bike']:.2f} s; "
+    points = comp.runs[BASELINE].result.summary["n_points"]
+    print(f"{len(singles)} scenarios on the real sample (northern Xuhui, {points:,} population points); "
+          f"network build cold: walk {t_cold['walk']:.2f} s, bike {t_cold['bike']:.2f} s; "
           f"warm load {t_net:.2f} s")
     for name, seconds in singles.items():
         print(f"  alone  {name:<22}{seconds:7.2f} s   (in the comparison: {comp.runs[name].seconds:5.2f} s)")
     print(f"compare(), all {len(singles)} + baseline: {t_all:.2f} s (load {comp.seconds['load']:.2f} s)")
-    print(f"sum of the single runs: {sum(singles.values()):.2f} s -> compare is {sum(singles.values()) / t_all:.1f}x faster")
+    total = sum(singles.values())
+    print(f"sum of the single runs: {total:.2f} s -> compare is {total / t_all:.1f}x faster")
     print(f"target: < 2 x slowest single ({slowest}, {singles[slowest]:.2f} s) + network load ({t_net:.2f} s) "
           f"= {bound:.2f} s; measured {t_all:.2f} s = {t_all / bound:.2f} of the bound -> "
           f"{'OK' if t_all < bound else 'MISSED'}")

@@ -35,3 +35,10 @@ def test_coverage_notebook_runs_and_concludes(repo_root, shanghai, tmp_path, mon
 def test_siting_notebook_runs_and_concludes(repo_root, shanghai, tmp_path, monkeypatch):
     text = _execute(repo_root, "02_siting.ipynb", tmp_path, monkeypatch)
     assert "new stations lift this to" in text and "Reaching 100 % takes" in text
+
+
+@pytest.mark.realdata
+def test_scenarios_notebook_runs_and_concludes(repo_root, shanghai, tmp_path, monkeypatch):
+    text = _execute(repo_root, "03_scenarios.ipynb", tmp_path, monkeypatch)
+    assert "In plain words: Today" in text and "淮海中路966号 (position approximate)" in text
+    assert "at an older resident's 3 km/h the same plan" in text and "Counting cycling" in text
