@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import coords, errors, locate
+from ._version import __version__ as __version__
 from .candidates import build_candidates, candidates_from_osm, generate_candidates, read_candidates
 from .coverage import DEFAULT_TYPES, CoverageResult, coverage
 from .demand import (
@@ -36,4 +37,3 @@ __all__ = [
     "read_subdistrict_totals", "restrict_to_district", "run_coverage", "save_map", "spread_top_down", "target_for",
     "weight_by_census", "Baseline", "Comparison", "Scenario", "compare",
 ]
-__version__ = "0.1.0"

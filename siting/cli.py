@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ._outdir import check_output
 from .batch import format_batch, run_batch
 from .candidates import build_candidates
 from .errors import SitingError
@@ -116,6 +117,7 @@ def coverage_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """15-minute coverage per 街道 and district, compared with the district target."""
+    given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir)
     t0 = time.perf_counter()
     inputs, result = _inputs_and_coverage(
         _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
@@ -125,7 +127,7 @@ def coverage_cmd(
     )
     result.summary["seconds"] = round(time.perf_counter() - t0, 2)
     result.summary["network_cache"] = inputs.network.info.get("cache")
-    write_coverage(result, out, overwrite=overwrite, map_html=not no_map, tiles=tiles)
+    write_coverage(result, out, overwrite=overwrite, map_html=not no_map, tiles=tiles, inputs=given)
     if not quiet:
         typer.echo(format_table(result))
         typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
@@ -176,6 +178,7 @@ def site_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Where to build new stations: the k best sites, or the fewest reaching a target (exact + greedy)."""
+    given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir, candidates, quotas)
     t0 = time.perf_counter()
     inputs, result = _inputs_and_coverage(
         _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
@@ -197,10 +200,17 @@ def site_cmd(
         quotas=read_quotas(quotas, known) if quotas is not None else None,
         locked=_split(lock), forbidden=_split(forbid), capacity=capacity, time_limit=time_limit, progress=not quiet,
     )
-    write_siting(plan, out, overwrite=overwrite, map_html=not no_map)
+    write_siting(plan, out, overwrite=overwrite, map_html=not no_map, inputs=given)
     if not quiet:
         typer.echo(format_siting(plan))
         typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
+
+
+def _check_out(out: Path, overwrite: bool, *inputs: Path | None) -> list[Path]:
+    """Refuse a bad ``--out`` before any work (see :func:`siting._outdir.check_output`); the inputs given."""
+    given = [p for p in inputs if p is not None]
+    check_output(out, overwrite=overwrite, inputs=given)
+    return given
 
 
 @app.command("compare")
@@ -215,6 +225,7 @@ def compare_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare scenarios (close / add / move facilities, mode, speed, minutes, new sites) side by side."""
+    _check_out(out, overwrite, scenario_file, cache_dir)
     t0 = time.perf_counter()
     comparison = compare(scenario_file, cache_dir=cache_dir, progress=not quiet)
     comparison.write(out, overwrite=overwrite, map_html=not no_map, tiles=tiles)
@@ -257,6 +268,7 @@ def batch_cmd(
     Exit code 0 when every job succeeded, 1 when some failed (their error is in batch.csv; the
     others are written), 2 when the jobs file is invalid or every job failed.
     """
+    _check_out(out, overwrite, jobs_file)
     res = run_batch(jobs_file, out, scheduler=scheduler, workers=workers, overwrite=overwrite, progress=not quiet)
     if not quiet:
         typer.echo(format_batch(res))

@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +14,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._outdir import generator, output_dir
 from ._stats import sort_by_gap
-from ._tables import usual_mode
 from .coverage import CoverageResult
-from .errors import OutputError
 from .figures import write_figures
 from .maps import coverage_map, save_map
 
@@ -52,6 +48,7 @@ def _clean(obj: Any) -> Any:
 
 def summary_json(summary: dict[str, Any]) -> str:
     """The summary as JSON (NaN → null; ``inf`` cannot occur in the summary)."""
+    summary = {"generator": generator(), **summary}
     return json.dumps(_clean(summary), ensure_ascii=False, indent=2, default=_json_default)
 
 
@@ -69,39 +66,16 @@ def _writable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def atomic_dir(out_dir: str | Path, write: Callable[[Path], None], *, overwrite: bool = False) -> Path:
-    """Run ``write(tmp)`` in a temporary folder beside ``out_dir``, then move it into place.
+def atomic_dir(out_dir: str | Path, write: Callable[[Path], None], *, overwrite: bool = False,
+               inputs: Iterable[Any] = ()) -> Path:
+    """Run ``write(tmp)`` in a temporary folder beside ``out_dir``, then move it into place in one step.
 
-    Nothing is left at ``out_dir`` when ``write`` fails: no partial output. An existing
-    ``out_dir`` is replaced only with ``overwrite=True``.
+    See :func:`siting._outdir.output_dir`: nothing is left at ``out_dir`` when ``write`` fails, and
+    ``overwrite`` replaces only a folder siting wrote (never the current/home folder or one holding an input).
     """
-    out = Path(out_dir)
-    if out.exists() and not overwrite:
-        raise OutputError(f"output directory {out} already exists; use --overwrite to replace it")
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"output path {out} exists and is not a directory")
-    parent = out.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write into {parent}: {exc.strerror or exc}") from exc
-    try:
+    with output_dir(out_dir, overwrite=overwrite, inputs=inputs) as tmp:
         write(tmp)
-        _relax_permissions(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
-def _relax_permissions(folder: Path) -> None:
-    """mkdtemp/mkstemp create owner-only files; give outputs the usual umask-based modes."""
-    for path in [folder, *folder.rglob("*")]:
-        usual_mode(path)
+    return Path(out_dir)
 
 
 def write_layers(result: CoverageResult, folder: Path) -> gpd.GeoDataFrame:
@@ -118,12 +92,12 @@ def write_layers(result: CoverageResult, folder: Path) -> gpd.GeoDataFrame:
 
 def write_coverage(
     result: CoverageResult, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
-    self_contained: bool = True, tiles: bool = True,
+    self_contained: bool = True, tiles: bool = True, inputs: Iterable[Any] = (),
 ) -> Path:
     """Write a coverage result into ``out_dir``, atomically (the files: see :func:`coverage_files`)."""
     return atomic_dir(out_dir, lambda tmp: coverage_files(result, tmp, map_html=map_html,
                                                           self_contained=self_contained, tiles=tiles),
-                      overwrite=overwrite)
+                      overwrite=overwrite, inputs=inputs)
 
 
 def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = True, self_contained: bool = True,
@@ -242,10 +216,10 @@ def _pad(text: str, width: int) -> str:
 
 
 def write_siting(plan: Any, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
-                 self_contained: bool = True) -> Path:
+                 self_contained: bool = True, inputs: Iterable[Any] = ()) -> Path:
     """Write a site plan (:class:`siting.plan.SitePlan`) into ``out_dir``, atomically (see :func:`siting_files`)."""
     return atomic_dir(out_dir, lambda tmp: siting_files(plan, tmp, map_html=map_html, self_contained=self_contained),
-                      overwrite=overwrite)
+                      overwrite=overwrite, inputs=inputs)
 
 
 def siting_files(plan: Any, folder: Path, *, map_html: bool = True, self_contained: bool = True) -> None:

@@ -151,3 +151,77 @@ def k3(site_args: list[str], tmp_path_factory: pytest.TempPathFactory) -> tuple[
     result = CliRunner().invoke(app, [*site_args, "--out", str(out), "--k", "3"])
     assert result.exit_code == 0, result.output
     return out, result.output
+
+
+class Forked:
+    """A ``siting`` CLI run in a forked child (imports shared with pytest, so it starts in milliseconds;
+    a crash or a kill takes only the child down). ``wait()`` gives a CompletedProcess."""
+
+    def __init__(self, args: list[str], cwd: Path, env: dict | None = None) -> None:
+        import os
+        import tempfile
+
+        import osmnx  # noqa: F401  (imported once here, not in every child)
+
+        import siting.pipeline  # noqa: F401
+        import siting.report  # noqa: F401
+        from siting.cli import app
+
+        self.args = args
+        self._err = tempfile.TemporaryFile()
+        self._out = tempfile.TemporaryFile()
+        self.pid = os.fork()
+        if self.pid == 0:  # pragma: no cover - the child
+            code = 1
+            try:
+                import sys
+
+                os.dup2(self._out.fileno(), 1)
+                os.dup2(self._err.fileno(), 2)
+                sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 (pytest captures sys.*)
+                sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+                os.chdir(cwd)
+                os.environ.update(env or {})
+                app(args, prog_name="siting")
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                import traceback
+
+                traceback.print_exc()
+            finally:
+                import sys
+
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+
+    def wait(self):
+        import os
+        import subprocess
+
+        _, status = os.waitpid(self.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        texts = []
+        for f in (self._out, self._err):
+            f.seek(0)
+            texts.append(f.read().decode("utf-8", "replace"))
+            f.close()
+        return subprocess.CompletedProcess(self.args, code, *texts)
+
+
+def run_siting(args: list[str], *, cwd: Path, env: dict | None = None):
+    """Run the ``siting`` CLI with ``args`` in a child process; a CompletedProcess (stdout, stderr as text)."""
+    return Forked(args, cwd, env).wait()
+
+
+@pytest.fixture
+def tiny_job(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A fast coverage job (walk_tiny.osm, one centre, two homes): (folder, CLI args without --out)."""
+    (tmp_path / "fac.csv").write_text("name,type,lon,lat\nA,center,121.4005,31.2000\n", encoding="utf-8")
+    (tmp_path / "pop.csv").write_text("lon,lat,population\n121.4025,31.2001,100\n121.4001,31.2015,50\n",
+                                      encoding="utf-8")
+    args = ["coverage", "--osm", str(TEST_DATA / "walk_tiny.osm"), "--facilities", str(tmp_path / "fac.csv"),
+            "--population", str(tmp_path / "pop.csv"), "--no-map", "--cache-dir", str(tmp_path / "cache"), "-q"]
+    return tmp_path, args
