@@ -141,7 +141,7 @@ def test_failed_jobs_are_reported_and_the_others_finish(batch):
     assert "丙区" in failed.loc["bad-district", "error"] and "甲区" in failed.loc["bad-district", "error"]
     assert "2 of 5 job(s) failed" in result.output and "error: job missing failed" in result.output
     assert not (out / "missing").exists() and not (out / "bad-district").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "batch.csv", "batch.xlsx"]
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "batch.csv", "batch.xlsx", "summary.json"]
 
 
 def test_each_network_is_built_once_per_worker(batch, cluster):
