@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import time
 import warnings
@@ -64,6 +65,9 @@ def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
         old = warnings.showwarning
         warnings.showwarning = show
         try:
+            for name, value in kwargs.items():
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise SitingError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
             return func(*args, **kwargs)
         except SitingError as exc:
             typer.echo(f"error: {exc}", err=True)

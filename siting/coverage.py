@@ -138,8 +138,9 @@ def _sub_lines(
     idx = np.flatnonzero(mask)
     if len(idx) == 0:
         return np.empty(0, dtype=object)
-    f0 = lo[idx] / length[idx]
-    f1 = hi[idx] / length[idx]
+    safe = np.where(length[idx] > 0, length[idx], 1.0)  # a zero-length segment is its start point
+    f0 = np.clip(lo[idx] / safe, 0.0, 1.0)
+    f1 = np.clip(hi[idx] / safe, 0.0, 1.0)
     dx, dy = x1[idx] - x0[idx], y1[idx] - y0[idx]
     a = np.column_stack([x0[idx] + f0 * dx, y0[idx] + f0 * dy])
     b = np.column_stack([x0[idx] + f1 * dx, y0[idx] + f1 * dy])

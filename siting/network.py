@@ -8,7 +8,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import geopandas as gpd
 import numpy as np
@@ -17,12 +17,13 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components
 
+from ._cache import atomic_write, read_cached, write_cached
 from ._osmnet import graph_to_segments, read_osm_ways
 from ._tables import check_file
 from .errors import GeocodeError, NetworkError
 from .settings import MODES
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 def default_cache_dir() -> Path:
@@ -167,6 +168,10 @@ class Network:
         """Build from projected coordinates (metres); segments of zero length and loops are dropped."""
         u, v = np.asarray(u, np.int64), np.asarray(v, np.int64)
         ow = np.zeros(len(u), bool) if oneway is None else np.asarray(oneway, bool)
+        if len(x):  # nodes at the same position are one node (no zero-length segment between them)
+            _, first, inverse = np.unique(np.column_stack([x, y]), axis=0, return_index=True, return_inverse=True)
+            same = first[np.ravel(inverse)]
+            u, v = same[u], same[v]
         keep = u != v
         u, v, ow = u[keep], v[keep], ow[keep]
         # Two-way segments: one canonical direction; drop duplicates (same pair) keeping one.
@@ -246,8 +251,8 @@ class Network:
         network_type = _network_type(mode)
         key = _sha256(path) + f"-{network_type}-v{CACHE_VERSION}"
         cached = _cache_path(cache_dir, "osm", key) if cache else None
-        if cached is not None and cached.exists():
-            net = cls.load(cached)
+        net = read_cached(cached, cls.load)
+        if net is not None:
             net.info["cache"] = "hit"
             if net.info.get("warning"):  # say on every run what the first run said
                 warnings.warn(f"{path.name}: {net.info['warning']}", stacklevel=2)
@@ -261,9 +266,7 @@ class Network:
             )
         for w in caught:
             warnings.warn(f"{path.name}: {w.message}", stacklevel=2)
-        if cached is not None:
-            net.save(cached)
-        net.info["cache"] = "miss" if cache else "off"
+        net.info["cache"] = "miss" if write_cached(cached, net._write_npz) else "off"
         return net
 
     @classmethod
@@ -313,8 +316,8 @@ class Network:
         text = query.wkt if kind == "polygon" else json.dumps(query, ensure_ascii=False, sort_keys=True)
         key = hashlib.sha256(f"{kind}:{text}".encode()).hexdigest()[:32] + f"-{network_type}-v{CACHE_VERSION}"
         cached = _cache_path(cache_dir, "online", key) if cache else None
-        if cached is not None and cached.exists():
-            net = cls.load(cached)
+        net = read_cached(cached, cls.load)
+        if net is not None:
             net.info["cache"] = "hit"
             return net
         http_cache = (Path(cache_dir) if cache_dir else default_cache_dir()) / "osmnx-http"
@@ -335,31 +338,34 @@ class Network:
             raise GeocodeError(f"cannot build a network for {kind} {text}: {exc}") from exc
         net = cls.from_graph(graph, info={"source": f"{kind}:{text}", "network_type": network_type},
                              network_type=network_type)
-        if cached is not None:
-            net.save(cached)
-        net.info["cache"] = "miss" if cache else "off"
+        net.info["cache"] = "miss" if write_cached(cached, net._write_npz) else "off"
         return net
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write to a compressed ``.npz`` (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp.npz")
+        return atomic_write(Path(path), self._write_npz)
+
+    def _write_npz(self, fh: IO[bytes]) -> None:
         np.savez_compressed(
-            tmp, node_id=self.node_id, x=self.x, y=self.y, u=self.u, v=self.v, length=self.length,
+            fh, node_id=self.node_id, x=self.x, y=self.y, u=self.u, v=self.v, length=self.length,
             oneway=self.oneway, crs=np.array(self.crs), info=np.array(json.dumps(self.info, default=str)),
         )
-        os.replace(tmp, path)
-        return path
 
     @classmethod
     def load(cls, path: str | Path) -> Network:
-        with np.load(path, allow_pickle=False) as z:
-            return cls(
+        """Read a network written by :meth:`save` (ValueError when the arrays do not fit together)."""
+        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+            net = cls(
                 z["node_id"], z["x"], z["y"], z["u"], z["v"], z["length"], z["oneway"],
                 str(z["crs"]), json.loads(str(z["info"])),
             )
+        n, m = len(net.node_id), len(net.u)
+        if not (len(net.x) == len(net.y) == n and len(net.v) == len(net.length) == len(net.oneway) == m
+                and (m == 0 or (max(net.u.max(), net.v.max()) < n and min(net.u.min(), net.v.min()) >= 0))
+                and np.isfinite(net.length).all() and isinstance(net.info, dict)):
+            raise ValueError("arrays of different lengths or segment ends outside the nodes")
+        return net
 
 
 def _network_type(mode: str) -> str:

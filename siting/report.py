@@ -176,8 +176,10 @@ def format_table(result: CoverageResult) -> str:
         lines.append(f"All: {s['population_covered']:,.0f} of {s['population_total']:,.0f} {unit} within "
                      f"{s['minutes']:g} min ({s['mode']}, {s['speed_kmh']:g} km/h) = {rate:.1%}")
     else:
-        lines.append("All: no population in the network area")
-    if s.get("target") is not None:
+        lines.append("All: no residents in the analysed area (none inside the street network's extent)")
+    if s.get("target") is not None and (s.get("gap_pp") is None or rate != rate):
+        lines.append(f"Target {s['target']:.0%}: cannot be judged, no residents in the analysed area")
+    elif s.get("target") is not None:
         met = "meets" if s.get("meets_target") else "misses"
         lines.append(f"Target {s['target']:.0%} ({s.get('target_source') or 'given'}): {met} it; gap "
                      f"{s['gap_pp']:.1f} points = {s['gap_residents']:,.0f} {unit}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from .errors import SitingError
@@ -49,6 +50,10 @@ class Settings:
             raise SitingError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.speed_kmh is None:
             object.__setattr__(self, "speed_kmh", float(MODES[self.mode]["speed_kmh"]))  # type: ignore[arg-type]
+        for name in ("speed_kmh", "minutes", "max_snap_m"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                raise SitingError(f"{name} must be a finite number, got {value}")
         if not (self.speed_kmh and self.speed_kmh > 0):
             raise SitingError(f"speed_kmh must be positive, got {self.speed_kmh}")
         if not self.minutes > 0:

@@ -1,0 +1,74 @@
+"""Files in the network cache: read them as a miss when unreadable, write them atomically, or warn and go on."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, TypeVar
+
+T = TypeVar("T")
+
+#: What an unreadable cache file raises while loading (truncated, garbled, empty, a key missing).
+UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, IndexError, TypeError)
+_STALE_S = 3600.0
+
+
+def read_cached(path: Path | None, load: Callable[[Path], T]) -> T | None:
+    """``load(path)``, or None when there is no cache file or it cannot be read (warned once; it is rebuilt)."""
+    if path is None or not path.exists():
+        return None
+    try:
+        return load(path)
+    except UNREADABLE as exc:
+        warnings.warn(f"the cache file {path} is unreadable ({type(exc).__name__}: {exc}); rebuilding it",
+                      stacklevel=3)
+        return None
+
+
+def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
+    """Write ``path`` through a uniquely named temp file beside it, then rename it into place.
+
+    Concurrent writers never share a temp name, so each rename installs a whole file. Raises OSError.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_cached(path: Path | None, write: Callable[[IO[bytes]], None]) -> bool:
+    """Store a cache file (see :func:`atomic_write`); False, with a warning, when the folder is not writable."""
+    if path is None:
+        return False
+    try:
+        _clean_stale(path.parent)
+        atomic_write(path, write)
+    except OSError as exc:
+        warnings.warn(f"cannot write the cache in {path.parent} ({exc.strerror or exc}); running without a cache "
+                      "(set --cache-dir or SITING_CACHE_DIR to a writable folder)", stacklevel=3)
+        return False
+    return True
+
+
+def _clean_stale(folder: Path) -> None:
+    """Temp files of writers killed more than an hour ago."""
+    if not folder.is_dir():
+        return
+    now = time.time()
+    for p in folder.glob(".*.tmp"):
+        try:
+            if now - p.stat().st_mtime > _STALE_S:
+                p.unlink()
+        except OSError:
+            pass
