@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -134,3 +135,24 @@ def test_real_shu_campus(shanghai):
     # PROVENANCE: 1,035 graph nodes, largest component 1,001 (all highway ways, consecutive nodes)
     assert 900 < net.n_nodes <= 1035
     assert 40 < net.length.sum() / 1000 < 46
+
+
+def test_concurrent_saves_of_one_network_do_not_clash(tmp_path, test_data):
+    """Batch workers may save the same network into the shared cache at the same moment."""
+    net = Network.from_osm(test_data / "walk_tiny.osm", cache=False)
+    errors: list[BaseException] = []
+
+    def save_often() -> None:
+        try:
+            for _ in range(20):
+                net.save(tmp_path / "n.npz")
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=save_often) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and [p.name for p in tmp_path.iterdir()] == ["n.npz"]
+    assert Network.load(tmp_path / "n.npz").n_edges == net.n_edges
