@@ -78,7 +78,7 @@ jobs:
 @pytest.fixture(scope="module")
 def cluster():
     """Two single-threaded worker processes (as `siting batch` starts by default)."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as lc, \
             Client(lc) as client:
         yield lc, client
 
