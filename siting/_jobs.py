@@ -9,6 +9,8 @@ A jobs file is YAML::
         osm: extract.osm      # or place: "徐汇区, 上海市"
         population: homes.csv
         districts: all        # one task per district of the boundaries (or a list; or district: 徐汇区)
+      - name: plans
+        scenarios: plans.yaml # every scenario of a `siting compare` file, as one task
 
 Relative paths are relative to the jobs file. Whether input files exist is checked where the job runs
 (on the worker: with a cluster the paths must be valid there), so a missing file fails only its job.
@@ -31,7 +33,8 @@ from .facilities import DEFAULT_TYPES
 from .settings import Settings
 
 #: Keys naming input files (resolved against the jobs file's folder).
-PATH_KEYS = ("osm", "facilities", "population", "census", "subdistrict_totals", "boundaries", "cache_dir")
+PATH_KEYS = ("osm", "facilities", "population", "census", "subdistrict_totals", "boundaries", "cache_dir",
+             "scenarios")
 #: Plain text keys.
 TEXT_KEYS = ("name", "place", "facility_crs", "population_crs", "census_column", "district", "mode")
 #: Number keys.
@@ -59,7 +62,10 @@ JOB_KEYS: dict[str, str] = {
     "target": "target share (0-1) instead of data/targets.csv",
     "cache_dir": "network cache folder",
     "map": "write map.html (default true)",
+    "scenarios": "a scenario file (siting compare): runs every scenario of it as this job",
 }
+#: The keys of a ``scenarios`` job (its scenario file names the inputs; other keys in ``defaults`` are ignored).
+SCENARIO_JOB_KEYS = ("name", "scenarios", "cache_dir", "map")
 #: Arguments of :func:`siting.pipeline.load_inputs` a task passes on.
 LOAD_KEYS = ("osm", "place", "facilities", "facility_crs", "population", "population_crs", "census",
              "census_column", "subdistrict_totals", "boundaries", "cache_dir")
@@ -67,7 +73,8 @@ LOAD_KEYS = ("osm", "place", "facilities", "facility_crs", "population", "popula
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of work: one coverage run (a job, or one district of a ``districts`` job).
+    """One unit of work: one coverage run (a job, or one district of a ``districts`` job), or every
+    scenario of a scenario file (``load`` holds ``scenarios``).
 
     ``folder`` is the output folder relative to the batch's ``--out``; ``error`` is set when the job
     could not even be expanded (e.g. ``districts: all`` with unreadable boundaries): it is reported,
@@ -116,8 +123,7 @@ def read_jobs(path: str | Path) -> list[Task]:
         problems.append("'defaults' must be a mapping of job keys")
         defaults = {}
     problems += [f"defaults: {p}" for p in _key_problems(defaults)]
-    if "name" in defaults:
-        problems.append("defaults: 'name' must be set per job")
+    problems += [f"defaults: {key!r} must be set per job" for key in ("name", "scenarios") if key in defaults]
     jobs: list[dict[str, Any]] = []
     names: set[str] = set()
     for i, raw in enumerate(doc["jobs"], start=1):
@@ -175,6 +181,9 @@ def _job_problems(raw: Mapping[str, Any], job: dict[str, Any], names: set[str]) 
         found.append(f"name {name!r} is used by an earlier job; names must be unique (they are folders)")
     elif name.startswith(".") or any(ch in name for ch in '/\\:*?"<>|'):
         found.append(f"name {name!r} must be usable as a folder name (no / \\ : * ? \" < > |, no leading dot)")
+    if "scenarios" in job:
+        return found + [f"key {key!r} does not apply to a 'scenarios' job (its scenario file names the inputs)"
+                        for key in raw if key not in SCENARIO_JOB_KEYS]
     if ("osm" in job) == ("place" in job):
         found.append("give exactly one of 'osm' or 'place'")
     if "district" in job and "districts" in job:
@@ -210,7 +219,10 @@ def _resolve(job: dict[str, Any], base: Path) -> dict[str, Any]:
 def _expand(job: dict[str, Any]) -> list[Task]:
     """The tasks of one job: one per district of ``districts``, else one."""
     name, types = str(job["name"]).strip(), job.get("facility_types", ",".join(DEFAULT_TYPES))
-    load = {k: str(job[k]) for k in LOAD_KEYS if k in job}
+    keys = ("scenarios", "cache_dir") if "scenarios" in job else LOAD_KEYS
+    load = {k: str(job[k]) for k in keys if k in job}
+    if "scenarios" in job:
+        return [Task(name, None, name, load, Settings(), ",".join(DEFAULT_TYPES), None, bool(job.get("map", True)))]
     base = Task(name, None, name, load, _settings(job), ",".join(types) if isinstance(types, list) else str(types),
                 float(job["target"]) if "target" in job else None, bool(job.get("map", True)))
     wanted = job.get("districts")

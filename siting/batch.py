@@ -16,7 +16,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,19 +27,21 @@ import pandas as pd
 from tqdm import tqdm
 
 from ._jobs import Task, read_jobs
+from ._scenario_file import read_scenario_file
 from .coverage import CoverageResult
 from .errors import SitingError
 from .network import Network
 from .pipeline import load_inputs, run_coverage
 from .report import atomic_dir, write_coverage
+from .settings import Settings
 
 if TYPE_CHECKING:
     from distributed import Client
 
-#: Columns of ``batch.csv``: one row per task and area (the task's whole area, its districts when it
-#: spans several, and every 街道).
-COLUMNS = ["job", "level", "area", "district", "population", "covered", "coverage_rate", "target", "gap_residents",
-           "outside_population", "status", "error", "warnings", "seconds", "folder"]
+#: Columns of ``batch.csv``: one row per task (and scenario) and area: the whole area first, then its
+#: districts when it spans several, then every 街道.
+COLUMNS = ["job", "task", "scenario", "level", "area", "district", "population", "covered", "coverage_rate", "target",
+           "gap_residents", "outside_population", "status", "error", "warnings", "seconds", "folder"]
 #: Networks kept in memory per worker (least recently used dropped first).
 MAX_NETWORKS = 8
 
@@ -75,11 +77,11 @@ def _worker_id() -> str:
         return "local"
 
 
-def worker_network(task: Task) -> Network:
-    """The task's street network from this worker's memory, built (or read from the disk cache) once."""
-    load, mode = task.load, task.settings.network_type
-    source = ("osm", _sha256(load["osm"])) if "osm" in load else ("place", load["place"])
-    key = (*source, mode)
+def worker_network(load: dict[str, Any], network_type: str) -> Network:
+    """The street network of ``load["osm"]`` (or ``load["place"]``) from this worker's memory, built (or
+    read from the disk cache, ``load["cache_dir"]``) once per worker."""
+    source = ("osm", _sha256(load["osm"])) if "osm" in load else ("place", str(load["place"]))
+    key = (*source, network_type)
     worker = _worker_id()
     with _lock:
         cache = _networks.setdefault(worker, OrderedDict())
@@ -90,14 +92,15 @@ def worker_network(task: Task) -> Network:
                 warnings.warn(f"{Path(net.info.get('source', '')).name}: {net.info['warning']}", stacklevel=2)
             return net
         if "osm" in load:
-            net = Network.from_osm(load["osm"], mode, cache_dir=load.get("cache_dir"))
+            net = Network.from_osm(load["osm"], network_type, cache_dir=load.get("cache_dir"))
         else:
-            net = Network.from_place(load["place"], mode, cache_dir=load.get("cache_dir"))
+            net = Network.from_place(str(load["place"]), network_type, cache_dir=load.get("cache_dir"))
         cache[key] = net
         if len(cache) > MAX_NETWORKS:
             cache.popitem(last=False)
         counts = _builds.setdefault(worker, {})
-        label = f"{Path(load['osm']).name}@{key[1][:8]}/{mode}" if "osm" in load else f"{load['place']}/{mode}"
+        label = f"{Path(load['osm']).name}@{key[1][:8]}" if "osm" in load else str(load["place"])
+        label += f"/{network_type}"
         counts[label] = counts.get(label, 0) + 1
         return net
 
@@ -122,8 +125,9 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def run_task(task: Task, out_root: str) -> list[dict[str, Any]]:
-    """Run one task on a worker: coverage of its inputs, written to ``out_root/task.folder``.
+def run_task(task: Task, out_root: str, compare: Callable[..., Any] | None = None) -> list[dict[str, Any]]:
+    """Run one task on a worker: coverage of its inputs (or its scenarios, run by ``compare``), written
+    to ``out_root/task.folder``.
 
     Returns the task's rows of the merged table; any exception becomes one "failed" row with the
     message (a planned :class:`~siting.errors.SitingError` as is, anything else with its type).
@@ -135,11 +139,7 @@ def run_task(task: Task, out_root: str) -> list[dict[str, Any]]:
         try:
             if task.error:
                 raise RuntimeError(task.error)
-            net = worker_network(task)
-            inputs = load_inputs(settings=task.settings, network=net, **task.load)
-            result = run_coverage(inputs, task.settings, types=task.types, target=task.target)
-            write_coverage(result, folder, map_html=task.map_html)
-            rows = result_rows(task, result)
+            rows = run_scenarios(task, folder, compare) if "scenarios" in task.load else run_one(task, folder)
         except Exception as exc:  # noqa: BLE001 - every failure is reported in the job's row
             rows = [failed_row(task, exc)]
     said = " | ".join(dict.fromkeys(str(w.message) for w in caught))
@@ -149,15 +149,45 @@ def run_task(task: Task, out_root: str) -> list[dict[str, Any]]:
     return rows
 
 
-def result_rows(task: Task, result: CoverageResult) -> list[dict[str, Any]]:
-    """Rows of one finished task: its whole area, its districts (when several), its 街道."""
+def run_one(task: Task, folder: Path) -> list[dict[str, Any]]:
+    """A coverage task: ``siting coverage`` on the task's inputs, with this worker's network."""
+    net = worker_network(task.load, task.settings.network_type)
+    inputs = load_inputs(settings=task.settings, network=net, **task.load)
+    result = run_coverage(inputs, task.settings, types=task.types, target=task.target)
+    write_coverage(result, folder, map_html=task.map_html)
+    return result_rows(task, result)
+
+
+def run_scenarios(task: Task, folder: Path, compare: Callable[..., Any] | None) -> list[dict[str, Any]]:
+    """A scenarios task: ``siting compare`` (:func:`siting.scenarios.compare`, handed in: this module sits
+    below ``scenarios`` in the layering) on the task's scenario file, with this worker's networks."""
+    if compare is None:
+        raise SitingError("a 'scenarios' job needs compare=siting.compare (the siting batch command passes it)")
+    spec = read_scenario_file(task.load["scenarios"])
+    base, networks = spec.baseline, dict[str, Network]()
+    if base.osm is not None or base.place is not None:
+        load: dict[str, Any] = {"osm": str(base.osm)} if base.osm is not None else {"place": base.place}
+        load["cache_dir"] = task.load.get("cache_dir")
+        for mode in {base.mode, *(s.mode for s in spec.scenarios if s.mode)}:
+            kind = Settings(mode=mode).network_type
+            networks[kind] = networks.get(kind) or worker_network(load, kind)
+    comparison = compare(spec.path or task.load["scenarios"], cache_dir=task.load.get("cache_dir"), networks=networks)
+    comparison.write(folder, map_html=task.map_html)
+    return [row for name, run in comparison.runs.items()
+            for row in result_rows(task, run.result, scenario=name, folder=f"{task.folder}/{name}")]
+
+
+def result_rows(task: Task, result: CoverageResult, *, scenario: str | None = None,
+                folder: str | None = None) -> list[dict[str, Any]]:
+    """Rows of one finished run: its whole area, its districts (when several), its 街道."""
     s = result.summary
     population, outside = s["population_total"], s.get("population_outside_network") or 0.0
     status = "ok" if population > 0 or not outside else "no residents in the extract"
-    head = {"job": task.job, "level": "district" if task.area else "all", "area": task.area or "all",
-            "district": task.area, "population": population, "covered": s["population_covered"],
-            "coverage_rate": s["coverage_rate"], "target": s.get("target"), "gap_residents": s.get("gap_residents"),
-            "outside_population": outside, "status": status, "error": None, "folder": task.folder}
+    head = {"job": task.job, "task": task.label, "scenario": scenario, "level": "district" if task.area else "all",
+            "area": task.area or "all", "district": task.area, "population": population,
+            "covered": s["population_covered"], "coverage_rate": s["coverage_rate"], "target": s.get("target"),
+            "gap_residents": s.get("gap_residents"), "outside_population": outside, "status": status, "error": None,
+            "folder": folder or task.folder}
     rows = [head]
     levels = [("subdistrict", result.by_subdistrict)]
     if task.area is None and len(result.by_district) > 1:
@@ -176,8 +206,8 @@ def result_rows(task: Task, result: CoverageResult) -> list[dict[str, Any]]:
 def failed_row(task: Task, exc: BaseException) -> dict[str, Any]:
     """The one row of a failed task."""
     message = str(exc) if isinstance(exc, SitingError) or task.error else f"{type(exc).__name__}: {exc}"
-    return {"job": task.job, "level": "district" if task.area else "all", "area": task.area or "all",
-            "district": task.area, "status": "failed", "error": message, "folder": None}
+    return {"job": task.job, "task": task.label, "level": "district" if task.area else "all",
+            "area": task.area or "all", "district": task.area, "status": "failed", "error": message, "folder": None}
 
 
 @contextmanager
@@ -194,9 +224,10 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
         yield client
 
 
-def run_tasks(client: Client, tasks: Sequence[Task], out_root: Path, *, progress: bool = True) -> pd.DataFrame:
+def run_tasks(client: Client, tasks: Sequence[Task], out_root: Path, *, progress: bool = True,
+              compare: Callable[..., Any] | None = None) -> pd.DataFrame:
     """Submit every task, collect rows as they finish (with a progress bar), return the merged table."""
-    futures = {client.submit(run_task, task, str(out_root), key=f"siting-{i}-{task.label}", pure=False): i
+    futures = {client.submit(run_task, task, str(out_root), compare, key=f"siting-{i}-{task.label}", pure=False): i
                for i, task in enumerate(tasks)}
     rows: dict[int, list[dict[str, Any]]] = {}
     bar = tqdm(dask().as_completed(futures), total=len(futures), unit="job", disable=not progress, desc="siting batch")
@@ -212,7 +243,8 @@ def run_tasks(client: Client, tasks: Sequence[Task], out_root: Path, *, progress
 
 
 def run_batch(jobs_file: str | Path, out: str | Path, *, scheduler: str | None = None, workers: int | None = None,
-              client: Client | None = None, overwrite: bool = False, progress: bool = True) -> BatchResult:
+              client: Client | None = None, overwrite: bool = False, progress: bool = True,
+              compare: Callable[..., Any] | None = None) -> BatchResult:
     """Run every task of ``jobs_file`` on Dask; write the per-task folders and ``batch.csv`` / ``batch.xlsx``.
 
     Parameters
@@ -224,6 +256,9 @@ def run_batch(jobs_file: str | Path, out: str | Path, *, scheduler: str | None =
         (default: the CPU count, at most one per task).
     client
         An existing :class:`distributed.Client` to use instead (left open).
+    compare
+        What runs ``scenarios`` jobs: pass :func:`siting.compare` (handed in because ``batch`` sits
+        below the scenarios module; ``siting batch`` passes it). Needed only when the file has such jobs.
 
     The jobs file is checked completely before anything runs (:func:`siting._jobs.read_jobs`). Output
     goes to a temporary folder beside ``out`` (on a cluster it must be on a filesystem the workers
@@ -231,33 +266,33 @@ def run_batch(jobs_file: str | Path, out: str | Path, *, scheduler: str | None =
     """
     t0 = time.perf_counter()
     tasks = read_jobs(jobs_file)
+    if compare is None and any("scenarios" in t.load for t in tasks):
+        raise SitingError(f"{jobs_file}: 'scenarios' jobs need compare=siting.compare (siting batch passes it)")
     holder: dict[str, pd.DataFrame] = {}
 
     def write(tmp: Path) -> None:
         if client is not None:
-            table = run_tasks(client, tasks, tmp.resolve(), progress=progress)
+            table = run_tasks(client, tasks, tmp.resolve(), progress=progress, compare=compare)
         else:
             n = workers or max(1, min(len(tasks), os.cpu_count() or 1))
             with connect(scheduler, n) as own:
-                table = run_tasks(own, tasks, tmp.resolve(), progress=progress)
+                table = run_tasks(own, tasks, tmp.resolve(), progress=progress, compare=compare)
         table.to_csv(tmp / "batch.csv", index=False, encoding="utf-8-sig")
         table.to_excel(tmp / "batch.xlsx", index=False, sheet_name="batch")
         holder["table"] = table
 
     path = atomic_dir(out, write, overwrite=overwrite)
     table = holder["table"]
-    failed = int(((table["status"] == "failed") & (table["level"] != "subdistrict")).sum())
+    failed = int((table.drop_duplicates("task")["status"] == "failed").sum())
     return BatchResult(table, path, len(tasks), failed, round(time.perf_counter() - t0, 2))
 
 
 def format_batch(res: BatchResult) -> str:
-    """One line per task (its whole area) for the terminal, then the totals."""
-    lines = [f"{'job':<28}{'residents':>12}{'covered':>12}{'rate':>8}{'target':>8}  status"]
-    for row in res.table[res.table["level"] != "subdistrict"].itertuples():
-        if row.level == "district" and row.area != row.district:
-            continue
-        label = str(row.job) if row.area == "all" else f"{row.job}/{row.area}"
-        pad = 28 - sum(2 if ord(ch) > 0x2E80 else 1 for ch in label)
+    """One line per task (and scenario): its whole area, then the totals."""
+    lines = [f"{'job':<32}{'residents':>12}{'covered':>12}{'rate':>8}{'target':>8}  status"]
+    for row in res.table.drop_duplicates(["task", "scenario"]).itertuples():
+        label = str(row.task) if pd.isna(row.scenario) else f"{row.task}: {row.scenario}"
+        pad = 32 - sum(2 if ord(ch) > 0x2E80 else 1 for ch in label)
         if row.status == "failed":
             lines.append(f"{label}{' ' * max(pad, 1)}{'':>12}{'':>12}{'':>8}{'':>8}  failed")
             continue

@@ -273,11 +273,12 @@ def batch_cmd(
     others are written), 2 when the jobs file is invalid or every job failed.
     """
     _check_out(out, overwrite, jobs_file)
-    res = run_batch(jobs_file, out, scheduler=scheduler, workers=workers, overwrite=overwrite, progress=not quiet)
+    res = run_batch(jobs_file, out, scheduler=scheduler, workers=workers, overwrite=overwrite, progress=not quiet,
+                    compare=compare)
     if not quiet:
         typer.echo(format_batch(res))
     for row in res.table[res.table["status"] == "failed"].itertuples():
-        typer.echo(f"error: job {row.job} {'' if row.area == 'all' else row.area + ' '}failed: {row.error}", err=True)
+        typer.echo(f"error: job {row.task} failed: {row.error}", err=True)
     if res.failed:
         typer.echo(f"{res.failed} of {res.tasks} job(s) failed; see {res.out / 'batch.csv'}", err=True)
         raise typer.Exit(2 if res.failed == res.tasks else 1)

@@ -231,16 +231,17 @@ def compare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
     """Run the baseline and every scenario; the network is built once per travel mode (walk / bike).
 
     ``siting.compare("scenarios.yaml")`` or ``siting.compare(inputs, [Scenario(...), ...])``: see
-    :func:`prepare` for the sources. Everything is checked before the network is loaded. Networks of
-    other modes are built from the baseline's OSM file (or place), or taken from ``networks``
-    (``{"bike": Network}``, keyed by network type).
+    :func:`prepare` for the sources. Everything is checked before the network is loaded. Networks
+    are taken from ``networks`` (``{"walk": Network, "bike": Network}``, keyed by network type; batch
+    workers pass the ones they keep), else built from the baseline's OSM file (or place).
     """
     t0 = time.perf_counter()
     prep = prepare(source, scenarios, settings=settings, target=target, facility_types=facility_types)
+    networks = dict(networks or {})
     inputs = prep.baseline if isinstance(prep.baseline, Inputs) else load_inputs(
         osm=prep.baseline.osm, place=prep.baseline.place, settings=prep.settings, cache_dir=cache_dir,
-        **prep.baseline.load_kwargs())
-    networks = {**(networks or {}), prep.settings.network_type: inputs.network}
+        network=networks.get(prep.settings.network_type), **prep.baseline.load_kwargs())
+    networks[prep.settings.network_type] = inputs.network
     t_load = time.perf_counter() - t0
     base = _run(BASELINE, inputs, inputs.network, inputs.facilities, inputs.population, prep.settings, prep.target,
                 prep.types, prep.warned)

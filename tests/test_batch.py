@@ -11,10 +11,11 @@ import pytest
 from distributed import Client, LocalCluster
 from typer.testing import CliRunner
 
+import siting
 from siting._jobs import read_jobs
 from siting.batch import network_builds
 from siting.cli import app
-from siting.errors import InputFileError
+from siting.errors import InputFileError, SitingError
 
 runner = CliRunner()
 
@@ -52,6 +53,19 @@ def inputs(tmp_path_factory) -> Path:
     rng = np.random.default_rng(14)
     pd.DataFrame({"lon": rng.uniform(121.4005, 121.4195, 80), "lat": rng.uniform(31.1005, 31.1195, 80),
                   "population": rng.integers(50, 900, 80)}).to_csv(root / "pop.csv", index=False)
+    (root / "plans.yaml").write_text("""
+name: plans
+baseline:
+  osm: a.osm
+  facilities: {path: fac.csv, crs: wgs84}
+  population: pop.csv
+  boundaries: areas.geojson
+scenarios:
+  - name: close_b
+    close: [乙中心]
+  - name: elderly
+    mode: elderly
+""", encoding="utf-8")
     (root / "jobs.yaml").write_text(f"""
 defaults:
   facilities: fac.csv
@@ -71,6 +85,8 @@ jobs:
   - name: bad-district
     osm: a.osm
     district: 丙区
+  - name: plans
+    scenarios: plans.yaml
 """, encoding="utf-8")
     return root
 
@@ -131,17 +147,46 @@ def test_batch_equals_separate_coverage_runs(batch, inputs, tmp_path):
                                                          ["covered"].iloc[0])
 
 
+def test_scenario_job_equals_siting_compare(batch, inputs, tmp_path):
+    out, _ = batch
+    table = pd.read_csv(out / "batch.csv")
+    plans = table[table["job"] == "plans"]
+    alone = siting.compare(inputs / "plans.yaml", cache_dir=tmp_path / "cache")
+    assert list(plans.drop_duplicates("scenario")["scenario"]) == list(alone.runs) == ["baseline", "close_b", "elderly"]
+    for name, run in alone.runs.items():
+        rows = plans[plans["scenario"] == name]
+        head = rows.iloc[0]
+        assert head["level"] == "all" and head["status"] == "ok" and head["folder"] == f"plans/{name}"
+        assert head["covered"] == run.result.summary["population_covered"]
+        subs = rows[rows["level"] == "subdistrict"].set_index("area")["covered"].sort_index()
+        assert subs.tolist() == run.result.by_subdistrict.set_index("subdistrict")["covered"].sort_index().tolist()
+    covered = plans.drop_duplicates("scenario").set_index("scenario")["covered"]
+    assert covered["close_b"] < covered["baseline"] and covered["elderly"] < covered["baseline"]  # edits bite
+    assert (out / "plans" / "comparison.csv").exists() and (out / "plans" / "close_b" / "summary.json").exists()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("jobs:\n  - name: p\n    scenarios: s.yaml\n    osm: a.osm", "key 'osm' does not apply to a 'scenarios' job"),
+    ("defaults:\n  scenarios: s.yaml\njobs:\n  - name: p", "defaults: 'scenarios' must be set per job"),
+])
+def test_scenario_job_keys(tmp_path, text, expected):
+    path = tmp_path / "jobs.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputFileError, match=expected):
+        read_jobs(path)
+
+
 def test_failed_jobs_are_reported_and_the_others_finish(batch):
     out, result = batch
     assert result.exit_code == 1  # some failed, not all
     table = pd.read_csv(out / "batch.csv")
-    failed = table[table["status"] == "failed"].set_index("job")
-    assert sorted(failed.index) == ["bad-district", "missing"]
+    failed = table[table["status"] == "failed"].set_index("task")
+    assert sorted(failed.index) == ["bad-district/丙区", "missing"]
     assert "missing.osm" in failed.loc["missing", "error"] and "not found" in failed.loc["missing", "error"]
-    assert "丙区" in failed.loc["bad-district", "error"] and "甲区" in failed.loc["bad-district", "error"]
-    assert "2 of 5 job(s) failed" in result.output and "error: job missing failed" in result.output
+    assert "丙区" in failed.loc["bad-district/丙区", "error"] and "甲区" in failed.loc["bad-district/丙区", "error"]
+    assert "2 of 6 job(s) failed" in result.output and "error: job missing failed" in result.output
     assert not (out / "missing").exists() and not (out / "bad-district").exists()
-    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "batch.csv", "batch.xlsx", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["a", "b", "batch.csv", "batch.xlsx", "plans", "summary.json"]
 
 
 def test_each_network_is_built_once_per_worker(batch, cluster):
@@ -151,7 +196,7 @@ def test_each_network_is_built_once_per_worker(batch, cluster):
     assert all(n == 1 for counts in builds.values() for n in counts.values()), builds
     per_file = {name: sum(n for counts in builds.values() for key, n in counts.items() if key.startswith(name + "@"))
                 for name in ("a.osm", "b.osm", "missing.osm")}
-    # a.osm serves 3 tasks (甲区, 乙区, bad-district) on 2 workers: at least one worker reused its network
+    # a.osm serves 4 tasks (甲区, 乙区, bad-district, plans) on 2 workers: at least one worker reused its network
     assert 1 <= per_file["a.osm"] <= 2 and per_file["b.osm"] == 1 and per_file["missing.osm"] == 0, builds
 
 
@@ -163,7 +208,10 @@ def test_run_batch_with_a_client_replaces_only_with_overwrite(inputs, cluster, t
     out.mkdir()
     (out / "mine.txt").write_text("keep", encoding="utf-8")
     with pytest.raises(OutputError, match="already exists"):
-        run_batch(inputs / "jobs.yaml", out, client=cluster[1], progress=False)
+        run_batch(inputs / "jobs.yaml", out, client=cluster[1], progress=False, compare=siting.compare)
+    with pytest.raises(SitingError, match="'scenarios' jobs need compare=siting.compare"):
+        run_batch(inputs / "jobs.yaml", tmp_path / "new", client=cluster[1], progress=False)
+    assert not (tmp_path / "new").exists()
     assert (out / "mine.txt").read_text(encoding="utf-8") == "keep"
 
 
@@ -206,9 +254,10 @@ def test_every_problem_is_listed_and_nothing_runs(tmp_path):
 
 def test_tasks_expand_districts_with_absolute_paths(inputs):
     tasks = read_jobs(inputs / "jobs.yaml")
-    assert [t.label for t in tasks] == ["a/甲区", "a/乙区", "b", "missing", "bad-district/丙区"]
+    assert [t.label for t in tasks] == ["a/甲区", "a/乙区", "b", "missing", "bad-district/丙区", "plans"]
+    assert tasks[-1].load == {"scenarios": str(inputs / "plans.yaml"), "cache_dir": str(inputs / "cache")}
     assert [t.folder for t in tasks][:3] == ["a/甲区", "a/乙区", "b"]
-    assert all(Path(t.load["osm"]).is_absolute() for t in tasks)
+    assert all(Path(t.load["osm"]).is_absolute() for t in tasks[:-1])
     assert tasks[2].settings.minutes == 10 and tasks[0].settings.minutes == 15
     assert tasks[0].load["district"] == "甲区" and "district" not in tasks[2].load
 
