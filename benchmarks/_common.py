@@ -1,18 +1,52 @@
-"""Shared helpers for the benchmark scripts: a best-of-n timer and peak memory."""
+"""Shared helpers of the benchmark cases: the result record, a best-of-n timer, peak memory, data paths."""
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "shanghai"
+REPO = Path(__file__).resolve().parents[1]
+#: The real data (``../shared`` beside the checkout; ``SITING_SHARED_DATA`` points elsewhere).
+SHARED = Path(os.environ.get("SITING_SHARED_DATA", REPO.parent / "shared" / "data" / "shanghai"))
+CENTRAL_OSM = SHARED / "osm" / "shanghai_center_overpass_roads.osm"
+SIZES = ("ci", "full")
+
+
+@dataclass
+class Result:
+    """One row of the table: our time and the peer's, measured side by side in one process.
+
+    ``check`` says what was compared and ``ok`` whether it held (None: nothing to compare, e.g. the
+    peer is not installed). ``rss_mb`` is the process's peak resident memory after our run (ours
+    runs first, so the peer's memory is not counted).
+    """
+
+    case: str
+    ours_s: float
+    peer: str
+    peer_s: float | None
+    rss_mb: float
+    check: str
+    ok: bool | None
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float | None:
+        """peer time ÷ our time (> 1: we are faster)."""
+        return self.peer_s / self.ours_s if self.peer_s and self.ours_s > 0 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ratio": self.ratio}
 
 
 def best_of(n: int, func: Callable[[], Any]) -> tuple[float, Any]:
-    """Fastest wall time of ``n`` runs (these machines are noisy; the minimum is the stable figure)."""
+    """Fastest wall time of ``n`` runs (the machine is shared and noisy; the minimum is the stable figure)."""
     best, result = float("inf"), None
     for _ in range(n):
         t0 = time.perf_counter()

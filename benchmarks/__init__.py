@@ -1,0 +1,1 @@
+"""Benchmarks of siting against its peers, side by side: ``python -m benchmarks`` (see __main__.py)."""

@@ -1,0 +1,22 @@
+"""The benchmark suite at its CI size: every case runs (so it cannot rot) and every equality check holds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+
+def test_benchmarks_ci_size(repo_root, tmp_path):
+    out = tmp_path / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "benchmarks", "--size", "ci", "--out", str(out)], cwd=repo_root,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = json.loads(out.read_text())["results"]
+    cases = {r["case"].split()[0] for r in rows}
+    assert {"coverage", "reach", "siting"} <= cases  # the synthetic cases and --help run everywhere
+    for row in rows:
+        assert row["ok"] is not False, row
+        assert row["ours_s"] is not None and row["ours_s"] > 0, row
+    coverage = [r for r in rows if r["case"].startswith("coverage")]
+    assert len(coverage) == 3 and all(r["ok"] for r in coverage)
