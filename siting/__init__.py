@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import coords, errors, locate
 from ._version import __version__ as __version__
+from .access import AccessResult, access, access_from_coverage
 from .candidates import build_candidates, candidates_from_osm, generate_candidates, read_candidates
 from .coverage import DEFAULT_TYPES, CoverageResult, coverage
 from .demand import (
@@ -28,6 +29,7 @@ from .targets import load_targets, target_for
 from .totals import read_subdistrict_totals, spread_top_down
 
 __all__ = [
+    "AccessResult", "access", "access_from_coverage",
     "DEFAULT_TYPES", "FACILITY_TYPES", "MODES", "CoverageResult", "Inputs", "MaximalCoverage", "MinimumSites",
     "Network", "SitePlan", "SitingProblem", "SitingSolution", "Settings", "build_candidates", "candidates_from_osm",
     "generate_candidates", "greedy", "plan_sites", "problem_from_result", "read_candidates", "read_quotas",

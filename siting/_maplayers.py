@@ -44,7 +44,7 @@ __all__ = [
     "ABSOLUTE_CLASSES", "ATTRIBUTION", "BOX_STYLE", "COVERED_COLOR", "FACILITY_STYLE", "MODE_LABEL", "NO_DATA",
     "OSM_TILES", "PAGE_CSS", "STATUS_LABEL", "TARGET_CLASSES", "Attribution", "add_candidates", "add_catchments",
     "add_chosen", "add_facilities", "add_residents", "add_service_area", "add_subdistricts", "choropleth_legend",
-    "scenario_layer",
+    "scenario_layer", "supply_layer",
     "collection", "fill", "geometry", "grid", "legend_html", "num", "pct", "radii", "summary_html", "tooltip",
 ]
 
@@ -315,4 +315,29 @@ def scenario_layer(name: str, subs: gpd.GeoDataFrame | None, facilities: gpd.Geo
             else:
                 folium.CircleMarker(at, radius=5, color="#ffffff", weight=1, fill=True, fill_color=color,
                                     fill_opacity=0.9, tooltip=folium.Tooltip(text)).add_to(group)
+    return group
+
+
+SUPPLY_COLORS = ("#bdbdbd", "#fee5d9", "#fcae91", "#fb6a4a", "#2c7fb8")
+
+
+def supply_layer(pts: gpd.GeoDataFrame, column: str = "supply_per_10k", *, target: float | None = 4.5,
+                 label: str = "每万人全科医生 GPs per 10,000 (2SFCA)", show: bool = False) -> folium.FeatureGroup:
+    """Population points coloured by supply per 10,000 residents (:mod:`siting.access`): grey = no facility
+    within the catchment, reds below ``target`` (thirds of it), blue at or above it (quartiles without a target)."""
+    pts = pts[pts[column].notna()]
+    values = pts[column].astype(float).to_numpy()
+    positive = values[values > 0]
+    top = float(target) if target else float(np.quantile(positive, 0.75)) if len(positive) else 1.0
+    breaks = [0.0, top / 3, 2 * top / 3, top]
+    cls = np.where(values <= 0, 0, np.searchsorted(breaks, values, side="right"))
+    group = folium.FeatureGroup(name=label, show=show)
+    props = pd.DataFrame({
+        "supply": [num(v, "{:.2f}") for v in values], "walk": [num(w, "{:.1f} min") if math.isfinite(w) else "—"
+                                                                for w in pts["walk_min"].astype(float)],
+        "subdistrict": pts["subdistrict"].astype(str).to_numpy(),
+        "style": [{"radius": 4.0, "color": SUPPLY_COLORS[c], "fillColor": SUPPLY_COLORS[c]} for c in cls]})
+    marker = folium.CircleMarker(radius=4, weight=1, opacity=0.9, fill=True, fill_opacity=0.8)
+    tip = tooltip(["supply", "walk", "subdistrict"], [html.escape(label), "步行时间 Walk", "街道 Subdistrict"])
+    folium.GeoJson(collection(geometry(pts, 0), props), marker=marker, tooltip=tip).add_to(group)
     return group

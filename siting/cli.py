@@ -13,7 +13,9 @@ from typing import Annotated, Any
 
 import typer
 
+from ._access_out import format_access, write_access
 from ._outdir import check_output
+from .access import access_from_coverage
 from .batch import format_batch, run_batch
 from .candidates import build_candidates
 from .errors import SitingError
@@ -121,7 +123,8 @@ def coverage_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """15-minute coverage per 街道 and district, compared with the district target."""
-    given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir)
+    given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir,
+                       *(subdistrict_totals or []))
     t0 = time.perf_counter()
     inputs, result = _inputs_and_coverage(
         _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
@@ -182,7 +185,8 @@ def site_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Where to build new stations: the k best sites, or the fewest reaching a target (exact + greedy)."""
-    given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir, candidates, quotas)
+    given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir, candidates, quotas,
+                       *(subdistrict_totals or []))
     t0 = time.perf_counter()
     inputs, result = _inputs_and_coverage(
         _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
@@ -235,6 +239,57 @@ def compare_cmd(
     comparison.write(out, overwrite=overwrite, map_html=not no_map, tiles=tiles)
     if not quiet:
         typer.echo(repr(comparison))
+        typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
+
+
+@app.command("access")
+@_friendly
+def access_cmd(
+    out: OutOpt,
+    osm: OsmOpt = None,
+    place: PlaceOpt = None,
+    facilities: FacOpt = None,
+    facility_crs: CrsChoice = "wgs84",
+    facility_types: TypesOpt = TYPES_DEFAULT,
+    population: PopOpt = None,
+    population_crs: CrsChoice = "wgs84",
+    census: CensusOpt = None,
+    census_column: CensusColOpt = "pop_census_2020",
+    subdistrict_totals: SubTotalsOpt = None,
+    boundaries: BoundariesOpt = None,
+    district: DistrictOpt = None,
+    mode: ModeOpt = "walk",
+    speed_kmh: SpeedOpt = None,
+    minutes: MinutesOpt = 15.0,
+    max_snap_m: SnapOpt = 500.0,
+    cache_dir: CacheOpt = None,
+    capacity_column: Annotated[str, typer.Option(
+        help="capacity behind supply_per_10k: gps (全科医生数) or floor_area_m2 (面积); defaults per type when absent")
+    ] = "gps",
+    decay: Annotated[str, typer.Option(
+        help="none (2SFCA), gaussian or stepped (E2SFCA, Luo & Qi 2009 weights 1/0.68/0.22)")] = "none",
+    regions: Annotated[Path | None, typer.Option(
+        help="CSV region,subdistrict grouping 街道 into regions, e.g. data/regions/xuhui.csv")] = None,
+    overwrite: OverwriteOpt = False,
+    no_map: NoMapOpt = False,
+    tiles: TilesOpt = True,
+    quiet: QuietOpt = False,
+) -> None:
+    """Supply per resident (2SFCA / E2SFCA), GPs against 4.5 per 10,000, travel-time distributions, regions."""
+    given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir, regions,
+                       *(subdistrict_totals or []))
+    t0 = time.perf_counter()
+    _, result = _inputs_and_coverage(
+        _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, None, osm=osm, place=place,
+        facilities=facilities, facility_crs=facility_crs, population=population, population_crs=population_crs,
+        census=census, census_column=census_column, subdistrict_totals=subdistrict_totals, boundaries=boundaries,
+        district=district, cache_dir=cache_dir,
+    )
+    res = access_from_coverage(result, capacity_column=capacity_column, decay=decay, regions=regions)
+    res.summary["seconds"] = round(time.perf_counter() - t0, 2)
+    write_access(res, out, overwrite=overwrite, map_html=not no_map, tiles=tiles, inputs=given)
+    if not quiet:
+        typer.echo(format_access(res))
         typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
 
 
