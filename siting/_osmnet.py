@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,41 @@ class Segments:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
+#: osmnx's Overpass filter strings (``osmnx._overpass._get_network_filter``) by osmnx version, so that
+#: reading a file does not import osmnx (1.6 s: it pulls in scikit-learn and matplotlib) just for them.
+#: Another installed version asks osmnx itself; ``tests/test_startup.py`` checks the table against it.
+OSMNX_FILTERS: dict[str, dict[str, str]] = {
+    "2.1.1": {
+        "walk": '["highway"]["area"!~"yes"]["access"!~"private"]["highway"!~"abandoned|bus_guideway|construction|'
+                'cycleway|motor|no|planned|platform|proposed|raceway|razed|rest_area|services"]["foot"!~"no"]'
+                '["service"!~"private"]["sidewalk"!~"separate"]["sidewalk:both"!~"separate"]'
+                '["sidewalk:left"!~"separate"]["sidewalk:right"!~"separate"]',
+        "bike": '["highway"]["area"!~"yes"]["access"!~"private"]["highway"!~"abandoned|bus_guideway|construction|'
+                'corridor|elevator|escalator|footway|motor|no|planned|platform|proposed|raceway|razed|rest_area|'
+                'services|steps"]["bicycle"!~"no"]["service"!~"private"]',
+    },
+}
+
+
+def osmnx_version() -> str | None:
+    """The installed osmnx's version, read from its metadata (without importing it); None if absent."""
+    try:
+        return importlib.metadata.version("osmnx")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def network_filter(network_type: str) -> str:
+    """osmnx's Overpass filter string for ``network_type``: from :data:`OSMNX_FILTERS` for a known osmnx
+    version, else from osmnx itself (same text either way)."""
+    known = OSMNX_FILTERS.get(osmnx_version() or "", {})
+    if network_type in known:
+        return known[network_type]
+    from osmnx import _overpass  # optional heavy dependency: only for versions not in the table
+
+    return str(_overpass._get_network_filter(network_type))
+
+
 @lru_cache(maxsize=4)
 def osmnx_filter(network_type: str) -> tuple[tuple[str, str | None, re.Pattern[str] | None], ...]:
     """osmnx's Overpass filter for ``network_type``, parsed into (key, op, regex) clauses.
@@ -39,9 +75,7 @@ def osmnx_filter(network_type: str) -> tuple[tuple[str, str | None, re.Pattern[s
     Overpass semantics: ``["k"]`` needs the key; ``["k"!~"re"]`` passes when the key is absent or its
     value does not match; ``["k"~"re"]`` needs a matching value.
     """
-    from osmnx import _overpass
-
-    text = _overpass._get_network_filter(network_type)
+    text = network_filter(network_type)
     clauses = tuple(
         (key, op or None, re.compile(rx) if op else None) for key, op, rx in _CLAUSE.findall(text)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,20 @@ TARGETS_FILE = Path(__file__).resolve().parents[1] / "data" / "targets.csv"
 
 
 def load_targets(path: str | Path | None = None) -> pd.DataFrame:
-    """Read a targets table: columns ``district``, ``target`` (0–1), plus ``source``/``quote`` if given."""
-    path = Path(path) if path else TARGETS_FILE
+    """Read a targets table: columns ``district``, ``target`` (0–1), plus ``source``/``quote`` if given.
+
+    Without ``path``: the project's table, read once per process (a copy is returned).
+    """
+    return _read_targets(Path(path)) if path else _project_targets().copy()
+
+
+@functools.cache
+def _project_targets() -> pd.DataFrame:
+    """The project's table, read once per process (``target_for`` asks it for every district)."""
+    return _read_targets(TARGETS_FILE)
+
+
+def _read_targets(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise InputFileError(f"targets file not found: {path}")
     table = pd.read_csv(path, encoding="utf-8-sig")
@@ -36,7 +49,7 @@ def target_for(district: str | None, targets: pd.DataFrame | None = None) -> tup
     """(target, source) for a district name, or (None, None) when the plans set none."""
     if district is None:
         return None, None
-    table = load_targets() if targets is None else targets
+    table = _project_targets() if targets is None else targets
     keys = table["district"].map(district_key)
     en = table["district_en"].map(district_key) if "district_en" in table else keys
     hit = table[(keys == district_key(district)) | (en == district_key(district))]

@@ -1,0 +1,43 @@
+"""Start-up: reading an OSM file does not import osmnx (its filters are packaged, and agree with osmnx's own);
+the targets table is read once per process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from siting import _osmnet, targets
+
+
+@pytest.mark.parametrize("network_type", ["walk", "bike", "drive"])
+def test_filters_agree_with_osmnx(network_type):
+    """Offline (packaged table; 'drive' is not in it, so osmnx is asked) and online give the same text."""
+    from osmnx import _overpass
+
+    assert _osmnet.network_filter(network_type) == _overpass._get_network_filter(network_type)
+
+
+def test_installed_osmnx_is_in_the_table():
+    """Upgrading osmnx without adding its filters here would silently bring back its 1.6 s import."""
+    assert _osmnet.osmnx_version() in _osmnet.OSMNX_FILTERS
+
+
+def test_reading_an_osm_file_does_not_import_osmnx(test_data, repo_root):
+    code = ("import sys; from siting.network import Network; "
+            f"Network.from_osm({str(test_data / 'walk_tiny.osm')!r}, cache=False); "
+            "print('osmnx' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_targets_file_is_read_once():
+    targets._project_targets.cache_clear()
+    for district in ["徐汇区", "浦东新区", "黄浦区", "徐汇区"]:
+        targets.target_for(district)
+    assert targets._project_targets.cache_info().misses == 1
+    assert targets.target_for("徐汇区")[0] == 0.9
+    table = targets.load_targets()
+    table.loc[0, "target"] = 0.01  # callers get a copy: the cached table is not changed
+    assert targets.target_for("徐汇区")[0] == 0.9
