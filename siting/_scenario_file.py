@@ -33,8 +33,8 @@ from .errors import ScenarioError
 from .settings import Settings
 
 TOP_KEYS = ("name", "baseline", "scenarios")
-BASELINE_KEYS = ("osm", "place", "facilities", "population", "census", "census_column", "boundaries", "district",
-                 "mode", "speed_kmh", "minutes", "target", "facility_types", "max_snap_m")
+BASELINE_KEYS = ("osm", "place", "facilities", "population", "census", "census_column", "subdistrict_totals",
+                 "boundaries", "district", "mode", "speed_kmh", "minutes", "target", "facility_types", "max_snap_m")
 SCENARIO_KEYS = ("name", "from", "close", "add", "move", "mode", "speed_kmh", "minutes", "target", "facility_types",
                  "site", "add_population")
 
@@ -130,6 +130,7 @@ class Baseline:
     population: FileSpec | None = None
     census: Path | None = None
     census_column: str = "pop_census_2020"
+    subdistrict_totals: tuple[Path, ...] = ()
     boundaries: Path | None = None
     district: str | None = None
     mode: str = "walk"
@@ -156,6 +157,9 @@ class Baseline:
             population=file_value(w, "population", d["population"]) if "population" in d else None,
             census=w.path("census", d["census"]) if "census" in d else None,
             census_column=str(d.get("census_column", "pop_census_2020")),
+            subdistrict_totals=tuple(w.path(f"subdistrict_totals[{i}]", p) for i, p in enumerate(
+                [d["subdistrict_totals"]] if isinstance(d.get("subdistrict_totals"), str) else
+                d.get("subdistrict_totals") or [], start=1)),
             boundaries=w.path("boundaries", d["boundaries"]) if "boundaries" in d else None,
             district=str(d["district"]) if d.get("district") is not None else None,
             mode=str(d.get("mode", "walk")), speed_kmh=d.get("speed_kmh"), minutes=d.get("minutes", 15.0),
@@ -175,7 +179,8 @@ class Baseline:
                 "facility_crs": self.facilities.crs if self.facilities else "wgs84",
                 "population": self.population.path if self.population else None,
                 "population_crs": self.population.crs if self.population else "wgs84",
-                "census": self.census, "census_column": self.census_column, "boundaries": self.boundaries,
+                "census": self.census, "census_column": self.census_column,
+                "subdistrict_totals": list(self.subdistrict_totals) or None, "boundaries": self.boundaries,
                 "district": self.district}
 
 

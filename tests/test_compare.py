@@ -171,7 +171,7 @@ EXAMPLE_PREFIX = "../../../shared/data/shanghai"
 def real_file(repo_root: Path, shanghai: Path, folder: Path, names: list[str] | None = None) -> Path:
     """data/scenarios/xuhui_2025.yaml with its paths made absolute (a worktree sits one level deeper)."""
     text = (repo_root / "data" / "scenarios" / "xuhui_2025.yaml").read_text(encoding="utf-8")
-    assert text.count(EXAMPLE_PREFIX) == 5  # every input relative to the file: ../../../shared beside the checkout
+    assert text.count(EXAMPLE_PREFIX) == 6  # every input relative to the file: ../../../shared beside the checkout
     path = folder / "xuhui_2025.yaml"
     path.write_text(text.replace(EXAMPLE_PREFIX, str(shanghai)), encoding="utf-8")
     if names is not None:
@@ -221,6 +221,7 @@ def test_cli_compare_equals_separate_siting_coverage_runs(repo_root, shanghai, t
                 "--population", str(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json"),
                 "--population-crs", "bd09",
                 "--census", str(shanghai / "population/shanghai_district_population_census.csv"),
+                "--subdistrict-totals", str(shanghai / "population/xuhui_subdistrict_households_2026_estimate.csv"),
                 "--boundaries", str(shanghai / "boundaries/shanghai_subdistricts_osm_8districts.geojson"),
                 "--district", "徐汇区", "--target", "0.9", "--out", str(one), "--cache-dir", cache, "--no-map", "-q",
                 *extra]

@@ -7,8 +7,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 import siting
+from siting.cli import app
 from siting.errors import ScenarioError
 from siting.network import Network
 from siting.scenarios import Scenario, prepare
@@ -239,3 +241,12 @@ def test_scenarios_built_in_code_are_checked_the_same_way():
         Scenario(name="y", add=[{"lon": 121.4}])
     with pytest.raises(ScenarioError, match="'baseline' is the name of the unedited run"):
         Scenario(name="baseline")
+
+
+def test_cli_prints_one_error_line_and_writes_nothing(folder, no_network):
+    path = write(folder, "- name: close_typo\n  close: [c9]\n")
+    out = folder / "out"
+    result = CliRunner().invoke(app, ["compare", str(path), "--out", str(out)])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "scenario 'close_typo': key 'close'" in result.output
+    assert "Traceback" not in result.output and not out.exists()
