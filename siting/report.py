@@ -16,8 +16,12 @@ import shapely
 
 from ._outdir import generator, output_dir
 from ._stats import sort_by_gap
+from ._workbook import coverage_sheets, rounded, site_sheets
+from ._workbook import table as workbook_table
 from .coverage import CoverageResult
+from .excel import write_excel
 from .figures import write_figures
+from .htmlreport import write_report
 from .maps import coverage_map, save_map
 
 SUBDISTRICT_COLUMNS = ["district", "subdistrict", "population", "covered", "coverage_rate", "target", "gap_pp",
@@ -53,12 +57,16 @@ def summary_json(summary: dict[str, Any]) -> str:
 
 
 def _writable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A copy GeoPackage can store: dict/list cells as JSON text, object columns as text."""
+    """A copy GeoPackage can store: dict/list cells as JSON text, other object columns as text, except
+    columns of booleans (kept boolean: not the text 'False')."""
     out = frame.copy()
     for col in out.columns:
         if col == out.geometry.name:
             continue
-        if out[col].dtype == object:
+        values = out[col].dropna()
+        if out[col].dtype == object and len(values) and values.map(lambda v: isinstance(v, bool | np.bool_)).all():
+            out[col] = out[col].astype(bool) if len(values) == len(out) else out[col].astype("boolean")
+        elif out[col].dtype == object:
             out[col] = out[col].map(
                 lambda v: None if v is None or (isinstance(v, float) and math.isnan(v))
                 else json.dumps(v, ensure_ascii=False, default=str) if isinstance(v, dict | list) else str(v)
@@ -113,16 +121,16 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
     extent = analysed_area(result)
     summary = with_run_facts(result.summary, extent)
     (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
-    table = subdistrict_table(result)
+    table = rounded(subdistrict_table(result))
     table.to_csv(folder / "subdistricts.csv", index=False, encoding="utf-8-sig")
-    result.by_district.to_csv(folder / "districts.csv", index=False, encoding="utf-8-sig")
+    rounded(result.by_district).to_csv(folder / "districts.csv", index=False, encoding="utf-8-sig")
     area = write_layers(result, folder)
-    places = result.uncovered_places()
-    pd.DataFrame(places.drop(columns="geometry")).assign(
-        lon=places.geometry.x.round(6), lat=places.geometry.y.round(6)
-    ).to_csv(folder / "uncovered_places.csv", index=False, encoding="utf-8-sig")
-    write_figures(folder, result.points, result.facilities, summary=summary, table=table,
-                  subdistricts=result.subdistricts, service_area=area, extent=extent)
+    places = workbook_table(result.uncovered_places())
+    places.to_csv(folder / "uncovered_places.csv", index=False, encoding="utf-8-sig")
+    figs = write_figures(folder, result.points, result.facilities, summary=summary, table=table,
+                         subdistricts=result.subdistricts, service_area=area, extent=extent)
+    write_excel(folder / "report.xlsx", coverage_sheets(summary, table, result.facilities, places))
+    write_report(folder, summary, table, figs)
     if map_html:
         fmap = coverage_map(result.points, result.facilities, subdistricts=result.subdistricts,
                             summary=summary, service_area=area, tiles=tiles)
@@ -247,10 +255,16 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, self_contain
     (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
     _writable(plan.candidates).to_file(folder / "candidates.gpkg", driver="GPKG")
     _writable(chosen).to_file(folder / "chosen.gpkg", driver="GPKG")
-    plan.before_after.to_csv(folder / "before_after.csv", index=False, encoding="utf-8-sig")
+    before_after = rounded(plan.before_after)
+    before_after.to_csv(folder / "before_after.csv", index=False, encoding="utf-8-sig")
     area = write_layers(after, folder)
-    write_figures(folder, after.points, after.facilities, summary=summary, table=subdistrict_table(after),
-                  subdistricts=after.subdistricts, service_area=area, chosen=chosen, extent=extent)
+    table = rounded(subdistrict_table(after))
+    figs = write_figures(folder, after.points, after.facilities, summary=summary, table=table,
+                         subdistricts=after.subdistricts, service_area=area, chosen=chosen, extent=extent)
+    places = workbook_table(after.uncovered_places())
+    write_excel(folder / "report.xlsx", {**coverage_sheets(summary, table, after.facilities, places),
+                                         **site_sheets(chosen, plan.candidates, before_after)})
+    write_report(folder, summary, table, figs)
     if map_html:
         usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
         fmap = coverage_map(after.points, after.facilities, subdistricts=after.subdistricts, summary=summary,

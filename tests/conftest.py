@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -13,6 +14,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = next((p / "shared" / "data" / "shanghai" for p in REPO_ROOT.parents[:2]
                if (p / "shared" / "data" / "shanghai").is_dir()), REPO_ROOT.parent / "shared" / "data" / "shanghai")
 TEST_DATA = Path(__file__).resolve().parent / "data"
+# report.pdf (headless Chromium, ~1-2 s a run) only where a test asks for it: tests/test_report.py
+os.environ.setdefault("SITING_PDF", "0")
 
 
 @pytest.fixture(scope="session")
