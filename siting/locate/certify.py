@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .greedy import Spec, run_greedy, tolerance
-from .lagrange import Lagrange, Pools, covered_weight, dominated, fix_by_bound, lagrangian, swap_search
+from .lagrange import SAFETY, Lagrange, Pools, covered_weight, dominated, fix_by_bound, lagrangian, swap_search
 from .mip import aggregate_points, coverage_bound, mip_columns, solve_mip
 from .problem import SitingProblem
 
@@ -141,28 +141,29 @@ def certify_sites(prob: SitingProblem, spec: Spec, n_chosen: int, lb: int, need:
                   deadline: float) -> tuple[int, bool]:
     """A lower bound on the number of sites reaching ``need`` residents added, from Lagrangian bounds.
 
-    ``k`` sites cannot reach the need when some ``L(λ)`` for ``k`` sites is below it; ``k`` is tried at
-    ``n_chosen - 1`` first (proving the answer optimal), then by bisection above ``lb``. Returns the
-    bound and whether the Lagrangian raised it.
+    ``k`` sites cannot reach the need when some ``L(λ)`` for ``k`` sites is below it. ``λ`` is optimised
+    for ``k = n_chosen - 1`` first (proving the answer optimal), then by bisection above ``lb``; each
+    ``λ`` also bounds every other ``k`` at once (the largest ``v`` summed, `SAFETY` margin included), and
+    the largest ``k`` it proves short raises the bound. Returns the bound and whether it was raised.
     """
     m = covering_model(prob, spec, k=max(n_chosen - 1, 0))
-    n_locked = int(m.pools.locked.sum())
-    lo, hi, lam = lb, n_chosen - 1, None  # lo sites may suffice; find the largest k < n_chosen proven short
-    raised = False
+    locked = m.pools.locked
+    n_locked = int(locked.sum())
+    lo, hi, lam = lb, n_chosen - 1, None  # fewer than lo sites are short; find the largest k proven short
     k = hi
     while lo <= k and time.perf_counter() < deadline:
-        pools = Pools(m.pools.pool, np.array([k - n_locked]), m.pools.locked)
+        pools = Pools(m.pools.pool, np.array([k - n_locked]), locked)
         lag = lagrangian(m.reach, m.w, pools, need, deadline=deadline, stop_above=-np.inf,
                          stop_below=need, lam0=lam, max_iter=1500)
         lam = lag.lam
-        if lag.bound < need:
-            lo, raised = k + 1, True  # k sites are short, and so are fewer
-            if k == hi:
-                break
-        else:
+        base = float((m.w - lam).sum() + lag.v[locked].sum())
+        curve = base + np.concatenate([[0.0], np.cumsum(np.sort(lag.v[~locked])[::-1])])
+        proven = int((curve * (1 + SAFETY) + SAFETY < need).sum()) - 1 + n_locked  # most sites proven short
+        lo = max(lo, proven + 1)
+        if lag.bound >= need:
             hi = k - 1
         k = (lo + hi) // 2 if lo <= hi else lo - 1
-    return lo, raised
+    return lo, lo > lb
 
 
 def sites_mip(prob: SitingProblem, spec: Spec, chosen: list[int], n_tot: float | None, n_grp: np.ndarray | None, *,

@@ -164,12 +164,15 @@ class MaximalCoverage:
         x_j = 1 \;(j \in L), \quad x_j = 0 \;(j \in F), \quad
         x_j \in \{0, 1\}, \quad 0 \le y_i \le 1.
 
-    Solved with HiGHS (``highspy``) on a reduced model — candidates adding no one are left out,
-    points reached by the same candidate set are merged into one :math:`y` — with ``≤`` for the
-    cardinality and quota rows; left-over places are then filled greedily (they add no one at the
-    optimum), so exactly :math:`k` sites and :math:`q_g` per 街道 are returned. Sites outside the
-    quota 街道 take the remaining :math:`k - \sum_g q_g`. The lazy-greedy answer is the warm start,
-    so the result is never worse than greedy, also when the time limit stops the search.
+    Solved on a reduced model — candidates adding no one are left out, points reached by the same
+    candidate set are merged into one :math:`y` — with ``≤`` for the cardinality and quota rows;
+    left-over places are then filled greedily (they add no one at the optimum), so exactly :math:`k`
+    sites and :math:`q_g` per 街道 are returned. Sites outside the quota 街道 take the remaining
+    :math:`k - \sum_g q_g`. The lazy-greedy answer, improved by swaps, is certified by the greedy
+    bound or a Lagrangian bound; if the gap asked for is not reached, candidates are fixed by that
+    bound, dominated ones dropped, and HiGHS (``highspy``) solves what is left when it is small
+    enough (see `siting.locate.certify`). The result is never worse than greedy, and ``bound`` is
+    proven whenever the time limit stops the search.
 
     Attributes (after `solve`)
     --------------------------
@@ -177,9 +180,12 @@ class MaximalCoverage:
         The exact (or best incumbent) answer; ``gap`` is its proven relative gap on residents added.
     greedy_solution : SitingSolution
         The lazy-greedy answer, for comparison.
-    objective, bound, mip_gap, status, solve_seconds, chosen
+    objective, bound, gap, bound_source, status, solve_seconds, chosen
         Shortcuts to ``solution`` fields (``bound``: proven upper bound on covered residents;
-        ``solve_seconds`` is the HiGHS run time).
+        ``gap`` (also ``mip_gap``): ``(bound - objective) / residents added``; ``bound_source``:
+        ``"submodular"``, ``"lagrangian"`` or ``"highs"``; ``status``: ``"optimal"``, ``"gap_limit"``
+        (``gap ≤ mip_rel_gap``), ``"time_limit"`` or ``"feasible"`` (bound stalled, model too large
+        for HiGHS); ``solve_seconds`` is the HiGHS run time).
     """
 
     def __init__(
@@ -224,8 +230,8 @@ class MaximalCoverage:
     def solve(
         self, time_limit: float = 60.0, mip_rel_gap: float = 0.0, options: Mapping[str, Any] | None = None
     ) -> MaximalCoverage:
-        """Solve with HiGHS under ``time_limit`` seconds; stop early at relative gap ``mip_rel_gap``;
-        ``options`` go to HiGHS as they are (e.g. ``{"threads": 1}``)."""
+        """Solve within ``time_limit`` seconds (all steps, HiGHS included); stop early at relative gap
+        ``mip_rel_gap``; ``options`` go to HiGHS as they are (e.g. ``{"threads": 1}``)."""
         t0 = time.perf_counter()
         prob, spec = self.problem, self.spec
         self.greedy_solution = greedy(
@@ -253,6 +259,7 @@ class MaximalCoverage:
         sol.seconds, sol.status = time.perf_counter() - t0, status
         sol.message = f"{sol.k} sites cover {100 * sol.coverage_rate:.1f} % ({status}, gap {sol.gap or 0:.3%})"
         self.solution, self.objective, self.mip_gap, self.bound = sol, sol.objective, sol.gap, sol.bound
+        self.gap, self.bound_source = sol.gap, sol.bound_source
         self.status, self.solve_seconds, self.chosen = status, run_s, sol.chosen
         return self
 
@@ -278,9 +285,14 @@ class MinimumSites:
     and the answer is the fewest sites reaching it, with ``feasible=False`` and a ``message`` saying
     how close it gets — no exception. The greedy set-cover answer is the warm start.
 
+    The lower bound on the number of sites comes from the sites' own gains, from Lagrangian bounds on
+    the coverage ``k`` sites can reach (`siting.locate.certify.certify_sites`), or from HiGHS when the
+    model is small enough.
+
     Attributes (after `solve`): ``solution``, ``greedy_solution``, ``objective`` (number of sites),
-    ``bound`` (proven lower bound on the number of sites), ``mip_gap`` (relative, on the number of
-    sites), ``status``, ``solve_seconds``, ``chosen``, ``feasible``, ``message``.
+    ``bound`` (proven lower bound on the number of sites), ``gap``/``mip_gap`` (relative, on the
+    number of sites), ``bound_source`` (``"gains"``, ``"lagrangian"`` or ``"highs"``), ``status``,
+    ``solve_seconds``, ``chosen``, ``feasible``, ``message``.
     """
 
     def __init__(
@@ -356,6 +368,7 @@ class MinimumSites:
                     chosen = found
                 lb, source = (mip_lb, "highs") if mip_lb > lb else (lb, source)
             gap = max(len(chosen) - lb, 0) / len(chosen) if chosen else 0.0
+            status = "time_limit" if time.perf_counter() >= deadline and gap > mip_rel_gap else status
         status = final_status(gap, mip_rel_gap, status)
         order = order_sites(prob, chosen, spec.locked)
         sol = make_solution(prob, order, method="highs", status=status, seconds=0.0, gap=gap, capacity=self.capacity)
@@ -367,6 +380,7 @@ class MinimumSites:
         else:
             sol.message = f"{sol.k} sites reach the target ({status}, gap {gap or 0:.3%})"
         self.solution, self.objective, self.mip_gap, self.bound = sol, sol.k, gap, sol.bound
+        self.gap, self.bound_source = gap, source
         self.status, self.solve_seconds, self.chosen = status, run_s, sol.chosen
         self.feasible, self.message = sol.feasible, sol.message
         return self
