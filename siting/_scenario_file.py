@@ -193,6 +193,16 @@ class ScenarioFile:
     scenarios: tuple[Scenario, ...]
     path: Path | None = None
 
+    def files(self) -> list[Path]:
+        """Every input file the scenario file names (an output folder must never replace one of them)."""
+        b = self.baseline
+        out = [p for p in (self.path, b.osm, b.census, b.boundaries, *b.subdistrict_totals) if p is not None]
+        out += [f.path for f in (b.facilities, b.population) if f is not None]
+        for s in self.scenarios:
+            specs = [*s.add, *s.add_population, *([s.site.candidates] if s.site and s.site.candidates else [])]
+            out += [f.path for f in specs if isinstance(f, FileSpec)]
+        return list(dict.fromkeys(out))
+
 
 def read_scenario_file(path: str | Path) -> ScenarioFile:
     """Parse and check a scenario file (YAML); paths inside are relative to the file's folder.

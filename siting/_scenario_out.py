@@ -3,9 +3,9 @@ and the output folder (written through :func:`siting.report.atomic_dir`, like ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -107,7 +107,7 @@ def comparison_map(comp: Comparison, *, tiles: bool = True, title: str | None = 
 
 
 def write_comparison(comp: Comparison, out: str | Path, *, overwrite: bool = False, map_html: bool = True,
-                     tiles: bool = True) -> Path:
+                     tiles: bool = True, inputs: Iterable[Any] = ()) -> Path:
     """Write the comparison into ``out`` atomically: comparison.csv, comparison.xlsx, map.html and one
     sub-folder per run (``baseline/`` and each scenario) with the usual ``siting coverage`` files, or the
     ``siting site`` files where the scenario sites stations."""
@@ -129,7 +129,7 @@ def write_comparison(comp: Comparison, out: str | Path, *, overwrite: bool = Fal
             else:
                 coverage_files(run.result, tmp / folder, map_html=map_html, tiles=tiles)
 
-    return atomic_dir(out, write, overwrite=overwrite)
+    return atomic_dir(out, write, overwrite=overwrite, inputs=inputs)
 
 
 def comparison_table(runs: Mapping[str, Run]) -> pd.DataFrame:

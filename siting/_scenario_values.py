@@ -86,7 +86,7 @@ class Where:
             raise self.error(key, f"file not found: {path}{where}{near}")
         if path.stat().st_size == 0:
             raise self.error(key, f"file is empty: {path}")
-        return path
+        return path.resolve()
 
 
 @dataclass(frozen=True)

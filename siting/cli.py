@@ -23,7 +23,7 @@ from .maps import render_results_dir
 from .pipeline import load_inputs, run_coverage
 from .plan import plan_sites, read_quotas
 from .report import format_siting, format_table, write_coverage, write_siting
-from .scenarios import compare
+from .scenarios import compare, read_scenario_file
 from .settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -233,7 +233,7 @@ def compare_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare scenarios (close / add / move facilities, mode, speed, minutes, new sites) side by side."""
-    _check_out(out, overwrite, scenario_file, cache_dir)
+    _check_out(out, overwrite, scenario_file, cache_dir, *read_scenario_file(scenario_file).files())
     t0 = time.perf_counter()
     comparison = compare(scenario_file, cache_dir=cache_dir, progress=not quiet)
     comparison.write(out, overwrite=overwrite, map_html=not no_map, tiles=tiles)

@@ -48,6 +48,7 @@ class Prepared:
     settings: Settings
     target: float | None
     types: tuple[str, ...]
+    files: list[Path] = field(default_factory=list)
     warned: set[str] = field(default_factory=set)
 
 
@@ -90,6 +91,7 @@ class Comparison:
     runs: dict[str, Run]
     table: pd.DataFrame
     seconds: dict[str, float] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
 
     @property
     def wide(self) -> pd.DataFrame:
@@ -130,8 +132,9 @@ class Comparison:
         return format_comparison(self)
 
     def write(self, out: str | Path, *, overwrite: bool = False, map_html: bool = True, tiles: bool = True) -> Path:
-        """Write the output folder (see :func:`siting._scenario_out.write_comparison`), atomically."""
-        return write_comparison(self, out, overwrite=overwrite, map_html=map_html, tiles=tiles)
+        """Write the output folder (see :func:`siting._scenario_out.write_comparison`), atomically; ``overwrite``
+        never replaces a folder holding one of the comparison's input files."""
+        return write_comparison(self, out, overwrite=overwrite, map_html=map_html, tiles=tiles, inputs=self.files)
 
 
 # ------------------------------------------------------------------------------------------------ preparing
@@ -177,7 +180,10 @@ def prepare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
     new = {n: list(zip(f["facility_id"], f["name"].astype(str), strict=True)) for n, f in added.items()}
     edits = resolve_ids(order, pairs, new)
     types = tuple(facility_types) if facility_types is not None else DEFAULT_TYPES
-    return Prepared(name, base, items, order, fac, added, residents, edits, settings or Settings(), target, types)
+    path = Path(source) if isinstance(source, str | Path) else None
+    files = ScenarioFile(name, base if isinstance(base, Baseline) else Baseline(), tuple(items), path).files()
+    return Prepared(name, base, items, order, fac, added, residents, edits, settings or Settings(), target, types,
+                    files)
 
 
 def _added_facilities(s: Scenario) -> gpd.GeoDataFrame:
@@ -257,7 +263,7 @@ def compare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
     runs = {BASELINE: base, **{s.name: runs[s.name] for s in prep.scenarios}}
     t_total = time.perf_counter() - t0
     return Comparison(prep.name, runs, comparison_table(runs), {
-        "load": round(t_load, 3), "scenarios": round(t_total - t_load, 3), "total": round(t_total, 3)})
+        "load": round(t_load, 3), "scenarios": round(t_total - t_load, 3), "total": round(t_total, 3)}, prep.files)
 
 
 def _progress(items: list[Scenario], on: bool) -> Any:

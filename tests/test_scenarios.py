@@ -250,3 +250,12 @@ def test_cli_prints_one_error_line_and_writes_nothing(folder, no_network):
     assert result.exit_code == 2
     assert "error:" in result.output and "scenario 'close_typo': key 'close'" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_overwrite_never_replaces_a_folder_holding_an_input(folder, no_network):
+    path = write(folder, "- name: a\n  mode: elderly\n")
+    for out in (path.parent, folder / "inputs"):  # the scenario file's folder; the inputs' folder
+        result = CliRunner().invoke(app, ["compare", str(path), "--out", str(out), "--overwrite"])
+        assert result.exit_code == 2 and "error:" in result.output, result.output
+        assert path.is_file() and (folder / "inputs" / "facilities.csv").is_file()
+    assert set(prepare(path).files) == {path, *(folder / "inputs").iterdir()}
