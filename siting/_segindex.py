@@ -136,23 +136,24 @@ class SegmentGrid:
         gy0 = np.floor((np.minimum(ay, by) - grow - self.oy) / c).astype(np.int64)
         gy1 = np.floor((np.maximum(ay, by) + grow - self.oy) / c).astype(np.int64)
         wx, wy = gx1 - gx0, gy1 - gy0
-        base = gx0 * self.ny + gy0
-        cells, owners = [], []
+        itype = np.int32 if max(self.nx * self.ny, n) < 2**31 - 1 else np.int64
+        base = (gx0 * self.ny + gy0).astype(itype)
+        owner = owner.astype(itype)
+        cell = np.empty(int(((wx + 1) * (wy + 1)).sum()), itype)  # filled pass by pass: no big temporaries
+        seg = np.empty(len(cell), itype)
+        at = 0
         for ix in range(int(wx.max()) + 1):  # one pass per offset in the box (3 × 3 for most)
             for iy in range(int(wy.max()) + 1):
                 hit = np.flatnonzero((wx >= ix) & (wy >= iy))
-                cells.append(base[hit] + (ix * self.ny + iy))
-                owners.append(owner[hit])
-        cell, seg = np.concatenate(cells), np.concatenate(owners)
+                np.add(base[hit], ix * self.ny + iy, out=cell[at:at + len(hit)])
+                seg[at:at + len(hit)] = owner[hit]
+                at += len(hit)
         if multi.any():  # a cell reached by two pieces of one segment lists it once
             twice = multi[seg]
-            key = np.unique(cell[twice] * n + seg[twice])
-            cell = np.concatenate([cell[~twice], key // n])
-            seg = np.concatenate([seg[~twice], key % n])
-        itype = np.int32 if max(self.nx * self.ny, n, len(cell)) < 2**31 - 1 else np.int64
-        return sp.csr_matrix(
-            (np.ones(len(cell), np.int8), (cell.astype(itype), seg.astype(itype))), shape=(self.nx * self.ny, n)
-        )
+            key = np.unique(cell[twice].astype(np.int64) * n + seg[twice])
+            cell = np.concatenate([cell[~twice], (key // n).astype(itype)])
+            seg = np.concatenate([seg[~twice], (key % n).astype(itype)])
+        return sp.csr_matrix((np.ones(len(cell), np.int8), (cell, seg)), shape=(self.nx * self.ny, n))
 
     def decide(
         self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf
