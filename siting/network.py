@@ -398,13 +398,26 @@ def _hull_candidates(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def _csr_min(src: np.ndarray, dst: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
-    """CSR matrix keeping the *shortest* of parallel arcs (scipy would sum duplicates)."""
-    order = np.lexsort((w, dst, src))
-    src, dst, w = src[order], dst[order], w[order]
-    first = np.ones(len(src), bool)
-    first[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
+    """CSR matrix keeping the *shortest* of parallel arcs (scipy would sum duplicates).
+
+    scipy's counting-sort conversion builds it; the few parallel arcs (a one-way and a two-way street
+    between the same nodes), found because the matrix has fewer entries than arcs, then get their
+    shortest length instead of the sum.
+    """
     # csgraph treats stored zeros as edges; keep a tiny positive length so nothing is lost either way.
-    return sp.csr_matrix((np.maximum(w[first], 1e-9), (src[first], dst[first])), shape=(n, n))
+    w = np.maximum(w, 1e-9)
+    mat = sp.csr_matrix((w, (src, dst)), shape=(n, n))
+    if mat.nnz < len(src):
+        count = sp.csr_matrix((np.ones(len(src), np.int32), (src, dst)), shape=(n, n))  # same layout as mat
+        where = np.flatnonzero(count.data > 1)
+        row = np.searchsorted(mat.indptr, where, side="right") - 1
+        pairs = row.astype(np.int64) * n + mat.indices[where]  # sorted, as the matrix is
+        key = src.astype(np.int64) * n + dst
+        par = np.flatnonzero(np.isin(key, pairs))
+        shortest = np.full(len(pairs), np.inf)
+        np.minimum.at(shortest, np.searchsorted(pairs, key[par]), w[par])
+        mat.data[where] = shortest
+    return mat
 
 
 def _sha256(path: Path) -> str:

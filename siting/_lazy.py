@@ -1,0 +1,68 @@
+"""Private: lazy imports, so that ``import siting`` and ``siting --help`` do not load the heavy stack.
+
+Two standard mechanisms, no dependency:
+
+* :func:`attach_stub` — PEP 562 module ``__getattr__``/``__dir__`` for a package whose public names are
+  declared, for type checkers and readers, in its ``__init__.pyi`` (``from .x import a, b`` and
+  ``from . import x`` lines; the scientific-Python "SPEC 1" layout). The stub is the one list of
+  names: attributes are imported from it on first use.
+* :func:`lazy_module` — a module object whose code runs on first attribute access
+  (:class:`importlib.util.LazyLoader`, the recipe of the ``importlib`` documentation).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+
+def stub_names(stub: str | Path) -> dict[str, str]:
+    """Public name → relative module it comes from (``""``: a submodule itself), read from a ``.pyi``."""
+    tree = ast.parse(Path(stub).read_text(encoding="utf-8"))
+    where: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            for alias in node.names:
+                where[alias.asname or alias.name] = node.module or ""
+    return where
+
+
+def attach_stub(package: str, init_file: str) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """``(__getattr__, __dir__, __all__)`` for ``package``, from the ``__init__.pyi`` beside ``init_file``."""
+    where = stub_names(Path(init_file).with_suffix(".pyi"))
+
+    def __getattr__(name: str) -> Any:
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        source = where[name]
+        if not source:  # a submodule: importing it also sets it on the package
+            return importlib.import_module(f"{package}.{name}")
+        value = getattr(importlib.import_module(f"{package}.{source}"), name)
+        setattr(sys.modules[package], name, value)  # later lookups skip __getattr__
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(where))
+
+    return __getattr__, __dir__, sorted(name for name in where if not name.startswith("_"))
+
+
+def lazy_module(name: str) -> ModuleType:
+    """The module ``name``, imported now in name only: its code runs on first attribute access."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"no module named {name!r}", name=name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
