@@ -22,14 +22,14 @@ from types import ModuleType
 from typing import Any
 
 
-def stub_names(stub: str | Path) -> dict[str, str]:
-    """Public name → relative module it comes from (``""``: a submodule itself), read from a ``.pyi``."""
+def stub_names(stub: str | Path) -> dict[str, tuple[str, str]]:
+    """Public name → (relative module, name there), read from a ``.pyi``; module ``""``: a submodule."""
     tree = ast.parse(Path(stub).read_text(encoding="utf-8"))
-    where: dict[str, str] = {}
+    where: dict[str, tuple[str, str]] = {}
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             for alias in node.names:
-                where[alias.asname or alias.name] = node.module or ""
+                where[alias.asname or alias.name] = (node.module or "", alias.name)
     return where
 
 
@@ -40,10 +40,10 @@ def attach_stub(package: str, init_file: str) -> tuple[Callable[[str], Any], Cal
     def __getattr__(name: str) -> Any:
         if name not in where:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        source = where[name]
+        source, original = where[name]
         if not source:  # a submodule: importing it also sets it on the package
-            return importlib.import_module(f"{package}.{name}")
-        value = getattr(importlib.import_module(f"{package}.{source}"), name)
+            return importlib.import_module(f"{package}.{original}")
+        value = getattr(importlib.import_module(f"{package}.{source}"), original)
         setattr(sys.modules[package], name, value)  # later lookups skip __getattr__
         return value
 

@@ -41,3 +41,25 @@ def test_targets_file_is_read_once():
     table = targets.load_targets()
     table.loc[0, "target"] = 0.01  # callers get a copy: the cached table is not changed
     assert targets.target_for("徐汇区")[0] == 0.9
+
+
+def test_lazy_module_runs_on_first_use(tmp_path, monkeypatch):
+    from siting._lazy import lazy_module
+
+    (tmp_path / "slowmod.py").write_text("import builtins\nbuiltins._slowmod_ran = True\nVALUE = 3\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "slowmod", raising=False)
+    mod = lazy_module("slowmod")
+    import builtins
+
+    assert not hasattr(builtins, "_slowmod_ran")
+    assert mod.VALUE == 3 and builtins._slowmod_ran
+    del builtins._slowmod_ran
+
+
+def test_stub_names(tmp_path):
+    from siting._lazy import stub_names
+
+    stub = tmp_path / "__init__.pyi"
+    stub.write_text("from . import a, b\nfrom .c import f, g as h\nfrom typing import Any\n")
+    assert stub_names(stub) == {"a": ("", "a"), "b": ("", "b"), "f": ("c", "f"), "h": ("c", "g")}
