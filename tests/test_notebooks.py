@@ -42,3 +42,11 @@ def test_scenarios_notebook_runs_and_concludes(repo_root, shanghai, tmp_path, mo
     text = _execute(repo_root, "03_scenarios.ipynb", tmp_path, monkeypatch)
     assert "In plain words: Today" in text and "淮海中路966号 (position approximate)" in text
     assert "at an older resident's 3 km/h the same plan" in text and "Counting cycling" in text
+
+
+@pytest.mark.realdata
+def test_access_notebook_runs_and_concludes(repo_root, shanghai, tmp_path, monkeypatch):
+    text = _execute(repo_root, "04_access.ipynb", tmp_path, monkeypatch)
+    assert "GPs per 10,000 residents (2SFCA, 15-min walk) against the 4.5 line" in text
+    assert "spreading the census in equal shares per 小区 would say 55.6%" in text
+    assert "supply conserved" in text and "Limits: the sample has no GP counts" in text
