@@ -190,11 +190,18 @@ def _by_subdistrict(pts: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, result: Covera
     if "population_source" in pts:
         src = pts.dropna(subset=["population_source"]).groupby("subdistrict")["population_source"].first()
         table.insert(2, "population_source", table["subdistrict"].map(src))
-    small = fac[fac["type"].isin(["station", "subcenter"]) & (fac["floor_area_m2"] < MIN_STATION_AREA_M2)] \
-        if "type" in fac else fac.iloc[:0]
+    small = fac[_small_stations(fac)]
     if "subdistrict" in small:
         table["stations_below_200m2"] = table["subdistrict"].map(small.groupby("subdistrict").size()).fillna(0)
     return table
+
+
+def _small_stations(fac: gpd.GeoDataFrame) -> pd.Series:
+    """Stations / 分中心 whose floor area *from the file* is under 200 m² (a defaulted area is not evidence)."""
+    if "type" not in fac:
+        return pd.Series(False, index=fac.index)
+    known = ~fac["defaulted"].astype(str).str.contains("floor_area_m2")
+    return fac["type"].isin(["station", "subcenter"]) & known & (fac["floor_area_m2"] < MIN_STATION_AREA_M2)
 
 
 def read_regions(path: str | Path) -> pd.DataFrame:
@@ -265,6 +272,8 @@ def _summary(pts: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, result: CoverageResul
         "gps_total_reaching_residents": float(reached["gps"].sum()),
         "gps_allocated": float(np.nansum(pop * pts["gps_per_10k"].fillna(0).to_numpy(float)) / 1e4),
         "facilities_with_default_capacity": defaults, "capacity_default_source": DEFAULT_SOURCE,
+        "stations_below_200m2": int(_small_stations(fac).sum()),
+        "standardised_facilities": int((fac["standardised"] == True).sum()),  # noqa: E712 - None stays unknown
         "elderly_columns": ages, "elderly_speed_kmh": float(MODES["elderly"]["speed_kmh"]) if ages else None,  # type: ignore[arg-type]
         "coverage_rate_nearest": result.summary.get("coverage_rate"),
         "population_sources": result.summary.get("population_sources"),

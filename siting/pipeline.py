@@ -99,6 +99,7 @@ def load_inputs(
             warn_if_population_offset(pop, bnd, population)
     district_totals = demand.read_census(census, column=census_column) if census is not None else None
     had_figures = bool(pop.attrs.get("weighted")) and bool(pop["population"].notna().all())
+    before = pop["population"].copy()
     sub_files: list[str | Path] = (
         [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
     if sub_files:
@@ -109,6 +110,8 @@ def load_inputs(
     else:
         pop = totals.label_sources(demand.prepare_population(pop, district_totals, boundaries=bnd),
                                    had_figures=had_figures)
+    if had_figures:
+        pop = totals.scale_age_columns(pop, before)
     if facilities is not None and bnd is not None and normalize_crs(facility_crs) == "wgs84":
         warn_if_offset(fac, bnd, facilities)
     if district is not None:

@@ -30,6 +30,8 @@ NAME_COLUMNS = ("official_control_name_2023", "subdistrict", "街道", "街道�
                 "subdistrict_as_in_source", "name", "town")
 #: Total columns tried in order: the 2020 census, the 徐汇 estimate scaled to it, then population names.
 TOTAL_COLUMNS = ("pop_census_2020", "persons_est_scaled_to_census_2020", *POPULATION_COLUMNS)
+#: Optional columns of older residents per point, carried through (and rescaled with ``population``).
+AGE_COLUMNS = ("pop_60plus", "pop_65plus")
 #: Administrative suffixes removed, in tiers, when matching a table's names to the boundaries.
 _UNIT_SUFFIX = re.compile(r"(街道办事处|办事处|街道|地区|镇|乡)$")
 _STEM_SUFFIX = re.compile(r"(路|新村)$")
@@ -279,3 +281,25 @@ def describe(points: pd.DataFrame) -> str:
     parts = [f"{counts[s]} 街道 {words[s]}" for s in SOURCES if s in counts]
     files = points.attrs.get("subdistrict_totals_files")
     return "population per 街道: " + "; ".join(parts) + (f" (街道 totals: {', '.join(files)})" if files else "")
+
+
+def scale_age_columns(points: gpd.GeoDataFrame, before: pd.Series) -> gpd.GeoDataFrame:
+    """Rescale :data:`AGE_COLUMNS` by the same factor as ``population`` (``before`` → now) at each point, so a
+    file's age shares survive the control totals. Non-numeric or negative ages raise ColumnError."""
+    cols = [c for c in AGE_COLUMNS if c in points.columns]
+    if not cols:
+        return points
+    out = points.copy()
+    old = before.reindex(out.index).to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(old > 0, out["population"].to_numpy(float) / old, np.nan)
+    for col in cols:
+        rows = out["source_row"] if "source_row" in out else pd.Series(np.arange(1, len(out) + 1), index=out.index)
+        values = _check_counts(out[col].fillna(0), rows, "population", col, "source_row(s)")
+        over = values > old * (1 + 1e-9)
+        if over.any():
+            first = [int(r) for r in rows.to_numpy()[over][:5]]
+            raise ColumnError(f"population: column {col!r} exceeds the residents at source_row(s) {first}")
+        out[col] = np.where(out[col].isna(), np.nan, values * factor)
+    out.attrs = dict(points.attrs)
+    return out

@@ -157,6 +157,7 @@ def test_end_to_end_on_a_street_equals_the_hand_instance() -> None:
     assert res.points["id"].tolist() == ["p1", "p2", "p3"]
     assert res.summary["gps_allocated"] == pytest.approx(8.0, rel=1e-12)  # conservation on the network
     assert res.summary["facilities_with_default_capacity"] == 0
+    assert res.summary["stations_below_200m2"] == 1  # B: 150 m² from the file, under the plans' 200 m²
     sub = res.by_subdistrict.set_index("subdistrict")
     assert sub.loc["天平路街道", "gps_per_10k"] == pytest.approx((1000 * 15 + 3000 * 19) / 4000)
     assert sub.loc["华泾镇", "gps_needed"] == pytest.approx(4.5 * 0.2 - 0.8)  # 0.9 needed, 0.8 allocated
@@ -177,6 +178,7 @@ def test_defaults_stated_and_bad_options() -> None:
     net, fac, homes = _line_case()
     res = access(net, fac.drop(columns=["全科医生数", "面积"]), homes, Settings(), capacity_column="floor_area_m2")
     assert res.summary["facilities_with_default_capacity"] == 2
+    assert res.summary["stations_below_200m2"] == 0  # a defaulted 150 m² is not evidence of a small station
     assert any("defaults used" in n for n in res.summary["notes"])
     assert res.points["supply_per_10k"].tolist() == res.points["floor_m2_per_10k"].tolist()
     with pytest.raises(SitingError, match="unknown capacity column"):

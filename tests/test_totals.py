@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from shapely.geometry import box
 
 from siting import demand, totals
-from siting.errors import InputFileError
+from siting.errors import ColumnError, InputFileError
 
 XUHUI_EST = "population/xuhui_subdistrict_households_2026_estimate.csv"
 YANGPU_CENSUS = "population/shanghai_subdistrict_population_census_yangpu_qingpu.csv"
@@ -164,3 +164,19 @@ def test_real_xuhui_estimate_and_yangpu_census_kept(shanghai: Path) -> None:
     assert src["殷行街道"] == "census" and src["南京东路街道"] == "equal share"
     # 长宁 has no 街道 table: its census total is spread in equal shares, exactly as before
     assert out.loc[out["district"] == "长宁区", "population"].sum() == pytest.approx(693_051, rel=1e-12)
+
+
+def test_age_columns_rescaled_with_population() -> None:
+    pts = _points([2, 1, 1, 1, 1])
+    pts["population"] = [100.0, 300.0, 50.0, 50.0, 10.0, 10.0]
+    pts["pop_65plus"] = [20.0, 30.0, 5.0, None, 1.0, 0.0]
+    pts.attrs.update(weighted=True)
+    before = pts["population"].copy()
+    out = totals.scale_age_columns(
+        totals.spread_top_down(pts, _boundaries(), _table([("徐汇区", "天平路", 800.0)]), DISTRICTS), before)
+    assert out["population"].iloc[:2].tolist() == pytest.approx([200.0, 600.0])
+    assert out["pop_65plus"].iloc[:2].tolist() == pytest.approx([40.0, 60.0])  # shares 20 % and 10 % kept
+    assert np.isnan(out["pop_65plus"].iloc[3])
+    pts["pop_65plus"] = [200.0, 30.0, 5.0, 1.0, 1.0, 0.0]
+    with pytest.raises(ColumnError, match="exceeds the residents"):
+        totals.scale_age_columns(pts, before)
