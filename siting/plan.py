@@ -185,7 +185,8 @@ def _describe(sol: SitingSolution, model: str, solver_seconds: float | None) -> 
         "method": sol.method, "sites": sol.k, "covered": sol.objective, "rate": sol.coverage_rate,
         "objective": sol.k if model == "minimum_sites" else sol.objective,
         "objective_is": "sites" if model == "minimum_sites" else "covered residents",
-        "mip_gap": sol.gap, "status": sol.status, "seconds": round(sol.seconds, 3),
+        "mip_gap": sol.gap, "bound": sol.bound, "bound_source": sol.bound_source, "status": sol.status,
+        "seconds": round(sol.seconds, 3),
         "solver_seconds": None if solver_seconds is None else round(solver_seconds, 3),
         "feasible": sol.feasible, "message": sol.message,
     }

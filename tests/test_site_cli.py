@@ -29,6 +29,8 @@ def test_site_k3_writes_everything(k3):
     assert s["model"] == "maximal_coverage" and s["sites"] == 3 and len(s["chosen"]) == 3
     assert s["exact"]["covered"] >= s["greedy"]["covered"] > s["covered_before"]
     assert s["exact"]["status"] == "optimal" and s["exact"]["mip_gap"] == 0.0
+    assert s["exact"]["bound"] >= s["exact"]["covered"] - 1e-6
+    assert s["exact"]["bound_source"] in {"submodular", "lagrangian", "highs"}
     assert s["rate_before"] == pytest.approx(0.556, abs=0.001)  # the `siting coverage` figure
     assert s["rate_after"] == pytest.approx(s["coverage_rate"], abs=1e-12)  # plan = recomputed coverage
     assert s["exact"]["seconds"] >= 0 and s["greedy"]["seconds"] >= 0 and s["feasible"] is True
