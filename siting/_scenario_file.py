@@ -94,7 +94,7 @@ class Scenario:
         w = self.where()
         if self.from_ is not None:
             put(self, "from_", str(self.from_))
-        close = [self.close] if isinstance(self.close, str | int) else self.close
+        close = [self.close] if isinstance(self.close, str | int) else self.close if self.close is not None else ()
         if not isinstance(close, Sequence):
             raise w.error("close", f"expected a list of facility ids or names, got {self.close!r}")
         put(self, "close", tuple(str(c).strip() for c in close))

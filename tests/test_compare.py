@@ -237,3 +237,19 @@ def test_cli_compare_equals_separate_siting_coverage_runs(repo_root, shanghai, t
     covered = csv[csv["level"] == "district"].set_index("scenario")["covered"]
     assert covered["close_hunan"] < covered[BASELINE] < covered["add_station"] < covered["bike"]
     assert covered["elderly"] < covered[BASELINE]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(order=st.permutations(["f1", "f2", "f3", "f4"]), split=st.integers(1, 3),
+       mode=st.sampled_from(["walk", "elderly", "bike"]))
+def test_a_from_chain_equals_the_same_edits_in_one_scenario(order, split, mode):
+    first, second = sorted(order[:split]), sorted(order[split:3])
+    lon, lat = point(9.5, 2.5)
+    comp = siting.compare(grid_inputs(), [
+        Scenario("one", close=first, mode=mode),
+        Scenario("two", from_="one", close=second or None, add=[{"id": "n", "lon": lon, "lat": lat}]),
+        Scenario("at_once", close=first + second, add=[{"id": "n", "lon": lon, "lat": lat}], mode=mode),
+    ], networks={"bike": grid_inputs().network})
+    two, once = comp.runs["two"].result, comp.runs["at_once"].result
+    assert two.summary["population_covered"] == once.summary["population_covered"]
+    assert (two.points["walk_min"].to_numpy() == once.points["walk_min"].to_numpy()).all()
