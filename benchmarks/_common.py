@@ -12,7 +12,10 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 #: The real data (``../shared`` beside the checkout; ``SITING_SHARED_DATA`` points elsewhere).
-SHARED = Path(os.environ.get("SITING_SHARED_DATA", REPO.parent / "shared" / "data" / "shanghai"))
+#: A git worktree in ``<repo>/../wt/<name>`` finds the same folder one level up (as tests/conftest.py does).
+SHARED = Path(os.environ.get("SITING_SHARED_DATA") or next(
+    (p / "shared" / "data" / "shanghai" for p in REPO.parents[:2] if (p / "shared" / "data" / "shanghai").is_dir()),
+    REPO.parent / "shared" / "data" / "shanghai"))
 CENTRAL_OSM = SHARED / "osm" / "shanghai_center_overpass_roads.osm"
 SIZES = ("ci", "full")
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 
-def test_benchmarks_ci_size(repo_root, tmp_path):
+def test_benchmarks_ci_size(repo_root, tmp_path, shanghai):
     out = tmp_path / "results.json"
     proc = subprocess.run([sys.executable, "-m", "benchmarks", "--size", "ci", "--out", str(out)], cwd=repo_root,
                           capture_output=True, text=True, timeout=600)
@@ -15,6 +15,8 @@ def test_benchmarks_ci_size(repo_root, tmp_path):
     rows = json.loads(out.read_text())["results"]
     cases = {r["case"].split()[0] for r in rows}
     assert {"coverage", "reach", "siting"} <= cases  # the synthetic cases and --help run everywhere
+    # the real-data cases run too (CI has ../shared): routing, build and the README job, cold vs warm
+    assert {"routing real extract", "network build", "siting coverage (README job), warm"} <= {r["case"] for r in rows}
     for row in rows:
         assert row["ok"] is not False, row
         assert row["ours_s"] is not None and row["ours_s"] > 0, row
