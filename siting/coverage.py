@@ -15,6 +15,7 @@ import shapely
 from . import routing
 from ._stats import walk_time_stats
 from ._validate import check_rate
+from .catchments import reached_area
 from .demand import assign_areas
 from .errors import SitingError
 from .facilities import DEFAULT_TYPES, select_types
@@ -99,25 +100,8 @@ class CoverageResult:
     def service_area(self, buffer_m: float = 50.0, simplify_m: float = 5.0) -> gpd.GeoDataFrame:
         """The street-following area reached within the threshold: reached (parts of) segments,
         buffered by ``buffer_m`` (the lots along the street) and dissolved; one WGS84 polygon row."""
-        net, limit = self.network, self.settings.limit_m
-        d = self.node_dist
-        x0, y0, x1, y1 = net.segments_xy()
-        length = net.length
-        from_u = np.clip(limit - d[net.u], 0, None)
-        from_v = np.clip(limit - d[net.v], 0, None)
-        from_u = np.where(net.oneway, 0.0, from_u)  # home → facility: a one-way is walked u → v only
-        whole = from_u + from_v >= length
-        pieces = []
-        for lo, hi in ((np.zeros_like(length), np.minimum(from_u, length)),
-                       (np.maximum(length - from_v, 0), length)):
-            part = ~whole & (hi > lo)
-            pieces.append(_sub_lines(x0, y0, x1, y1, length, lo, hi, part))
-        pieces.append(_sub_lines(x0, y0, x1, y1, length, np.zeros_like(length), length, whole))
-        lines = np.concatenate(pieces)
-        if len(lines) == 0:
-            area = shapely.Polygon()
-        else:
-            area = shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=4)).simplify(simplify_m)
+        net = self.network
+        area = reached_area(net, self.node_dist, self.settings.limit_m, buffer_m=buffer_m, simplify_m=simplify_m)
         return gpd.GeoDataFrame(
             {"minutes": [self.settings.minutes], "mode": [self.settings.mode]}, geometry=[area], crs=net.crs
         ).to_crs("EPSG:4326")
@@ -128,23 +112,6 @@ class CoverageResult:
             self.points, self.facilities, subdistricts=self.subdistricts, summary=self.summary,
             service_area=self.service_area(), **kwargs,
         )
-
-
-def _sub_lines(
-    x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, length: np.ndarray, lo: np.ndarray,
-    hi: np.ndarray, mask: np.ndarray,
-) -> np.ndarray:
-    """Straight sub-segments [lo, hi] (metres from u) of the segments selected by ``mask``."""
-    idx = np.flatnonzero(mask)
-    if len(idx) == 0:
-        return np.empty(0, dtype=object)
-    safe = np.where(length[idx] > 0, length[idx], 1.0)  # a zero-length segment is its start point
-    f0 = np.clip(lo[idx] / safe, 0.0, 1.0)
-    f1 = np.clip(hi[idx] / safe, 0.0, 1.0)
-    dx, dy = x1[idx] - x0[idx], y1[idx] - y0[idx]
-    a = np.column_stack([x0[idx] + f0 * dx, y0[idx] + f0 * dy])
-    b = np.column_stack([x0[idx] + f1 * dx, y0[idx] + f1 * dy])
-    return shapely.linestrings(np.stack([a, b], axis=1))
 
 
 def coverage(

@@ -18,12 +18,15 @@ from ._outdir import generator, output_dir
 from ._stats import sort_by_gap
 from ._workbook import coverage_sheets, rounded, site_sheets
 from ._workbook import table as workbook_table
+from .catchments import facility_catchments
 from .coverage import CoverageResult
 from .excel import write_excel
 from .figures import write_figures
 from .htmlreport import write_report
 from .maps import coverage_map, save_map
 
+#: Above this many counted facilities no per-facility catchments are written (they would swamp the map).
+MAX_CATCHMENTS = 300
 SUBDISTRICT_COLUMNS = ["district", "subdistrict", "population", "covered", "coverage_rate", "target", "gap_pp",
                        "gap_residents", "too_far_population", "outside_population", "points", "population_source"]
 
@@ -86,16 +89,22 @@ def atomic_dir(out_dir: str | Path, write: Callable[[Path], None], *, overwrite:
     return Path(out_dir)
 
 
-def write_layers(result: CoverageResult, folder: Path) -> gpd.GeoDataFrame:
-    """Write ``points``, ``facilities``, ``subdistricts`` (when any) and ``service_area`` GeoPackages
-    (what ``siting map`` re-draws from); return the service area."""
+def write_layers(result: CoverageResult, folder: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+    """Write ``points``, ``facilities``, ``subdistricts`` (when any), ``service_area`` and (up to
+    :data:`MAX_CATCHMENTS` counted facilities) ``catchments`` GeoPackages (each facility's own street area
+    within 5 / 10 / 15 min and the threshold: what ``siting map`` re-draws from); return the service area
+    and the catchments (None when not written)."""
     _writable(result.points).to_file(folder / "points.gpkg", driver="GPKG")
     _writable(result.facilities).to_file(folder / "facilities.gpkg", driver="GPKG")
     if result.subdistricts is not None and len(result.subdistricts):
         _writable(result.subdistricts).to_file(folder / "subdistricts.gpkg", driver="GPKG")
     area = result.service_area()
     area.to_file(folder / "service_area.gpkg", driver="GPKG")
-    return area
+    catchments = None
+    if int(result.facilities["snapped"].sum()) <= MAX_CATCHMENTS:
+        catchments = facility_catchments(result)
+        catchments.to_file(folder / "catchments.gpkg", driver="GPKG")
+    return area, catchments
 
 
 def write_coverage(
@@ -124,7 +133,7 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
     table = rounded(subdistrict_table(result))
     table.to_csv(folder / "subdistricts.csv", index=False, encoding="utf-8-sig")
     rounded(result.by_district).to_csv(folder / "districts.csv", index=False, encoding="utf-8-sig")
-    area = write_layers(result, folder)
+    area, catchments = write_layers(result, folder)
     places = workbook_table(result.uncovered_places())
     places.to_csv(folder / "uncovered_places.csv", index=False, encoding="utf-8-sig")
     figs = write_figures(folder, result.points, result.facilities, summary=summary, table=table,
@@ -133,7 +142,7 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
     write_report(folder, summary, table, figs)
     if map_html:
         fmap = coverage_map(result.points, result.facilities, subdistricts=result.subdistricts,
-                            summary=summary, service_area=area, tiles=tiles)
+                            summary=summary, service_area=area, catchments=catchments, tiles=tiles)
         save_map(fmap, folder / "map.html", self_contained=self_contained)
 
 
@@ -257,7 +266,7 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, self_contain
     _writable(chosen).to_file(folder / "chosen.gpkg", driver="GPKG")
     before_after = rounded(plan.before_after)
     before_after.to_csv(folder / "before_after.csv", index=False, encoding="utf-8-sig")
-    area = write_layers(after, folder)
+    area, catchments = write_layers(after, folder)
     table = rounded(subdistrict_table(after))
     figs = write_figures(folder, after.points, after.facilities, summary=summary, table=table,
                          subdistricts=after.subdistricts, service_area=area, chosen=chosen, extent=extent)
@@ -268,7 +277,7 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, self_contain
     if map_html:
         usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
         fmap = coverage_map(after.points, after.facilities, subdistricts=after.subdistricts, summary=summary,
-                            service_area=area, candidates=usable, chosen=chosen)
+                            service_area=area, candidates=usable, chosen=chosen, catchments=catchments)
         save_map(fmap, folder / "map.html", self_contained=self_contained)
 
 
