@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import TEST_DATA, run_siting
 
-from siting.coverage import _sub_lines
+from siting.catchments import _sub_lines
 from siting.network import Network, _cache_path
 from siting.settings import Settings
 
