@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,13 +23,59 @@ TABULAR = {".csv", ".txt", ".tsv", ".xlsx", ".xls", ".json"}
 VECTOR = {".geojson", ".gpkg", ".shp", ".fgb", ".parquet"}
 
 
-def _read_frame(path: Path) -> pd.DataFrame:
+EXCEL = {".xlsx", ".xls"}
+
+
+def split_sheet(path: str | Path) -> tuple[Path, str | None]:
+    """``book.xlsx#Sheet2`` → (``book.xlsx``, ``"Sheet2"``); any other path → (path, None)."""
+    text = str(path)
+    head, sep, sheet = text.rpartition("#")
+    if sep and Path(head).suffix.lower() in EXCEL and not Path(text).exists():
+        return Path(head), sheet
+    return Path(text), None
+
+
+def read_table(path: str | Path, *, what: str = "table", dtype: type | None = None) -> pd.DataFrame:
+    """Every table input's one reader: CSV/TXT/TSV (UTF-8 or GB18030/GBK; commas, semicolons or tabs),
+    Excel (``book.xlsx#sheet`` picks a sheet) or a JSON list of objects. InputFileError names the file."""
+    path, sheet = split_sheet(path)
+    path = check_file(path, what)
+    try:
+        frame = _read_frame(path, sheet)
+    except _GeoJSON:
+        raise InputFileError(f"{path}: a GeoJSON file, not a {what} table") from None
+    return frame.astype(dtype).where(frame.notna(), None) if dtype is not None else frame
+
+
+def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
+    """One sheet (the named one, else the first); warns when other sheets have the same coordinate columns."""
+    sheets = pd.read_excel(path, sheet_name=None)
+    names = list(sheets)
+    if sheet is not None and sheet not in sheets:
+        raise InputFileError(f"{path}: no sheet {sheet!r}; the workbook has: {', '.join(names)}")
+    chosen = sheet if sheet is not None else names[0]
+    frame = sheets[chosen]
+
+    def coords(f: pd.DataFrame) -> tuple[str, str] | None:
+        lower = {str(c).lower() for c in f.columns}
+        return next((pair for pair in COORD_COLUMNS if set(pair) <= lower), None)
+
+    mine = coords(frame)
+    alike = [n for n in names if n != chosen and mine is not None and coords(sheets[n]) == mine]
+    if alike:
+        warnings.warn(f"{path}: read sheet {chosen!r} only; sheet(s) {', '.join(map(repr, alike))} also have "
+                      f"{'/'.join(mine or ())} columns (pick one with {path.name}#SHEET or --facility-sheet)",
+                      stacklevel=4)
+    return frame
+
+
+def _read_frame(path: Path, sheet: str | None = None) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in {".csv", ".txt", ".tsv"}:
             return _read_text_table(path)
-        if suffix in {".xlsx", ".xls"}:
-            return pd.read_excel(path)
+        if suffix in EXCEL:
+            return _read_excel(path, sheet)
         with open(path, encoding="utf-8-sig") as fh:
             data = json.load(fh)
     except (UnicodeDecodeError, ValueError, OSError, ImportError) as exc:
@@ -150,13 +197,14 @@ def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "poi
     ``source_row`` (1-based data row) so errors later can name it. ``lon_col``/``lat_col`` name the
     coordinate columns explicitly (both or neither) instead of the automatic detection.
     """
+    path, sheet = split_sheet(path)
     path = check_file(path, what)
     kind = normalize_crs(crs)
     suffix = path.suffix.lower()
     frame: pd.DataFrame | None = None
     if suffix in TABULAR:
         try:
-            frame = _read_frame(path)
+            frame = _read_frame(path, sheet)
         except _GeoJSON:
             frame = None
     elif suffix not in VECTOR:
@@ -201,8 +249,6 @@ def _read_vector(path: Path, kind: str, what: str) -> gpd.GeoDataFrame:
                 f"y {y0:.0f}…{y1:.0f}) are not longitude/latitude degrees; add the CRS (e.g. a .prj file) "
                 "or export it in WGS84"
             )
-        xy = gdf.geometry.representative_point().get_coordinates().to_numpy()
-        check_lonlat(xy[:, 0], xy[:, 1], path)
         gdf = gdf.set_crs("EPSG:4326")
     elif not gdf.crs.equals("EPSG:4326") and not gdf.crs.is_geographic:
         gdf = gdf.to_crs("EPSG:4326")
@@ -210,6 +256,8 @@ def _read_vector(path: Path, kind: str, what: str) -> gpd.GeoDataFrame:
         raise CRSError(f"{path}: geographic CRS {gdf.crs.name} is not WGS84; reproject it first")
     else:
         gdf = gdf.to_crs("EPSG:4326")
+    xy = gdf.geometry.representative_point().get_coordinates().to_numpy()
+    check_lonlat(xy[:, 0], xy[:, 1], path)  # swapped lon/lat in GeoJSON/GPKG too (declared CRS or not)
     if kind != "wgs84":
         def shift(xy: np.ndarray) -> np.ndarray:
             x, y = to_wgs84(xy[:, 0], xy[:, 1], kind)

@@ -54,6 +54,12 @@ OverwriteOpt = Annotated[bool, typer.Option(help="replace an existing --out dire
 NoMapOpt = Annotated[bool, typer.Option("--no-map", help="skip map.html")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no table, no progress")]
 IdsOpt = Annotated[str | None, typer.Option(help="candidate ids, comma-separated")]
+DedupeOpt = Annotated[bool, typer.Option("--dedupe", help="drop population rows that repeat an earlier row exactly")]
+SpreadOpt = Annotated[bool, typer.Option("--spread-polygons", help="spread population polygons over 0.25 km² over "
+                                         "grid points 200 m apart inside them (default: one point each)")]
+SheetOpt = Annotated[str | None, typer.Option(help="Excel sheet of --facilities (or write FILE.xlsx#SHEET)")]
+BrokenOpt = Annotated[bool, typer.Option("--allow-broken-network",
+                                         help="go on when over a quarter of the network is cut off (missing nodes)")]
 
 
 def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -121,6 +127,10 @@ def coverage_cmd(
     no_map: NoMapOpt = False,
     tiles: TilesOpt = True,
     quiet: QuietOpt = False,
+    dedupe: DedupeOpt = False,
+    spread_polygons: SpreadOpt = False,
+    facility_sheet: SheetOpt = None,
+    allow_broken_network: BrokenOpt = False,
 ) -> None:
     """15-minute coverage per 街道 and district, compared with the district target."""
     given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir,
@@ -128,9 +138,10 @@ def coverage_cmd(
     t0 = time.perf_counter()
     inputs, result = _inputs_and_coverage(
         _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
-        facilities=facilities, facility_crs=facility_crs, population=population, population_crs=population_crs,
-        census=census, census_column=census_column, subdistrict_totals=subdistrict_totals, boundaries=boundaries,
-        district=district, cache_dir=cache_dir,
+        facilities=_sheet(facilities, facility_sheet), facility_crs=facility_crs, population=population,
+        population_crs=population_crs, census=census, census_column=census_column,
+        subdistrict_totals=subdistrict_totals, boundaries=boundaries, district=district, cache_dir=cache_dir,
+        dedupe=dedupe, spread_polygons=spread_polygons, allow_broken_network=allow_broken_network,
     )
     result.summary["seconds"] = round(time.perf_counter() - t0, 2)
     result.summary["network_cache"] = inputs.network.info.get("cache")
@@ -183,6 +194,10 @@ def site_cmd(
     overwrite: OverwriteOpt = False,
     no_map: NoMapOpt = False,
     quiet: QuietOpt = False,
+    dedupe: DedupeOpt = False,
+    spread_polygons: SpreadOpt = False,
+    facility_sheet: SheetOpt = None,
+    allow_broken_network: BrokenOpt = False,
 ) -> None:
     """Where to build new stations: the k best sites, or the fewest reaching a target (exact + greedy)."""
     given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir, candidates, quotas,
@@ -190,9 +205,10 @@ def site_cmd(
     t0 = time.perf_counter()
     inputs, result = _inputs_and_coverage(
         _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
-        facilities=facilities, facility_crs=facility_crs, population=population, population_crs=population_crs,
-        census=census, census_column=census_column, subdistrict_totals=subdistrict_totals, boundaries=boundaries,
-        district=district, cache_dir=cache_dir,
+        facilities=_sheet(facilities, facility_sheet), facility_crs=facility_crs, population=population,
+        population_crs=population_crs, census=census, census_column=census_column,
+        subdistrict_totals=subdistrict_totals, boundaries=boundaries, district=district, cache_dir=cache_dir,
+        dedupe=dedupe, spread_polygons=spread_polygons, allow_broken_network=allow_broken_network,
     )
     use_osm = osm_candidates if osm_candidates is not None else candidates is None
     cands = build_candidates(
@@ -291,6 +307,11 @@ def access_cmd(
     if not quiet:
         typer.echo(format_access(res))
         typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
+
+
+def _sheet(path: Path | None, sheet: str | None) -> Path | None:
+    """``--facilities book.xlsx --facility-sheet S`` → ``book.xlsx#S`` (what the table reader takes)."""
+    return Path(f"{path}#{sheet}") if path is not None and sheet else path
 
 
 def _split(ids: str | None) -> list[str]:

@@ -18,7 +18,7 @@ from ._validate import check_rate
 from .catchments import reached_area
 from .demand import assign_areas
 from .errors import SitingError
-from .facilities import DEFAULT_TYPES, select_types
+from .facilities import DEFAULT_TYPES, select_types, type_names
 from .maps import coverage_map
 from .network import Network
 from .settings import Settings
@@ -153,7 +153,9 @@ def coverage(
         settings = settings.with_(minutes=minutes)
     fac = select_types(facilities, types) if "type" in facilities.columns else facilities.copy()
     if fac.empty:
-        raise SitingError(f"no facilities of the counted types {list(types or [])} to compute coverage from")
+        have = sorted(facilities["type"].dropna().astype(str).unique()) if "type" in facilities.columns else []
+        raise SitingError(f"no facilities of the counted type(s) {', '.join(type_names(types))} to compute coverage "
+                          f"from; the facilities have type(s): {', '.join(have) or 'none'} (--facility-types)")
     if "facility_id" not in fac.columns:
         fac["facility_id"] = [f"row:{i + 1}" for i in range(len(fac))]
     pop = population.copy()

@@ -11,9 +11,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from . import _checks
 from ._buildings import population_from_buildings
 from ._osm import read_osm_features
-from ._tables import read_points
+from ._tables import read_points, read_table
 from .errors import ColumnError, InputFileError, SitingError
 
 #: Population column names tried in order (case-insensitive).
@@ -73,8 +74,8 @@ def _check_counts(values: pd.Series, rows: pd.Series, path: object, column: str,
     return numbers.to_numpy()
 
 
-def read_population(path: str | Path, crs: str = "wgs84", *,
-                    population_column: str | None = None) -> gpd.GeoDataFrame:
+def read_population(path: str | Path, crs: str = "wgs84", *, population_column: str | None = None,
+                    dedupe: bool = False, spread_polygons: bool = False) -> gpd.GeoDataFrame:
     """Read a planner's population file (points or polygons) as WGS84 points with a ``population``.
 
     Parameters
@@ -86,6 +87,10 @@ def read_population(path: str | Path, crs: str = "wgs84", *,
         Coordinate system of the file: ``wgs84``, ``gcj02`` (Amap) or ``bd09`` (Baidu).
     population_column
         Column holding residents; by default the first of :data:`POPULATION_COLUMNS` present.
+    dedupe
+        Drop rows that repeat an earlier row exactly (always warned about).
+    spread_polygons
+        Spread each polygon over 0.25 km² over grid points 200 m apart inside it (always warned about).
 
     Returns
     -------
@@ -101,9 +106,8 @@ def read_population(path: str | Path, crs: str = "wgs84", *,
     ColumnError
         When the population column has empty, non-numeric or negative values (names file, column, rows).
     """
-    gdf = read_points(path, crs, what="population")
-    if not gdf.geom_type.isin(["Point"]).all():
-        gdf = gdf.set_geometry(gdf.geometry.representative_point())
+    gdf = _checks.duplicate_rows(read_points(path, crs, what="population"), path, drop=dedupe)
+    big = _checks.big_polygons(gdf, path)
     column = _find_column(gdf, POPULATION_COLUMNS, population_column, path, "population", required=False)
     tabular = Path(path).suffix.lower() in {".csv", ".txt", ".tsv", ".xlsx", ".xls"}
     if column is None:
@@ -112,6 +116,10 @@ def read_population(path: str | Path, crs: str = "wgs84", *,
         rows = gdf["source_row"] + 1 if tabular else gdf["source_row"]
         label = "row(s) (counting the header as row 1)" if tabular else "record(s) (1-based)"
         gdf["population"] = _check_counts(gdf[column], rows, path, column, label)
+    if spread_polygons and big.any():
+        gdf = _checks.spread_over_grid(gdf, big)
+    elif not gdf.geom_type.isin(["Point"]).all():
+        gdf = gdf.set_geometry(gdf.geometry.representative_point())
     cols = ["population"] + [c for c in gdf.columns if c not in ("population", "geometry")] + ["geometry"]
     out = gpd.GeoDataFrame(gdf[cols], geometry="geometry", crs="EPSG:4326")
     out.attrs.update(source=str(path), weighted=column is not None, unit="residents" if column else None)
@@ -124,7 +132,8 @@ def read_boundaries(path: str | Path, *, name_column: str | None = None,
 
     The name comes from ``name_column`` or the first of :data:`SUBDISTRICT_COLUMNS`; the district from
     ``district_column`` or the first of :data:`DISTRICT_COLUMNS` (None when there is none). Geometry is
-    WGS84; invalid polygons are repaired with ``shapely.make_valid``.
+    WGS84; invalid polygons are repaired keeping all their area, and repairs and overlapping pairs are warned
+    about (see :func:`siting._checks.check_boundaries`).
     """
     gdf = read_points(path, "wgs84", what="boundaries")
     if not gdf.geom_type.isin(["Polygon", "MultiPolygon"]).all():
@@ -132,7 +141,7 @@ def read_boundaries(path: str | Path, *, name_column: str | None = None,
         raise InputFileError(f"{path}: boundary feature(s) {bad} are not polygons")
     name = _find_column(gdf, SUBDISTRICT_COLUMNS, name_column, path, "街道/subdistrict name")
     district = _find_column(gdf, DISTRICT_COLUMNS, district_column, path, "district", required=False)
-    geometry = gdf.geometry.make_valid() if not gdf.is_valid.all() else gdf.geometry
+    geometry = _checks.check_boundaries(gdf, gdf[name].astype(str), path)
     return gpd.GeoDataFrame({
         "subdistrict": gdf[name].astype(object).where(gdf[name].notna(), None),
         "district": gdf[district].astype(object).where(gdf[district].notna(), None) if district else None,
@@ -232,17 +241,16 @@ def _key_function(level: str) -> Callable[[object], str | None]:
 
 
 def read_census(path: str | Path, *, column: str = "pop_census_2020") -> pd.DataFrame:
-    """Read a control-totals CSV (e.g. the Shanghai district census table) as ``area``, ``population``.
+    """Read a control-totals table (e.g. the Shanghai district census CSV) as ``area``, ``population``.
+
+    Read like every table input (:func:`siting._tables.read_table`: UTF-8 or GBK, commas, semicolons or
+    tabs, Excel sheets).
 
     ``area`` comes from the first of :data:`AREA_COLUMNS`, ``population`` from ``column`` (default the
     2020 census) or else :data:`POPULATION_COLUMNS`. Other columns are kept. Empty, non-numeric or
     negative totals raise ColumnError naming the file, column and rows.
     """
-    try:
-        frame = pd.read_csv(path, encoding="utf-8-sig")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: cannot read the census table: {exc}") from exc
-    return _totals_frame(frame, column, path)
+    return _totals_frame(read_table(path, what="census"), column, path)
 
 
 def _totals_frame(frame: pd.DataFrame, column: str, source: object) -> pd.DataFrame:
@@ -293,11 +301,15 @@ def _spread(points: gpd.GeoDataFrame, totals: pd.DataFrame, level: str, column: 
         zero = sorted(set(points.loc[matched & (share_sum == 0), level]))
         raise ColumnError(f"weights in {weight_column!r} sum to 0 in {level}(s) {zero}: cannot spread totals")
     report: dict[str, object] = {}
-    missing = sorted(set(table["area"][~table_keys.isin(point_keys)]))
+    empty = table[~table_keys.isin(point_keys)].sort_values("area")
+    missing = list(empty["area"])
     if missing:
         report["areas_without_points"] = missing
-        warnings.warn(f"{len(missing)} area(s) of the control totals contain no point: {', '.join(missing)}",
-                      UserWarning, stacklevel=3)
+        report["residents_without_points"] = float(empty["population"].sum())
+        listed = ", ".join(f"{a} ({p:,.0f})" for a, p in zip(empty["area"], empty["population"], strict=True))
+        warnings.warn(f"{len(missing)} area(s) of the control totals contain no point, so their "
+                      f"{empty['population'].sum():,.0f} residents have nowhere to go and are left out (never "
+                      f"moved to another area): {listed}", UserWarning, stacklevel=3)
     unmatched = points.loc[point_keys.notna() & ~matched, level].value_counts()
     if len(unmatched):
         report["areas_without_total"] = unmatched.to_dict()

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._checks import explode_multipoints
 from ._osm import read_osm_features
 from ._tables import read_points
 from .coords import normalize_crs, to_wgs84
@@ -102,6 +103,15 @@ def normalize_type(value: Any, *, path: str | Path | None = None, row: int | Non
     )
 
 
+def type_names(types: Iterable[str] | str | None) -> list[str]:
+    """The type names a filter means: ``"center,station"`` → [center, station]; None → the defaults."""
+    if types is None:
+        return list(DEFAULT_TYPES)
+    if isinstance(types, str):
+        return list(FACILITY_TYPES) if types == "all" else [t.strip() for t in types.split(",") if t.strip()]
+    return list(types)
+
+
 def select_types(fac: gpd.GeoDataFrame, types: Iterable[str] | str | None = None) -> gpd.GeoDataFrame:
     """Keep the facilities whose ``type`` is in ``types`` (default :data:`DEFAULT_TYPES`; ``"all"``: all).
 
@@ -110,12 +120,7 @@ def select_types(fac: gpd.GeoDataFrame, types: Iterable[str] | str | None = None
     SitingError
         When a requested type is unknown (the message lists the accepted types).
     """
-    if types is None:
-        wanted = set(DEFAULT_TYPES)
-    elif isinstance(types, str):
-        wanted = set(FACILITY_TYPES) if types == "all" else {t.strip() for t in types.split(",") if t.strip()}
-    else:
-        wanted = set(types)
+    wanted = set(type_names(types))
     unknown = sorted(wanted - set(FACILITY_TYPES))
     if unknown:
         raise SitingError(f"unknown facility type(s) {unknown}; accepted: {', '.join(FACILITY_TYPES)} or 'all'")
@@ -281,6 +286,7 @@ def read_facilities(path: str | Path, crs: str | None = "wgs84", *, types: Itera
         fac = facilities_from_osm(path)
         return fac if types is None else select_types(fac, types)
     fac = read_points(path, crs, what="facilities", lon_col=lon_col, lat_col=lat_col)
+    fac = explode_multipoints(fac, path, ID_COLUMNS, NAME_COLUMNS)
     rows = fac["source_row"].to_numpy()
     name_col = _column(fac, NAME_COLUMNS)
     if name_col is None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,11 +12,12 @@ from typing import Any
 import geopandas as gpd
 
 from . import demand, totals
+from ._checks import OUTSIDE_AREA
 from ._labels import describe_sources, file_year
 from ._validate import closest
 from .coords import normalize_crs
 from .coverage import DEFAULT_TYPES, CoverageResult, coverage
-from .errors import SitingError
+from .errors import NetworkError, SitingError
 from .facilities import check_offset, facilities_from_osm, facilities_from_place, read_facilities
 from .network import Network
 from .settings import Settings
@@ -49,6 +51,9 @@ def load_inputs(
     settings: Settings | None = None,
     cache_dir: str | Path | None = None,
     network: Network | None = None,
+    dedupe: bool = False,
+    spread_polygons: bool = False,
+    allow_broken_network: bool = False,
 ) -> Inputs:
     """Load network, facilities, population and 街道 boundaries from files (or a place name).
 
@@ -59,7 +64,8 @@ def load_inputs(
     already built from ``osm``/``place`` (batch runs reuse one per worker); built here when None.
     ``subdistrict_totals`` (街道 totals CSVs, :func:`siting.totals.read_subdistrict_totals`) are kept
     exactly inside the district totals (:func:`siting.totals.spread_top_down`); every point gets a
-    ``population_source``.
+    ``population_source``. ``dedupe`` / ``spread_polygons``: see :func:`siting.demand.read_population`;
+    ``allow_broken_network``: go on when more than a quarter of the network is cut off (see :func:`check_network`).
     """
     settings = settings or Settings()
     notes: list[str] = []
@@ -71,6 +77,7 @@ def load_inputs(
         net = Network.from_osm(osm, settings.mode, cache_dir=cache_dir)
     else:
         net = Network.from_place(str(place), settings.mode, cache_dir=cache_dir)
+    check_network(net, allow_broken=allow_broken_network)
     if facilities is not None:
         fac = read_facilities(facilities, crs=facility_crs)
     elif osm is not None:
@@ -86,32 +93,34 @@ def load_inputs(
         bnd = bnd if len(bnd) else None
     else:
         bnd = None
-    if population is not None:
-        pop = demand.read_population(population, population_crs)
-    elif osm is not None:
-        pop = demand.population_from_buildings(osm)
-        notes.append("residents estimated from OSM residential buildings (footprint × levels ÷ floor area)")
-    else:
+    if population is None and osm is None:
         raise SitingError("--population FILE is needed with --place (buildings are read from --osm files only)")
-    if bnd is not None and population is not None:
-        warn_unmatched_names(pop, bnd, population)
-        if normalize_crs(population_crs) == "wgs84":
-            warn_if_population_offset(pop, bnd, population)
-    district_totals = demand.read_census(census, column=census_column) if census is not None else None
-    had_figures = bool(pop.attrs.get("weighted")) and bool(pop["population"].notna().all())
-    before = pop["population"].copy()
-    sub_files: list[str | Path] = (
-        [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
-    if sub_files:
-        if bnd is None:
-            raise SitingError("--subdistrict-totals needs 街道 boundaries (--boundaries FILE, or an OSM file that "
-                              "has them)")
-        pop = totals.spread_top_down(demand.assign_areas(pop, bnd), bnd, totals.read_all(sub_files), district_totals)
-    else:
-        pop = totals.label_sources(demand.prepare_population(pop, district_totals, boundaries=bnd),
-                                   had_figures=had_figures)
-    if had_figures:
-        pop = totals.scale_age_columns(pop, before)
+    with area_warnings(district, bnd, notes):
+        if population is not None:
+            pop = demand.read_population(population, population_crs, dedupe=dedupe, spread_polygons=spread_polygons)
+        else:
+            pop = demand.population_from_buildings(osm)  # type: ignore[arg-type]
+            notes.append("residents estimated from OSM residential buildings (footprint × levels ÷ floor area)")
+        if bnd is not None and population is not None:
+            warn_unmatched_names(pop, bnd, population)
+            if normalize_crs(population_crs) == "wgs84":
+                warn_if_population_offset(pop, bnd, population)
+        district_totals = demand.read_census(census, column=census_column) if census is not None else None
+        had_figures = bool(pop.attrs.get("weighted")) and bool(pop["population"].notna().all())
+        before = pop["population"].copy()
+        sub_files: list[str | Path] = (
+            [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
+        if sub_files:
+            if bnd is None:
+                raise SitingError("--subdistrict-totals needs 街道 boundaries (--boundaries FILE, or an OSM file that "
+                                  "has them)")
+            pop = totals.spread_top_down(demand.assign_areas(pop, bnd), bnd, totals.read_all(sub_files),
+                                         district_totals)
+        else:
+            pop = totals.label_sources(demand.prepare_population(pop, district_totals, boundaries=bnd),
+                                       had_figures=had_figures)
+        if had_figures:
+            pop = totals.scale_age_columns(pop, before)
     if facilities is not None and bnd is not None and normalize_crs(facility_crs) == "wgs84":
         warn_if_offset(fac, bnd, facilities)
     if district is not None:
@@ -138,6 +147,12 @@ def run_coverage(
         notes.append(f"{unusable} facilities lie off the street extract and are not counted: residents near the "
                      "extract's edge may in fact be served by them (edge effect)")
     attach_sources(result)
+    missing = areas_without_facility(result, inputs.facilities, inputs.boundaries)
+    if missing:
+        result.summary["areas_without_facility"] = missing
+        notes.append("no facility at all in the facility file for " + "; ".join(
+            f"{level} {', '.join(names)}" for level, names in missing.items()) + ": their rates say nothing about "
+            "their services (is the facility file complete?)")
     result.summary["notes"] = notes + [totals.describe(result.points)]
     result.summary["sources"] = inputs.sources
     return result
@@ -232,3 +247,69 @@ def warn_if_population_offset(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataF
         return None
     reference = gpd.GeoSeries(shapes.loc[keys[known]].to_numpy(), index=points.index[known], crs=boundaries.crs)
     return check_offset(points.geometry[known], reference, path, flag="--population-crs")
+
+
+#: More than this share of the network's nodes cut off in islands means a broken extract.
+MAX_DROPPED_SHARE = 0.25
+
+
+def check_network(net: Network, *, allow_broken: bool = False) -> None:
+    """Say how many node references the OSM file lacks; refuse a network that lost over a quarter of its nodes.
+
+    Missing nodes (a damaged or badly clipped extract) cut ways apart; the islands are dropped, and the
+    coverage of the few residents near what is left can look perfect. ``allow_broken`` goes on anyway.
+    """
+    info = net.info
+    missing = int(info.get("node_refs_missing", 0) or 0)
+    dropped = int((info.get("dropped") or {}).get("nodes", 0))
+    share = dropped / max(net.n_nodes + dropped, 1)
+    source = Path(str(info.get("source", "the network"))).name
+    said = (f"{source}: {missing:,} node reference(s) of its ways are missing from the file (a damaged or clipped "
+            "extract); the ways are cut there") if missing else ""
+    if share > MAX_DROPPED_SHARE and not allow_broken:
+        raise NetworkError(
+            f"{source}: {share:.0%} of the network's nodes ({dropped:,}) are cut off in small islands and dropped"
+            f"{'; ' + str(missing) + ' node reference(s) are missing from the file' if missing else ''}: the "
+            f"coverage would describe only the {net.n_nodes:,} nodes left. Use a complete extract, or give "
+            "--allow-broken-network to go on anyway")
+    if said:
+        warnings.warn(said, stacklevel=3)
+
+
+@contextmanager
+def area_warnings(district: str | None, boundaries: gpd.GeoDataFrame | None, notes: list[str]) -> Iterator[None]:
+    """With a ``district``, warnings raised inside the block that name neither it nor one of its 街道 (about
+    the rest of a city-wide file) become notes prefixed :data:`OUTSIDE_AREA`; the others are warned as usual."""
+    if district is None or boundaries is None:
+        yield
+        return
+    key = demand.district_key(district)
+    inside = boundaries["district"].map(demand.district_key) == key
+    names = {str(district), str(key)} | {str(n) for n in boundaries.loc[inside, "subdistrict"].dropna()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        text = str(w.message)
+        if any(n and n in text for n in names):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        else:
+            notes.append(OUTSIDE_AREA + text)
+
+
+def areas_without_facility(result: CoverageResult, facilities: gpd.GeoDataFrame,
+                           boundaries: gpd.GeoDataFrame | None) -> dict[str, list[str]]:
+    """Districts and 街道 with residents but no facility of the file inside them (any type, usable or not)."""
+    if boundaries is None or not len(boundaries) or not len(facilities):
+        return {}
+    placed = demand.assign_areas(facilities, boundaries)
+    out: dict[str, list[str]] = {}
+    for level, table in (("district", result.by_district), ("subdistrict", result.by_subdistrict)):
+        if level not in table.columns or level not in placed.columns:
+            continue
+        have = {str(v) for v in placed[level].dropna()}
+        empty = [str(v) for v, p in zip(table[level], table["population"], strict=True)
+                 if v is not None and str(v) not in have and p > 0]
+        if empty:
+            out[level] = sorted(set(empty))
+    return out

@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ._tables import read_table
 from ._validate import positions_of, suggest
 from .candidates import candidate_reach
 from .coverage import NONE, OUTSIDE, CoverageResult, coverage
@@ -34,13 +35,7 @@ def read_quotas(path: str | Path, known: Iterable[str] | None = None) -> dict[st
     whitespace / 办事处, then as the unique name it begins (``虹桥`` → ``虹桥街道``); an unknown name
     raises `InputFileError` naming the file, the row and the closest known name.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"quota file not found: {path}")
-    try:
-        table = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: cannot read as CSV: {exc}") from exc
+    table = read_table(path, what="quota", dtype=str)
     lower = {str(c).strip().lower(): c for c in table.columns}
     name_col = next((lower[c] for c in QUOTA_NAME_COLUMNS if c in lower), None)
     count_col = next((lower[c] for c in QUOTA_COUNT_COLUMNS if c in lower), None)

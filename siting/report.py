@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._checks import OUTSIDE_AREA
 from ._outdir import generator, output_dir
 from ._stats import sort_by_gap
 from ._workbook import coverage_sheets, rounded, site_sheets
@@ -209,8 +210,11 @@ def format_table(result: CoverageResult) -> str:
     walk = walk_time_line(s)
     if walk:
         lines.append(walk)
-    for note in s.get("notes", []):
-        lines.append(f"Note: {note}")
+    notes = s.get("notes", [])
+    outside = [n for n in notes if str(n).startswith(OUTSIDE_AREA)]
+    lines += [f"Note: {n}" for n in notes if n not in outside]
+    if outside:
+        lines.append(f"{len(outside)} note(s) about data outside the analysed area, see summary.json")
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ._tables import read_table
 from .demand import DISTRICT_COLUMNS, POPULATION_COLUMNS, _check_counts, _find_column, district_key
 from .errors import ColumnError, InputFileError
 
@@ -68,10 +69,7 @@ def read_subdistrict_totals(path: str | Path, *, column: str | None = None, sour
     InputFileError, ColumnError
         Unreadable file, missing columns, empty/non-numeric/negative totals (rows named), a 街道 listed twice.
     """
-    try:
-        frame = pd.read_csv(path, encoding="utf-8-sig")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: cannot read the 街道 totals table: {exc}") from exc
+    frame = read_table(path, what="街道 totals")
     name = _find_column(frame, NAME_COLUMNS, None, path, "街道/subdistrict name")
     pop = _find_column(frame, TOTAL_COLUMNS, column, path, "population total")
     dist = _find_column(frame, DISTRICT_COLUMNS, None, path, "district", required=False)

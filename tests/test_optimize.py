@@ -176,6 +176,8 @@ def test_unreachable_target_reports_best_coverage():
     assert f"best {100 * best_rate:.1f} % with {sol.k} sites" in model.message
     g = greedy(prob, target=1.0)
     assert not g.feasible and g.coverage_rate == pytest.approx(best_rate)
+    # the greedy answer kept beside the exact one tells the same truth (issue 10, item 19)
+    assert not model.greedy_solution.feasible and "unreachable" in model.greedy_solution.message
     # a forbidden site shrinks the candidate count named in the message
     assert "these 11 candidates" in MinimumSites(prob, 1.0, forbidden=[0]).solve().message
 

@@ -352,6 +352,10 @@ class MinimumSites:
             t_grp = np.minimum(t_grp, prob.group_sums(np.where(best, prob.weights, 0.0)))
         n_tot, n_grp = needs_of(prob, t_tot, t_grp)
         self.greedy_solution = _greedy_target(prob, spec, t_tot, t_grp, t0, self.capacity)
+        if short:  # greedy aimed at the reachable maximum: it must not claim the (unreachable) target
+            g = self.greedy_solution
+            g.feasible = False
+            g.message = describe(short, f"unreachable with these {int(spec.allowed.sum())} candidates", g.k, "best")
         chosen, status, gap, run_s = list(self.greedy_solution.chosen), "optimal", 0.0, 0.0
         rows_needed = (n_tot is not None and n_tot > tol) or (n_grp is not None and (n_grp > tol).any())
         lb = max(sites_lower_bound(prob, spec, n_tot, n_grp, tol), spec.locked.size)

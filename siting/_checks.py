@@ -1,0 +1,146 @@
+"""Checks of input geometry and rows that would otherwise change the answer silently (issue 10).
+
+MultiPoint facilities, duplicate population rows, population polygons too large for one point,
+invalid or overlapping 街道 polygons: each is said out loud (a warning naming rows, pairs, areas) or
+handled in the way the warning states.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+#: Prefix of the notes that hold warnings about data outside the analysed area (summary.json only; the
+#: console says how many there are).
+OUTSIDE_AREA = "outside the analysed area: "
+#: Population polygons larger than this (km²) are poorly represented by one point.
+BIG_POLYGON_KM2 = 0.25
+
+
+def _rows(frame: pd.DataFrame, mask: np.ndarray, limit: int = 8) -> str:
+    rows = frame["source_row"].to_numpy()[mask] if "source_row" in frame else np.flatnonzero(mask) + 1
+    text = ", ".join(str(int(r)) for r in rows[:limit])
+    return text + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
+
+
+def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    return gdf.to_crs(gdf.estimate_utm_crs())
+
+
+def explode_multipoints(gdf: gpd.GeoDataFrame, path: object, id_columns: Sequence[str],
+                        name_columns: Sequence[str]) -> gpd.GeoDataFrame:
+    """One row per part of each MultiPoint (a centre and its branch are two places, not their midpoint).
+
+    The parts' ids get ``-1``, ``-2``... (an ``id`` column ``row:N-k`` is made when the file has none)
+    and their names `` (1)``, `` (2)``...; warns with the rows.
+    """
+    multi = (gdf.geom_type == "MultiPoint").to_numpy()
+    if not multi.any():
+        return gdf
+    counts = shapely.get_num_geometries(gdf.geometry.to_numpy()[multi])
+    warnings.warn(f"{path}: {int(multi.sum())} MultiPoint feature(s) (row(s) {_rows(gdf, multi)}) split into "
+                  f"{int(counts.sum())} facilities, one per part; their ids are suffixed -1, -2, ...",
+                  stacklevel=3)
+    out = gdf.copy()
+    if not any(c in out.columns for c in id_columns):
+        out["id"] = [f"row:{r}" for r in out["source_row"]]
+    out["_multi"] = multi
+    out = out.explode(index_parts=True)
+    part = out.index.get_level_values(-1).to_numpy() + 1
+    is_multi = out["_multi"].to_numpy(bool)
+    for col in [c for c in (*id_columns, "id") if c in out.columns][:1]:
+        out[col] = np.where(is_multi, out[col].astype(str) + "-" + part.astype(str), out[col])
+    for col in [c for c in name_columns if c in out.columns][:1]:
+        out[col] = np.where(is_multi, out[col].astype(str) + " (" + part.astype(str) + ")", out[col])
+    return out.drop(columns="_multi").reset_index(drop=True)
+
+
+def duplicate_rows(gdf: gpd.GeoDataFrame, path: object, *, drop: bool = False) -> gpd.GeoDataFrame:
+    """Warn about exact duplicate rows (same columns and position); with ``drop``, keep the first of each."""
+    columns = [c for c in gdf.columns if c not in ("source_row", gdf.geometry.name)]
+    key = pd.DataFrame({c: gdf[c].astype(str) for c in columns}).assign(_wkb=gdf.geometry.to_wkb())
+    dup = key.duplicated(keep="first").to_numpy()
+    if not dup.any():
+        return gdf
+    extra = ""
+    if "population" in gdf and drop is False:
+        extra = f" ({np.nansum(gdf['population'].to_numpy(float)[dup]):,.0f} residents counted twice)"
+    action = "dropped (--dedupe)" if drop else "counted again; give --dedupe to drop them"
+    warnings.warn(f"{path}: {int(dup.sum())} row(s) repeat an earlier row exactly (row(s) {_rows(gdf, dup)})"
+                  f"{extra}: {action}", stacklevel=3)
+    return gdf[~dup].copy() if drop else gdf
+
+
+def big_polygons(gdf: gpd.GeoDataFrame, path: object, limit_km2: float = BIG_POLYGON_KM2) -> np.ndarray:
+    """Warn about polygons larger than ``limit_km2`` (their residents would sit on one point); their mask."""
+    polygonal = gdf.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if not polygonal.any():
+        return polygonal
+    area = np.zeros(len(gdf))
+    area[polygonal] = _metric(gdf[polygonal]).area.to_numpy() / 1e6
+    big = area > limit_km2
+    if big.any():
+        warnings.warn(
+            f"{path}: {int(big.sum())} population polygon(s) exceed {limit_km2:g} km² (largest {area.max():.2f} km²; "
+            f"row(s) {_rows(gdf, big)}): one point each misplaces their residents; "
+            "--spread-polygons spreads them over a grid inside each polygon", stacklevel=3)
+    return big
+
+
+def spread_over_grid(gdf: gpd.GeoDataFrame, mask: np.ndarray, spacing_m: float = 200.0) -> gpd.GeoDataFrame:
+    """Replace each masked polygon by grid points ``spacing_m`` apart inside it, sharing its ``population``
+    equally (its representative point when the grid misses it); other rows become their representative point."""
+    metric = _metric(gdf)
+    rows = []
+    for i, (geom, big) in enumerate(zip(metric.geometry, mask, strict=True)):
+        points = [geom.representative_point()] if not big else []
+        if big:
+            x0, y0, x1, y1 = geom.bounds
+            xs, ys = np.meshgrid(np.arange(x0 + spacing_m / 2, x1, spacing_m), np.arange(y0 + spacing_m / 2, y1,
+                                                                                          spacing_m))
+            grid = shapely.points(xs.ravel(), ys.ravel())
+            points = list(grid[shapely.contains(geom, grid)]) or [geom.representative_point()]
+        rows += [(i, p, len(points)) for p in points]
+    index, geoms, parts = (np.array(v, dtype=object) for v in zip(*rows, strict=True))
+    out = gdf.iloc[index.astype(int)].copy()
+    out["population"] = out["population"].to_numpy(float) / parts.astype(float)
+    out = out.set_geometry(gpd.GeoSeries(list(geoms), crs=metric.crs).to_crs(gdf.crs).to_numpy())
+    return out.reset_index(drop=True)
+
+
+def check_boundaries(gdf: gpd.GeoDataFrame, names: pd.Series, path: object) -> gpd.GeoSeries:
+    """Repaired polygons (area kept: a self-intersecting ring becomes its polygonal parts, nothing dropped);
+    warns about each repair and about overlapping pairs (with their shared area)."""
+    geoms = gdf.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geoms)
+    if invalid.any():
+        fixed = shapely.make_valid(geoms[invalid])
+        # keep polygonal parts only (make_valid may add stray lines)
+        fixed = np.array([shapely.union_all([p for p in shapely.get_parts(g)
+                                             if p.geom_type in ("Polygon", "MultiPolygon")]) for g in fixed])
+        geoms = geoms.copy()
+        geoms[invalid] = fixed
+        listed = ", ".join(str(n) for n in names.to_numpy()[invalid][:8])
+        warnings.warn(f"{path}: {int(invalid.sum())} invalid (e.g. self-intersecting) polygon(s) repaired, "
+                      f"keeping all their area: {listed}", stacklevel=3)
+    series = gpd.GeoSeries(geoms, crs=gdf.crs)
+    metric = series.to_crs(series.estimate_utm_crs()).to_numpy()
+    tree = shapely.STRtree(metric)
+    left, right = tree.query(metric, predicate="overlaps")
+    pairs = [(a, b) for a, b in zip(left, right, strict=True) if a < b]
+    found = []
+    for a, b in pairs:
+        shared = shapely.area(shapely.intersection(metric[a], metric[b]))
+        if shared > 1.0:  # m²: more than touching edges
+            found.append((shared, names.iloc[a], names.iloc[b]))
+    if found:
+        found.sort(reverse=True)
+        listed = "; ".join(f"{a} / {b} {s / 1e6:.3f} km²" for s, a, b in found[:6])
+        warnings.warn(f"{path}: {len(found)} pair(s) of 街道 polygons overlap ({listed}); a point in an overlap "
+                      "is counted once, in the first polygon of the file", stacklevel=3)
+    return series
