@@ -15,7 +15,7 @@ from . import _checks
 from ._buildings import population_from_buildings
 from ._osm import read_osm_features
 from ._tables import read_points, read_table
-from .errors import ColumnError, InputFileError, SitingError
+from .errors import AreaWarning, ColumnError, InputFileError, SitingError
 
 #: Population column names tried in order (case-insensitive).
 POPULATION_COLUMNS = ("population", "pop", "人口", "常住人口", "residents")
@@ -309,18 +309,18 @@ def _spread(points: gpd.GeoDataFrame, totals: pd.DataFrame, level: str, column: 
         listed = ", ".join(f"{a} ({p:,.0f})" for a, p in zip(empty["area"], empty["population"], strict=True))
         warnings.warn(f"{len(missing)} area(s) of the control totals contain no point, so their "
                       f"{empty['population'].sum():,.0f} residents have nowhere to go and are left out (never "
-                      f"moved to another area): {listed}", UserWarning, stacklevel=3)
+                      f"moved to another area): {listed}", AreaWarning, stacklevel=3)
     unmatched = points.loc[point_keys.notna() & ~matched, level].value_counts()
     if len(unmatched):
         report["areas_without_total"] = unmatched.to_dict()
         listed = ", ".join(f"{k} ({v})" for k, v in unmatched.items())
         warnings.warn(f"{int(unmatched.sum())} point(s) lie in area(s) without a control total "
-                      f"(population NaN): {listed}", UserWarning, stacklevel=3)
+                      f"(population NaN): {listed}", AreaWarning, stacklevel=3)
     outside = int(point_keys.isna().sum())
     if outside:
         report["points_outside"] = outside
         warnings.warn(f"{outside} point(s) lie outside every {level} (population NaN)",
-                      UserWarning, stacklevel=3)
+                      AreaWarning, stacklevel=3)
     out.attrs = {**points.attrs, **report, "weighted": True, "unit": "residents", "level": level}
     return out
 

@@ -44,3 +44,8 @@ class ScenarioError(InputFileError):
 
     The message names the file, the scenario, the key and the closest valid key, id or name.
     """
+
+
+class AreaWarning(UserWarning):
+    """A warning about named districts / 街道 (e.g. census areas without points); with ``--district``, one
+    that names none of the analysed areas is kept in ``summary.json["notes"]`` instead of being printed."""

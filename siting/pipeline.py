@@ -17,7 +17,7 @@ from ._labels import describe_sources, file_year
 from ._validate import closest
 from .coords import normalize_crs
 from .coverage import DEFAULT_TYPES, CoverageResult, coverage
-from .errors import NetworkError, SitingError
+from .errors import AreaWarning, NetworkError, SitingError
 from .facilities import check_offset, facilities_from_osm, facilities_from_place, read_facilities
 from .network import Network
 from .settings import Settings
@@ -230,7 +230,7 @@ def warn_unmatched_names(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame,
             hints.append(f"{name} (closest: {close})" if close else name)
         more = f" and {len(unmatched) - 10} more" if len(unmatched) > 10 else ""
         warnings.warn(f"{path}: {len(unmatched)} of {len(names)} 街道 name(s) in column {column!r} match no boundary: "
-                      f"{', '.join(hints)}{more}; areas are taken from the spatial join", stacklevel=3)
+                      f"{', '.join(hints)}{more}; areas are taken from the spatial join", AreaWarning, stacklevel=3)
     return unmatched
 
 
@@ -278,8 +278,9 @@ def check_network(net: Network, *, allow_broken: bool = False) -> None:
 
 @contextmanager
 def area_warnings(district: str | None, boundaries: gpd.GeoDataFrame | None, notes: list[str]) -> Iterator[None]:
-    """With a ``district``, warnings raised inside the block that name neither it nor one of its 街道 (about
-    the rest of a city-wide file) become notes prefixed :data:`OUTSIDE_AREA`; the others are warned as usual."""
+    """With a ``district``, area warnings (:class:`siting.errors.AreaWarning`) raised inside the block that name
+    neither it nor one of its 街道 (about the rest of a city-wide file) become notes prefixed
+    :data:`OUTSIDE_AREA`; every other warning is warned as usual."""
     if district is None or boundaries is None:
         yield
         return
@@ -291,7 +292,7 @@ def area_warnings(district: str | None, boundaries: gpd.GeoDataFrame | None, not
         yield
     for w in caught:
         text = str(w.message)
-        if any(n and n in text for n in names):
+        if not issubclass(w.category, AreaWarning) or any(n and n in text for n in names):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         else:
             notes.append(OUTSIDE_AREA + text)

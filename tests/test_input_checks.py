@@ -14,7 +14,7 @@ from conftest import TEST_DATA, run_siting
 from shapely.geometry import MultiPoint, Point, Polygon, box
 
 from siting import demand
-from siting.errors import CRSError, InputFileError, NetworkError, SitingError
+from siting.errors import AreaWarning, CRSError, InputFileError, NetworkError, SitingError
 from siting.facilities import read_facilities
 from siting.network import Network
 from siting.pipeline import check_network
@@ -236,9 +236,11 @@ def test_warnings_outside_the_district_become_notes():
     with warnings.catch_warnings(record=True) as shown:
         warnings.simplefilter("always")
         with area_warnings("徐汇区", subs, notes):
-            warnings.warn("3 points in 斜土路街道 have no name", stacklevel=1)
-            warnings.warn("8 area(s) of the control totals contain no point: 嘉定区, 闵行区", stacklevel=1)
-    assert [str(w.message) for w in shown] == ["3 points in 斜土路街道 have no name"]
+            warnings.warn("3 points in 斜土路街道 have no name", AreaWarning, stacklevel=1)
+            warnings.warn("8 area(s) of the control totals contain no point: 嘉定区, 闵行区", AreaWarning, stacklevel=1)
+            warnings.warn("the coordinates look like BD-09 (whole file)", stacklevel=1)  # not an area warning
+    assert [str(w.message) for w in shown] == ["3 points in 斜土路街道 have no name",
+                                               "the coordinates look like BD-09 (whole file)"]
     assert notes == [OUTSIDE_AREA + "8 area(s) of the control totals contain no point: 嘉定区, 闵行区"]
 
 
