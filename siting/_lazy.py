@@ -36,6 +36,12 @@ def stub_names(stub: str | Path) -> dict[str, tuple[str, str]]:
 def attach_stub(package: str, init_file: str) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
     """``(__getattr__, __dir__, __all__)`` for ``package``, from the ``__init__.pyi`` beside ``init_file``."""
     where = stub_names(Path(init_file).with_suffix(".pyi"))
+    # ``from .access import access``: the package exports the function, never the submodule of that name
+    # (the import system would set the submodule on the package when anything imports it).
+    shadowed = frozenset(name for name, (source, original) in where.items() if source == name == original)
+    if shadowed:
+        module = sys.modules[package]
+        module.__class__ = type("LazyPackage", (ModuleType,), {"__setattr__": _keeper(shadowed)})
 
     def __getattr__(name: str) -> Any:
         if name not in where:
@@ -51,6 +57,15 @@ def attach_stub(package: str, init_file: str) -> tuple[Callable[[str], Any], Cal
         return sorted(set(vars(sys.modules[package])) | set(where))
 
     return __getattr__, __dir__, sorted(name for name in where if not name.startswith("_"))
+
+
+def _keeper(shadowed: frozenset[str]) -> Callable[[ModuleType, str, Any], None]:
+    def __setattr__(self: ModuleType, name: str, value: Any) -> None:
+        if name in shadowed and isinstance(value, ModuleType):
+            return
+        ModuleType.__setattr__(self, name, value)
+
+    return __setattr__
 
 
 def lazy_module(name: str) -> ModuleType:
