@@ -9,22 +9,30 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ._access_out import format_access, write_access
-from ._outdir import check_output
-from .access import access_from_coverage
-from .batch import format_batch, run_batch
-from .candidates import build_candidates
+from ._lazy import lazy_module
 from .errors import SitingError
-from .maps import render_results_dir
-from .pipeline import load_inputs, run_coverage
-from .plan import plan_sites, read_quotas
-from .report import format_siting, format_table, write_coverage, write_siting
-from .scenarios import compare, read_scenario_file
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import siting.access as access_model  # the package's `access` is the function
+
+    from . import _access_out, _outdir, batch, maps, pipeline, plan, report, scenarios
+    from . import candidates as candidate_sites
+else:  # loaded on first use, so that `siting --help` does not import the scientific stack
+    _access_out = lazy_module("siting._access_out")
+    _outdir = lazy_module("siting._outdir")
+    access_model = lazy_module("siting.access")
+    batch = lazy_module("siting.batch")
+    candidate_sites = lazy_module("siting.candidates")  # `candidates` is an option of `site`
+    maps = lazy_module("siting.maps")
+    pipeline = lazy_module("siting.pipeline")
+    plan = lazy_module("siting.plan")
+    report = lazy_module("siting.report")
+    scenarios = lazy_module("siting.scenarios")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="15-minute walking coverage and siting of community health facilities (OpenStreetMap).")
@@ -97,8 +105,8 @@ TYPES_DEFAULT = "center,subcenter,station,village_clinic"
 
 def _inputs_and_coverage(settings: Any, facility_types: str, target: float | None, **files: Any) -> tuple[Any, Any]:
     """Load the inputs (``files``: the keyword arguments of :func:`siting.pipeline.load_inputs`) and cover."""
-    inputs = load_inputs(settings=settings, **files)
-    return inputs, run_coverage(inputs, settings, types=facility_types, target=target)
+    inputs = pipeline.load_inputs(settings=settings, **files)
+    return inputs, pipeline.run_coverage(inputs, settings, types=facility_types, target=target)
 
 
 @app.command("coverage")
@@ -145,9 +153,9 @@ def coverage_cmd(
     )
     result.summary["seconds"] = round(time.perf_counter() - t0, 2)
     result.summary["network_cache"] = inputs.network.info.get("cache")
-    write_coverage(result, out, overwrite=overwrite, map_html=not no_map, tiles=tiles, inputs=given)
+    report.write_coverage(result, out, overwrite=overwrite, map_html=not no_map, tiles=tiles, inputs=given)
     if not quiet:
-        typer.echo(format_table(result))
+        typer.echo(report.format_table(result))
         typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
 
 
@@ -211,7 +219,7 @@ def site_cmd(
         dedupe=dedupe, spread_polygons=spread_polygons, allow_broken_network=allow_broken_network,
     )
     use_osm = osm_candidates if osm_candidates is not None else candidates is None
-    cands = build_candidates(
+    cands = candidate_sites.build_candidates(
         result, path=candidates, crs=candidate_crs, osm=osm if use_osm and osm is not None else None,
         generate=candidates is None, spacing_m=spacing_m, only_uncovered=only_uncovered,
         boundaries=inputs.boundaries, min_distance_m=min_distance_m, streets_from=osm,
@@ -219,21 +227,21 @@ def site_cmd(
     known = set(result.by_subdistrict["subdistrict"].astype(str)) | set(cands["subdistrict"].dropna().astype(str))
     if inputs.boundaries is not None:
         known |= set(inputs.boundaries["subdistrict"].astype(str))
-    plan = plan_sites(
+    site_plan = plan.plan_sites(
         result, cands, k=k, target=target, per_subdistrict=per_subdistrict,
-        quotas=read_quotas(quotas, known) if quotas is not None else None,
+        quotas=plan.read_quotas(quotas, known) if quotas is not None else None,
         locked=_split(lock), forbidden=_split(forbid), capacity=capacity, time_limit=time_limit, progress=not quiet,
     )
-    write_siting(plan, out, overwrite=overwrite, map_html=not no_map, inputs=given)
+    report.write_siting(site_plan, out, overwrite=overwrite, map_html=not no_map, inputs=given)
     if not quiet:
-        typer.echo(format_siting(plan))
+        typer.echo(report.format_siting(site_plan))
         typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
 
 
 def _check_out(out: Path, overwrite: bool, *inputs: Path | None) -> list[Path]:
     """Refuse a bad ``--out`` before any work (see :func:`siting._outdir.check_output`); the inputs given."""
     given = [p for p in inputs if p is not None]
-    check_output(out, overwrite=overwrite, inputs=given)
+    _outdir.check_output(out, overwrite=overwrite, inputs=given)
     return given
 
 
@@ -249,9 +257,9 @@ def compare_cmd(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare scenarios (close / add / move facilities, mode, speed, minutes, new sites) side by side."""
-    _check_out(out, overwrite, scenario_file, cache_dir, *read_scenario_file(scenario_file).files())
+    _check_out(out, overwrite, scenario_file, cache_dir, *scenarios.read_scenario_file(scenario_file).files())
     t0 = time.perf_counter()
-    comparison = compare(scenario_file, cache_dir=cache_dir, progress=not quiet)
+    comparison = scenarios.compare(scenario_file, cache_dir=cache_dir, progress=not quiet)
     comparison.write(out, overwrite=overwrite, map_html=not no_map, tiles=tiles)
     if not quiet:
         typer.echo(repr(comparison))
@@ -301,11 +309,11 @@ def access_cmd(
         census=census, census_column=census_column, subdistrict_totals=subdistrict_totals, boundaries=boundaries,
         district=district, cache_dir=cache_dir,
     )
-    res = access_from_coverage(result, capacity_column=capacity_column, decay=decay, regions=regions)
+    res = access_model.access_from_coverage(result, capacity_column=capacity_column, decay=decay, regions=regions)
     res.summary["seconds"] = round(time.perf_counter() - t0, 2)
-    write_access(res, out, overwrite=overwrite, map_html=not no_map, tiles=tiles, inputs=given)
+    _access_out.write_access(res, out, overwrite=overwrite, map_html=not no_map, tiles=tiles, inputs=given)
     if not quiet:
-        typer.echo(format_access(res))
+        typer.echo(_access_out.format_access(res))
         typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
 
 
@@ -327,7 +335,7 @@ def map_cmd(
     cdn: Annotated[bool, typer.Option("--cdn", help="load Leaflet from CDNs (smaller file, needs internet)")] = False,
 ) -> None:
     """Re-render map.html from saved results, without recomputing."""
-    path = render_results_dir(results_dir, out, tiles=tiles, self_contained=not cdn)
+    path = maps.render_results_dir(results_dir, out, tiles=tiles, self_contained=not cdn)
     typer.echo(f"wrote {path}")
 
 
@@ -349,10 +357,10 @@ def batch_cmd(
     others are written), 2 when the jobs file is invalid or every job failed.
     """
     _check_out(out, overwrite, jobs_file)
-    res = run_batch(jobs_file, out, scheduler=scheduler, workers=workers, overwrite=overwrite, progress=not quiet,
-                    compare=compare)
+    res = batch.run_batch(jobs_file, out, scheduler=scheduler, workers=workers, overwrite=overwrite, progress=not quiet,
+                    compare=scenarios.compare)
     if not quiet:
-        typer.echo(format_batch(res))
+        typer.echo(batch.format_batch(res))
     for row in res.table[res.table["status"] == "failed"].itertuples():
         typer.echo(f"error: job {row.task} failed: {row.error}", err=True)
     if res.failed:

@@ -63,3 +63,30 @@ def test_stub_names(tmp_path):
     stub = tmp_path / "__init__.pyi"
     stub.write_text("from . import a, b\nfrom .c import f, g as h\nfrom typing import Any\n")
     assert stub_names(stub) == {"a": ("", "a"), "b": ("", "b"), "f": ("c", "f"), "h": ("c", "g")}
+
+
+HEAVY = ("geopandas", "pandas", "folium", "matplotlib", "scipy", "shapely", "osmnx", "dask")
+
+
+@pytest.mark.parametrize("code", ["import siting", "from siting.cli import app"])
+def test_import_and_help_load_no_heavy_module(code, repo_root):
+    """`import siting` and `siting --help` stay light: every public name is imported on first use."""
+    probe = f"import sys; {code}; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=repo_root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_public_names_resolve():
+    """Every name of the stub resolves to the same object as its module's; `siting.coverage` etc. stay the
+    exported objects even after their namesake submodules are imported."""
+    import importlib
+
+    import siting
+    from siting._lazy import stub_names
+
+    for name, (source, original) in stub_names(siting.__file__ + "i").items():
+        value = getattr(siting, name)
+        expected = importlib.import_module(f"siting.{original}") if not source else \
+            getattr(importlib.import_module(f"siting.{source}"), original)
+        assert value is expected, name
+    assert set(siting.__all__) <= set(dir(siting))
