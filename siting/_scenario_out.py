@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from openpyxl.utils import get_column_letter
 
+from . import excel
 from ._scenario_values import BASELINE, folder_name
 from .coverage import OUTSIDE, CoverageResult
 from .maps import save_map, scenarios_map
@@ -27,56 +27,26 @@ TABLE_COLUMNS = ["scenario", "level", "area", "population", "covered", "coverage
 #: Decimals kept in the table: residents to 1e-6 (census shares are fractional), shares and minutes to 1e-12.
 ROUNDING = {"population": 6, "covered": 6, "gap_residents": 6, "delta_covered": 6, "coverage_rate": 12, "target": 12,
             "mean_walk_min": 12}
-#: Bilingual headers of comparison.xlsx (Chinese, then the CSV's column name: ``header.split()[-1]`` gives it back).
-HEADERS = {
-    "scenario": "情景", "level": "层级", "area": "区域", "population": "人口", "covered": "覆盖人口",
-    "coverage_rate": "覆盖率", "target": "目标", "gap_residents": "缺口人口", "mean_walk_min": "平均步行分钟",
-    "delta_covered": "覆盖人口变化",
-}
-PERCENT = ("coverage_rate", "target")
 SHEETS = {"table": "comparison 对比", "wide": "wide 覆盖率", "overview": "overview 总览"}
-OVERVIEW_HEADERS = {"mode": "方式", "minutes": "分钟", "facilities": "设施数", "delta_pp": "覆盖率变化(百分点)"}
-
-
-def bilingual(column: str) -> str:
-    zh = HEADERS.get(column) or OVERVIEW_HEADERS.get(column)
-    return f"{zh} {column}" if zh else column
 
 
 def write_excel(comp: Comparison, path: str | Path) -> Path:
-    """comparison.xlsx: the long table, the wide rate sheet (one column per scenario) and an overview.
+    """comparison.xlsx through :func:`siting.excel.write_excel`: the long table, the wide rate sheet (one column
+    per scenario) and an overview; bilingual headers, rates shown as percentages.
 
-    Values are the CSV's (rates stay shares, shown as percentages by the cell format), so the first sheet
-    read back with pandas equals comparison.csv once its headers are mapped back (``split()[-1]``).
+    Values are the CSV's, so the first sheet read back (:func:`read_excel_table`) equals comparison.csv.
     """
-    path = Path(path)
-    wide = comp.wide.reset_index()
-    wide.columns = [bilingual(str(c)) if c in ("level", "area") else str(c) for c in wide.columns]
-    sheets = {
-        SHEETS["table"]: (comp.table.rename(columns=bilingual), [bilingual(c) for c in PERCENT]),
-        SHEETS["wide"]: (wide, [str(c) for c in comp.runs]),
-        SHEETS["overview"]: (comp.overview.rename(columns=bilingual),
-                             [bilingual(c) for c in PERCENT]),
-    }
-    with pd.ExcelWriter(path, engine="openpyxl") as xl:
-        for sheet, (frame, percent) in sheets.items():
-            frame.to_excel(xl, sheet_name=sheet, index=False)
-            ws = xl.sheets[sheet]
-            ws.freeze_panes = "B2"
-            for j, col in enumerate(frame.columns, start=1):
-                letter = get_column_letter(j)
-                ws.column_dimensions[letter].width = max(12, min(40, len(str(col)) + 4))
-                fmt = "0.0%" if col in percent else "#,##0.0" if frame[col].dtype.kind == "f" else None
-                if fmt is not None:
-                    for cell in ws[letter][1:]:
-                        cell.number_format = fmt
-    return path
+    percent = {name: "0.0%" for name in comp.runs}
+    return excel.write_excel(path, {
+        SHEETS["table"]: excel.Sheet(comp.table, {"mean_walk_min": "0.0"}),
+        SHEETS["wide"]: excel.Sheet(comp.wide.reset_index(), percent),
+        SHEETS["overview"]: excel.Sheet(comp.overview, {"delta_pp": "+0.0;-0.0;0.0", "minutes": "0"}),
+    })
 
 
 def read_excel_table(path: str | Path) -> pd.DataFrame:
     """The long table of a comparison.xlsx with the CSV's column names (for checks and notebooks)."""
-    frame = pd.read_excel(path, sheet_name=SHEETS["table"])
-    return frame.rename(columns=lambda c: str(c).split()[-1])
+    return excel.read_sheet(path, SHEETS["table"])
 
 
 def format_comparison(comp: Comparison) -> str:

@@ -37,10 +37,15 @@ HEADERS = {
     "near_street": "邻近道路", "covered_before": "原覆盖人口", "covered_after": "新覆盖人口",
     "rate_before": "原覆盖率", "rate_after": "新覆盖率", "new_sites": "新站点数", "item": "项目", "value": "数值",
     "unit": "单位", "walk_min": "步行(分钟)", "status": "状态",
+    # comparison.xlsx (siting compare)
+    "scenario": "情景", "level": "层级", "area": "区域", "mean_walk_min": "平均步行(分钟)",
+    "delta_covered": "覆盖人口变化", "delta_pp": "覆盖率变化(百分点)", "mode": "方式", "minutes": "分钟",
+    "facilities": "设施数",
 }
 #: Columns holding shares (0–1), shown as percentages.
 PERCENT_COLUMNS = frozenset({"coverage_rate", "target", "rate_before", "rate_after", "share_of_gap"})
 _WHOLE = frozenset({"population", "covered", "gap_residents", "too_far_population", "outside_population", "points",
+                    "delta_covered", "facilities",
                     "residents_within", "residents", "gain", "assigned", "covered_before", "covered_after", "rank",
                     "order", "new_sites"})
 _HEAD_FILL = PatternFill("solid", fgColor="DDE7F0")
