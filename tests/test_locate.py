@@ -171,6 +171,10 @@ def test_time_limit_honoured_on_a_hard_instance():
     assert model.mip_gap is not None and model.mip_gap > 0 and model.status in {"time_limit", "feasible"}
     # the greedy (submodular) bound is valid too, and never better than what was reported
     assert model.bound <= model.greedy_solution.bound + 1e-6
+    t0 = time.perf_counter()
+    fewest = MinimumSites(prob, 0.9).solve(time_limit=2.0)
+    assert time.perf_counter() - t0 < 2.2
+    assert fewest.bound <= fewest.objective <= fewest.greedy_solution.k and fewest.feasible
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
