@@ -189,6 +189,19 @@ def test_failed_jobs_are_reported_and_the_others_finish(batch):
     assert sorted(p.name for p in out.iterdir()) == ["a", "b", "batch.csv", "batch.xlsx", "plans", "summary.json"]
 
 
+def test_exit_code_2_when_every_job_failed(inputs, cluster, tmp_path):
+    path = tmp_path / "jobs.yaml"
+    path.write_text(f"jobs:\n  - name: gone\n    osm: {inputs / 'gone.osm'}\n"
+                    f"  - name: nowhere\n    osm: {inputs / 'a.osm'}\n    boundaries: {inputs / 'areas.geojson'}\n"
+                    "    districts: [丁区]\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["batch", str(path), "--out", str(out), "--quiet", "--scheduler",
+                                 cluster[0].scheduler_address])
+    assert result.exit_code == 2 and "2 of 2 job(s) failed" in result.output
+    assert "error: job gone failed: OSM file not found" in result.output and "丁区" in result.output
+    assert (out / "batch.csv").exists()  # the table says what failed
+
+
 def test_each_network_is_built_once_per_worker(batch, cluster):
     per_process = cluster[1].run(network_builds)  # {process: {worker address: {file@sha/mode: builds}}}
     builds = {worker: counts for found in per_process.values() for worker, counts in found.items()}
