@@ -216,7 +216,11 @@ def connect(scheduler: str | None = None, workers: int | None = None) -> Iterato
     single-threaded worker processes (closed on exit)."""
     distributed = dask()
     if scheduler:
-        with distributed.Client(scheduler) as client:
+        try:
+            client = distributed.Client(scheduler)
+        except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
+            raise SitingError(f"cannot reach the dask scheduler at {scheduler!r}: {exc}") from None
+        with client:
             yield client
         return
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dask
 import numpy as np
 import pandas as pd
 import pytest
@@ -200,6 +201,14 @@ def test_exit_code_2_when_every_job_failed(inputs, cluster, tmp_path):
     assert result.exit_code == 2 and "2 of 2 job(s) failed" in result.output
     assert "error: job gone failed: OSM file not found" in result.output and "丁区" in result.output
     assert (out / "batch.csv").exists()  # the table says what failed
+
+
+def test_unreachable_scheduler_is_one_clear_error(inputs, tmp_path):
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = runner.invoke(app, ["batch", str(inputs / "jobs.yaml"), "--out", str(tmp_path / "out"),
+                                     "--scheduler", "tcp://127.0.0.1:9"])
+    assert result.exit_code == 2 and "error: cannot reach the dask scheduler at 'tcp://127.0.0.1:9'" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "out").exists()
 
 
 def test_each_network_is_built_once_per_worker(batch, cluster):
