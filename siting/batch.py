@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from ._jobs import Task, read_jobs
 from ._scenario_file import read_scenario_file
+from ._workbook import rounded
 from .coverage import CoverageResult
 from .errors import SitingError
 from .network import Network
@@ -281,8 +282,9 @@ def run_batch(jobs_file: str | Path, out: str | Path, *, scheduler: str | None =
             n = workers or max(1, min(len(tasks), os.cpu_count() or 1))
             with connect(scheduler, n) as own:
                 table = run_tasks(own, tasks, tmp.resolve(), progress=progress, compare=compare)
-        table.to_csv(tmp / "batch.csv", index=False, encoding="utf-8-sig")
-        table.to_excel(tmp / "batch.xlsx", index=False, sheet_name="batch")
+        shown = rounded(table)  # CSV precision as in every output: residents whole, shares 4 decimals
+        shown.to_csv(tmp / "batch.csv", index=False, encoding="utf-8-sig")
+        shown.to_excel(tmp / "batch.xlsx", index=False, sheet_name="batch")
         holder["table"] = table
 
     path = atomic_dir(out, write, overwrite=overwrite)
