@@ -59,9 +59,16 @@ def cjk_font() -> str | None:
     return font
 
 
+class SitingFigure(Figure):
+    """A matplotlib Figure that shows itself inline in notebooks (PNG), whatever the backend."""
+
+    def _repr_png_(self) -> bytes:
+        return png_bytes(self, dpi=100)
+
+
 def _figure(width_in: float, height_in: float) -> Figure:
     cjk_font()
-    return Figure(figsize=(width_in, height_in), layout="constrained")
+    return SitingFigure(figsize=(width_in, height_in), layout="constrained")
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 200) -> Path:
