@@ -36,13 +36,13 @@ def single(inputs_kw: dict, run: siting.scenarios.Run, cache: Path) -> float:
                                      run.settings, types=list(run.types), target=run.target)
         cands = siting.build_candidates(before, osm=inputs_kw["osm"], spacing_m=200, boundaries=inputs.boundaries)
         plan = siting.plan_sites(before, cands, target=run.plan.params["target"])
-        covered = plan.after.summary["population_covered"]
+        covered = plan.after.summary.population_covered
     else:
         edited = dataclasses.replace(inputs, facilities=run.facilities, population=run.population)
         covered = siting.run_coverage(edited, run.settings, types=list(run.types),
-                                      target=run.target).summary["population_covered"]
+                                      target=run.target).summary.population_covered
     seconds = time.perf_counter() - t0
-    assert covered == run.result.summary["population_covered"], f"{run.name}: {covered} differs"
+    assert covered == run.result.summary.population_covered, f"{run.name}: {covered} differs"
     return seconds
 
 
@@ -62,7 +62,7 @@ def main() -> None:
                if name != BASELINE}
     slowest = max(singles, key=singles.__getitem__)
     bound = 2 * singles[slowest] + t_net
-    points = comp.runs[BASELINE].result.summary["n_points"]
+    points = comp.runs[BASELINE].result.summary.n_points
     print(f"{len(singles)} scenarios on the real sample (northern Xuhui, {points:,} population points); "
           f"network build cold: walk {t_cold['walk']:.2f} s, bike {t_cold['bike']:.2f} s; "
           f"warm load {t_net:.2f} s")

@@ -1,4 +1,9 @@
-"""siting: 15-minute accessibility and siting of community health facilities from OpenStreetMap."""
+"""siting: 15-minute accessibility and siting of community health facilities from OpenStreetMap.
+
+Modules are exposed as they are (``siting.coverage``, ``siting.locate``, ``siting.plan`` ...), with the
+everyday functions and classes also at the top level, as osmnx does. ``siting.coverage`` is the module;
+the function is :func:`siting.compute_coverage`.
+"""
 
 from __future__ import annotations
 

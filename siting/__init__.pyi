@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
-from . import coords, errors, locate
+from . import (
+    candidates,
+    coords,
+    coverage,
+    demand,
+    errors,
+    facilities,
+    locate,
+    maps,
+    network,
+    pipeline,
+    plan,
+    report,
+    routing,
+    scenarios,
+    settings,
+    targets,
+)
 from ._version import __version__ as __version__
 from .access import AccessResult, access, access_from_coverage
 from .candidates import build_candidates, candidates_from_osm, generate_candidates, read_candidates
-from .coverage import DEFAULT_TYPES, CoverageResult, coverage
+from .coverage import DEFAULT_TYPES, CoverageResult, CoverageSummary, Status, compute_coverage
 from .demand import (
     assign_areas,
     boundaries_from_osm,

@@ -53,8 +53,8 @@ def write_access(result: AccessResult, out_dir: str | Path, *, overwrite: bool =
         pd.DataFrame(far.drop(columns="geometry")).assign(lon=far.geometry.x.round(6), lat=far.geometry.y.round(6)) \
             .to_csv(tmp / "beyond_20min_places.csv", index=False, encoding="utf-8-sig")
         if map_html:
-            fmap = coverage_map(cov.points, cov.facilities, subdistricts=cov.subdistricts, summary=cov.summary,
-                                service_area=cov.service_area(), tiles=tiles)
+            fmap = coverage_map(cov.points, cov.facilities, subdistricts=cov.subdistricts,
+                                summary=cov.summary.to_dict(), service_area=cov.service_area(), tiles=tiles)
             gps = result.summary.get("capacity_column") == "gps"
             label = (f"每万人全科医生 GPs per 10,000 ({result.summary['method']})" if gps
                      else f"每万人面积 m² per 10,000 ({result.summary['method']})")

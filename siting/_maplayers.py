@@ -39,6 +39,7 @@ from ._mapstyle import (
     summary_html,
     tooltip,
 )
+from ._status import Status
 
 __all__ = [
     "ABSOLUTE_CLASSES", "ATTRIBUTION", "BOX_STYLE", "COVERED_COLOR", "FACILITY_STYLE", "MODE_LABEL", "NO_DATA",
@@ -100,7 +101,7 @@ def add_residents(m: folium.Map, pts: gpd.GeoDataFrame, max_points: int, grid_m:
         dots_layer(pts[covered], "已覆盖居民 Covered residents", covered=True, max_points=max_points,
                    cell_m=grid_m).add_to(m)
         extras.append(f'<span style="color:{COVERED_COLOR}">●</span> 已覆盖居民 covered (layer off by default)')
-    outside = (pts["status"] == "outside_network_area").to_numpy()
+    outside = (pts["status"] == Status.OUTSIDE).to_numpy()
     if outside.any():
         dots_layer(pts[outside], "路网范围外居民（不计入）Residents outside the street extract", covered=True,
                    max_points=max_points, cell_m=grid_m, color="#969696").add_to(m)
@@ -108,10 +109,10 @@ def add_residents(m: folium.Map, pts: gpd.GeoDataFrame, max_points: int, grid_m:
     if (~covered & ~outside).any():
         dots_layer(pts[~covered & ~outside], "未覆盖居民 Uncovered residents", covered=False, max_points=max_points,
                    cell_m=grid_m).add_to(m)
-        extras.append(f'<span style="color:{STATUS_LABEL["ok"][0]}">●</span> 未覆盖居民 uncovered '
+        extras.append(f'<span style="color:{STATUS_LABEL[Status.OK][0]}">●</span> 未覆盖居民 uncovered '
                       "(area ∝ residents)")
-        if (pts.loc[~covered & ~outside, "status"] != "ok").any():
-            extras.append(f'<span style="color:{STATUS_LABEL["too_far_from_network"][0]}">●</span> '
+        if (pts.loc[~covered & ~outside, "status"] != Status.OK).any():
+            extras.append(f'<span style="color:{STATUS_LABEL[Status.TOO_FAR][0]}">●</span> '
                           "离路网过远 too far from the street network (uncovered)")
     return extras
 
@@ -219,10 +220,10 @@ def dots_layer(pts: gpd.GeoDataFrame, name: str, *, covered: bool, max_points: i
                    per=1000.0)
     if covered or aggregated:
         colors = None
-        color = color or (COVERED_COLOR if covered else STATUS_LABEL["ok"][0])
+        color = color or (COVERED_COLOR if covered else STATUS_LABEL[Status.OK][0])
     else:
-        colors = [STATUS_LABEL.get(s, STATUS_LABEL["outside_network_area"])[0] for s in pts["status"]]
-        color = color or STATUS_LABEL["ok"][0]
+        colors = [STATUS_LABEL.get(s, STATUS_LABEL[Status.OUTSIDE])[0] for s in pts["status"]]
+        color = color or STATUS_LABEL[Status.OK][0]
     styles: list[dict[str, Any]] = [{"radius": float(r)} for r in radius]
     if colors is not None and len(set(colors)) > 1:
         styles = [{"radius": st["radius"], "color": c, "fillColor": c} for st, c in zip(styles, colors, strict=True)]

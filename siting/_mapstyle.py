@@ -14,6 +14,8 @@ import shapely
 from branca.element import MacroElement
 from jinja2 import Template
 
+from ._status import Status
+
 ATTRIBUTION = '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors (ODbL)'
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 
@@ -28,9 +30,9 @@ FACILITY_STYLE: dict[str, tuple[str, str, str, str, int]] = {
     "other": ("其他", "other", "#555555", "M3 3H11V11H3Z", 11),
 }
 STATUS_LABEL = {
-    "ok": ("#c51b7d", "步行超时 beyond threshold"),
-    "too_far_from_network": ("#636363", "离路网过远 too far from network"),
-    "outside_network_area": ("#636363", "路网范围外 outside network area"),
+    Status.OK: ("#c51b7d", "步行超时 beyond threshold"),
+    Status.TOO_FAR: ("#636363", "离路网过远 too far from network"),
+    Status.OUTSIDE: ("#636363", "路网范围外 outside network area"),
 }
 #: Choropleth classes relative to the target (percentage points below it) and absolute classes (no target).
 TARGET_CLASSES = [(-1e9, -0.20, "#b2182b", "低于目标 >20 pp below target"),

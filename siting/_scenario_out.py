@@ -52,7 +52,7 @@ def read_excel_table(path: str | Path) -> pd.DataFrame:
 def format_comparison(comp: Comparison) -> str:
     """Scenarios as rows: rate, change versus the baseline, gap to the target, for the terminal."""
     ov = comp.overview
-    unit = "residents" if comp.runs[BASELINE].result.summary.get("unit") == "residents" else "locations"
+    unit = "residents" if comp.runs[BASELINE].result.summary.unit == "residents" else "locations"
     lines = [f"{_pad('scenario 情景', 24)}{'mode':>8}{'min':>5}{'rate':>8}{'Δ pp':>7}{'Δ covered':>11}"
              f"{'gap to target':>15}"]
     for _, r in ov.iterrows():
@@ -61,7 +61,7 @@ def format_comparison(comp: Comparison) -> str:
         lines.append(f"{_pad(str(r['scenario'])[:22], 24)}{r['mode']:>8}{r['minutes']:>5g}{rate:>8}"
                      f"{r['delta_pp']:>+7.1f}{r['delta_covered']:>+11,.0f}{gap:>15}")
     base = comp.runs[BASELINE].result.summary
-    lines.append(f"\n{unit} counted: {base['population_total']:,.0f} (baseline); gap = {unit} short of the target")
+    lines.append(f"\n{unit} counted: {base.population_total:,.0f} (baseline); gap = {unit} short of the target")
     return "\n".join(lines)
 
 
@@ -72,7 +72,7 @@ def comparison_map(comp: Comparison, *, tiles: bool = True, title: str | None = 
     for name, run in comp.runs.items():
         s = run.result.summary
         layers.append({"name": name, "subdistricts": run.result.subdistricts, "added": run.added,
-                       "closed": run.closed, "summary": s, "facilities": run.result.facilities})
+                       "closed": run.closed, "summary": s.to_dict(), "facilities": run.result.facilities})
     return scenarios_map(layers, title=title or f"{comp.name}: 情景对比 scenarios", tiles=tiles)
 
 

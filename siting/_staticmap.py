@@ -15,7 +15,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from . import _labels
-from ._maplayers import COVERED_COLOR, FACILITY_STYLE, NO_DATA, STATUS_LABEL, TARGET_CLASSES, fill
+from ._mapstyle import COVERED_COLOR, FACILITY_STYLE, NO_DATA, STATUS_LABEL, TARGET_CLASSES, fill
+from ._status import Status
 
 MARKERS = {"center": "s", "subcenter": "D", "station": "o", "village_clinic": "^", "kiosk": "o", "hospital": "P"}
 
@@ -80,13 +81,13 @@ def draw_map(fig: Figure, points: Any, facilities: Any, *, subdistricts: Any, su
         handles.append(Line2D([], [], color="#333333", linestyle="--",
                               label="分析范围 analysed area (extract ∩ district)"))
     pts = points.to_crs(crs)
-    open_ = ~pts["covered"].astype(bool) & (pts["status"] != "outside_network_area")
+    open_ = ~pts["covered"].astype(bool) & (pts["status"] != Status.OUTSIDE)
     if open_.any():
         sel = pts[open_]
         size = 4 + 60 * np.sqrt(sel["population"].fillna(0).clip(lower=0) / 5000.0)
-        ax.scatter(sel.geometry.x, sel.geometry.y, s=size, color=STATUS_LABEL["ok"][0], alpha=0.65, linewidth=0.3,
+        ax.scatter(sel.geometry.x, sel.geometry.y, s=size, color=STATUS_LABEL[Status.OK][0], alpha=0.65, linewidth=0.3,
                    edgecolor="white", zorder=4)
-        handles.append(Line2D([], [], marker="o", linestyle="", color=STATUS_LABEL["ok"][0], alpha=0.7,
+        handles.append(Line2D([], [], marker="o", linestyle="", color=STATUS_LABEL[Status.OK][0], alpha=0.7,
                               label="未覆盖居民 uncovered residents (area ∝ residents)"))
     cov = pts[pts["covered"].astype(bool)]
     if len(cov):

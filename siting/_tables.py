@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._validate import check_file
 from .coords import normalize_crs, to_wgs84
 from .errors import ColumnError, CRSError, InputFileError
 
@@ -107,8 +108,9 @@ class _GeoJSON(Exception):
 
 
 SUFFIXES = ("", "_wgs84", "_gcj02", "_bd09")
-#: The CLI flag that sets each reader's coordinate system (for messages).
-CRS_FLAGS = {"facilities": "--facility-crs", "population": "--population-crs", "candidates": "--candidate-crs"}
+#: The parameter (of `siting.pipeline.load_inputs`, `siting.candidates.build_candidates`) that sets each
+#: reader's coordinate system, named in messages; the CLI shows its own flag instead.
+CRS_PARAMS = {"facilities": "facility_crs", "population": "population_crs", "candidates": "candidate_crs"}
 
 
 def find_coord_columns(frame: pd.DataFrame, path: Path | str, crs: str | None = None) -> tuple[str, str]:
@@ -132,9 +134,9 @@ def _check_named_crs(lon_col: str, kind: str, path: Path, what: str) -> None:
     """Columns named for one system (``lon_bd09``) must not be read as another (silently ~1 km off)."""
     named = next((k for k in ("wgs84", "gcj02", "bd09") if str(lon_col).lower().endswith("_" + k)), None)
     if named is not None and named != kind:
-        flag = CRS_FLAGS.get(what, "crs")
+        param = CRS_PARAMS.get(what, "crs")
         raise CRSError(f"{path}: coordinate column {lon_col!r} is named {named} but crs={kind!r} was given; "
-                       f"pass crs={named!r} ({flag} {named}) or choose other columns")
+                       f"pass {param}={named!r} or choose other columns")
 
 
 def _numeric(frame: pd.DataFrame, column: str, path: Path | str) -> np.ndarray:
@@ -166,16 +168,6 @@ def check_lonlat(lon: np.ndarray, lat: np.ndarray, path: Path | str) -> None:
             f"{path}: {int(in_china_swapped.sum())} of {len(lon)} points have lon < lat inside China's "
             "range: the longitude and latitude columns look swapped"
         )
-
-
-def check_file(path: str | Path, what: str) -> Path:
-    """The path, or InputFileError when it does not exist or is empty (naming ``what`` and the path)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileError(f"{what} file not found: {path}")
-    if path.stat().st_size == 0:
-        raise InputFileError(f"{path}: the {what} file is empty")
-    return path
 
 
 def usual_mode(path: Path) -> None:

@@ -1,18 +1,72 @@
 """Small input checks shared by every layer (a leaf: it imports only `siting.errors`).
 
-One place for the checks that were written twice: shares between 0 and 1, closest-name
-suggestions for mistyped names and ids, and candidate-id lookups.
+One place for the checks that were written twice: shares between 0 and 1, input files that exist,
+matching keys of district / 街道 names, closest-name suggestions for mistyped names and ids, and
+candidate-id lookups.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
-from .errors import ModelError, SitingError
+from .errors import InputFileError, ModelError, SitingError
 
-__all__ = ["check_rate", "closest", "suggest", "positions_of"]
+__all__ = ["check_file", "check_rate", "closest", "district_key", "positions_of", "subdistrict_key", "suggest"]
+
+
+#: Shanghai's 16 districts by pinyin, so ``--district Xuhui`` works (lower-case keys).
+SHANGHAI_PINYIN = {
+    "huangpu": "黄浦", "xuhui": "徐汇", "changning": "长宁", "jing'an": "静安", "jingan": "静安",
+    "putuo": "普陀", "hongkou": "虹口", "yangpu": "杨浦", "minhang": "闵行", "baoshan": "宝山",
+    "jiading": "嘉定", "pudong": "浦东", "jinshan": "金山", "songjiang": "松江", "qingpu": "青浦",
+    "fengxian": "奉贤", "chongming": "崇明",
+}
+#: Former districts merged into current ones (闸北 → 静安 2015, 卢湾 → 黄浦 2011, 南市 → 黄浦 2000,
+#: 南汇 → 浦东 2009), so old labels match current census rows.
+FORMER_DISTRICTS = {"闸北": "静安", "卢湾": "黄浦", "南市": "黄浦", "南汇": "浦东"}
+
+
+def _missing(value: object) -> bool:
+    """None, NaN or pandas' NA."""
+    try:
+        return value is None or bool(value != value)
+    except TypeError:  # pd.NA refuses bool()
+        return True
+
+
+def check_file(path: str | Path, what: str) -> Path:
+    """Return ``path`` as a Path, or raise InputFileError when it does not exist or is empty (naming ``what``)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{what} file not found: {path}")
+    if path.stat().st_size == 0:
+        raise InputFileError(f"{path}: the {what} file is empty")
+    return path
+
+
+def district_key(name: object) -> str | None:
+    """Matching key of a Shanghai district name: 徐汇区 / 徐汇 / Xuhui / Xuhui District → 徐汇.
+
+    Removes 新区 / 区 / 县 and English "District", maps pinyin to Chinese and former districts to
+    their current one (闸北 → 静安). Other names are only stripped, so any city's names still match.
+    """
+    if _missing(name):
+        return None
+    text = re.sub(r"\s+(new\s+)?district$", "", str(name).strip(), flags=re.I)
+    text = SHANGHAI_PINYIN.get(text.lower(), text)
+    text = re.sub(r"(新区|区|县)$", "", text) or text
+    return FORMER_DISTRICTS.get(text, text)
+
+
+def subdistrict_key(name: object) -> str | None:
+    """Matching key of a 街道/镇 name: whitespace and a trailing 办事处 removed."""
+    if _missing(name):
+        return None
+    return re.sub(r"办事处$", "", re.sub(r"\s+", "", str(name)))
 
 
 def check_rate(rate: float, what: str, error: type[SitingError] = ModelError) -> float:

@@ -1,3 +1,8 @@
-"""The package version (a leaf module: outputs record which siting wrote them)."""
+"""The package version (a leaf module: outputs record which siting wrote them), from the installed metadata."""
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("siting")
+except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+    __version__ = "0+unknown"

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import routing
 from ._fca import DECAYS, DEFAULT_SOURCE, read_capacity, two_step, weighted_quantile
-from .coverage import OUTSIDE, CoverageResult, coverage
+from .coverage import OUTSIDE, CoverageResult, compute_coverage
 from .demand import assign_areas
 from .errors import ColumnError, InputFileError, SitingError
 from .facilities import DEFAULT_TYPES
@@ -75,7 +75,7 @@ def access(net: Network, facilities: gpd.GeoDataFrame, population: gpd.GeoDataFr
            boundaries: gpd.GeoDataFrame | None = None, capacity_column: str = "gps", decay: str = "none",
            regions: pd.DataFrame | str | Path | None = None) -> AccessResult:
     """Coverage (:func:`siting.coverage.coverage`) plus supply per resident; see :func:`access_from_coverage`."""
-    result = coverage(net, facilities, population, settings, types=types, boundaries=boundaries)
+    result = compute_coverage(net, facilities, population, settings, types=types, boundaries=boundaries)
     return access_from_coverage(result, capacity_column=capacity_column, decay=decay, regions=regions)
 
 
@@ -133,7 +133,7 @@ def access_from_coverage(result: CoverageResult, *, capacity_column: str = "gps"
 
 def _reach(result: CoverageResult, fac: gpd.GeoDataFrame, pts: gpd.GeoDataFrame) -> tuple[np.ndarray, ...]:
     """Sparse reach set (facility, point, metres) within the catchment, from the tiled exact search."""
-    net, s = result.network, result.settings
+    net, s = result._network, result.settings
     fxy = fac.geometry.to_crs(net.crs).get_coordinates().to_numpy()
     pxy = pts.geometry.to_crs(net.crs).centroid.get_coordinates().to_numpy()
     fsnap = routing.snap(net, fxy[:, 0], fxy[:, 1], s.max_snap_m)
@@ -275,7 +275,7 @@ def _summary(pts: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, result: CoverageResul
         "stations_below_200m2": int(_small_stations(fac).sum()),
         "standardised_facilities": int((fac["standardised"] == True).sum()),  # noqa: E712 - None stays unknown
         "elderly_columns": ages, "elderly_speed_kmh": float(MODES["elderly"]["speed_kmh"]) if ages else None,  # type: ignore[arg-type]
-        "coverage_rate_nearest": result.summary.get("coverage_rate"),
-        "population_sources": result.summary.get("population_sources"),
-        "notes": list(result.summary.get("notes", [])) + notes,
+        "coverage_rate_nearest": result.summary.coverage_rate,
+        "population_sources": result.summary.population_sources,
+        "notes": list(result.summary.notes or []) + notes,
     }

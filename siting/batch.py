@@ -182,12 +182,12 @@ def result_rows(task: Task, result: CoverageResult, *, scenario: str | None = No
                 folder: str | None = None) -> list[dict[str, Any]]:
     """Rows of one finished run: its whole area, its districts (when several), its 街道."""
     s = result.summary
-    population, outside = s["population_total"], s.get("population_outside_network") or 0.0
+    population, outside = s.population_total, s.population_outside_network or 0.0
     status = "ok" if population > 0 or not outside else "no residents in the extract"
     head = {"job": task.job, "task": task.label, "scenario": scenario, "level": "district" if task.area else "all",
             "area": task.area or "all", "district": task.area, "population": population,
-            "covered": s["population_covered"], "coverage_rate": s["coverage_rate"], "target": s.get("target"),
-            "gap_residents": s.get("gap_residents"), "outside_population": outside, "status": status, "error": None,
+            "covered": s.population_covered, "coverage_rate": s.coverage_rate, "target": s.target,
+            "gap_residents": s.gap_residents, "outside_population": outside, "status": status, "error": None,
             "folder": folder or task.folder}
     rows = [head]
     levels = [("subdistrict", result.by_subdistrict)]

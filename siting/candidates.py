@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -17,12 +17,15 @@ from scipy.spatial import cKDTree
 
 from . import routing
 from ._osm import read_osm_features
+from ._status import Status
 from ._tables import read_points
-from .coverage import OUTSIDE, CoverageResult
 from .demand import assign_areas
 from .errors import ColumnError, SitingError
 from .facilities import NAME_COLUMNS, NOT_A_FACILITY, _ids, _points
 from .network import Network
+
+if TYPE_CHECKING:  # candidates sit below coverage: they only read a result's tables and engine state
+    from .coverage import CoverageResult
 
 __all__ = [
     "CANDIDATE_COLUMNS", "EXCLUSION_REASONS", "build_candidates", "candidate_reach", "candidates_from_osm",
@@ -279,16 +282,16 @@ def build_candidates(
         near = None
         if only_uncovered:
             pts = result.points
-            open_pts = (pts["status"] == "ok") & ~pts["covered"].astype(bool) & (pts["population"].fillna(0) > 0)
+            open_pts = (pts["status"] == Status.OK) & ~pts["covered"].astype(bool) & (pts["population"].fillna(0) > 0)
             near = pts.loc[open_pts]
-        frames.append(generate_candidates(result.network, spacing_m, area=boundaries, near=near,
+        frames.append(generate_candidates(result._network, spacing_m, area=boundaries, near=near,
                                           near_m=result.settings.limit_m))
     if not frames:
         raise SitingError("no candidate sites: give a candidates file, an OSM file, or generate them")
     merged = pd.concat([f for f in frames], ignore_index=True) if len(frames) > 1 else frames[0]
     merged = gpd.GeoDataFrame(merged, geometry="geometry", crs="EPSG:4326")
     merged["candidate_id"] = merged["candidate_id"].astype(str)
-    out = exclude_candidates(merged, result.network, facilities=result.facilities, boundaries=boundaries,
+    out = exclude_candidates(merged, result._network, facilities=result.facilities, boundaries=boundaries,
                              min_distance_m=min_distance_m, max_snap_m=result.settings.max_snap_m)
     source = streets_from if streets_from is not None else osm
     return label_candidates(out, named_streets(source) if source is not None else None)
@@ -350,11 +353,11 @@ def candidate_reach(
     limit; residents outside the network extent are never reached), then
     :func:`siting.routing.reach_matrix` runs chunked bounded searches: never dense.
     """
-    net, settings = result.network, result.settings
+    net, settings = result._network, result.settings
     pts = result.points if points is None else result.points[np.asarray(points, dtype=bool)]
     cxy = candidates.geometry.to_crs(net.crs).get_coordinates().to_numpy()
     pxy = routing.centre_xy(pts.geometry, net.crs)
     csnap = routing.snap(net, cxy[:, 0], cxy[:, 1], settings.max_snap_m)
     psnap = routing.snap(net, pxy[:, 0], pxy[:, 1], settings.max_snap_m)
-    psnap.seg[(pts["status"] == OUTSIDE).to_numpy()] = -1
+    psnap.seg[(pts["status"] == Status.OUTSIDE).to_numpy()] = -1
     return routing.reach_matrix(net, csnap, psnap, settings.limit_m, progress=progress)

@@ -74,7 +74,7 @@ def facility_catchments(result: CoverageResult, minutes: Iterable[float] | None 
         One row per facility and band: ``facility_id``, ``name``, ``minutes`` (largest band first, so
         smaller bands draw on top); facilities off the street network have none.
     """
-    settings, net = result.settings, result.network
+    settings, net = result.settings, result._network
     limit = float(settings.minutes)
     bands = sorted({float(m) for m in (minutes if minutes is not None else [b for b in BANDS if b <= limit])}
                    | ({limit} if minutes is None else set()), reverse=True)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import math
+import re
 import sys
 import time
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -70,13 +73,34 @@ BrokenOpt = Annotated[bool, typer.Option("--allow-broken-network",
                                          help="go on when over a quarter of the network is cut off (missing nodes)")]
 
 
+def _flags() -> dict[str, str]:
+    """Library parameter name → this command line's flag, for every option of every command."""
+    out = {}
+    for command in app.registered_commands:
+        for name in inspect.signature(command.callback).parameters if command.callback else ():
+            out[name] = "--" + name.replace("_", "-")
+    return out
+
+
+def cli_words(text: str) -> str:
+    """Show the library's parameter names as flags.
+
+    ``facility_crs='bd09'`` becomes ``--facility-crs bd09``, ``overwrite=True`` becomes ``--overwrite``
+    and `` `district` `` becomes ``--district``; names that are no option of this command line are kept.
+    """
+    flags = _flags()
+    text = re.sub(r"\b(\w+)=True\b", lambda m: flags.get(m[1], m[0]), text)
+    text = re.sub(r"\b(\w+)=(['\"])(.*?)\2", lambda m: f"{flags[m[1]]} {m[3]}" if m[1] in flags else m[0], text)
+    return re.sub(r"`(\w+)`", lambda m: flags.get(m[1], m[0]), text)
+
+
 def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn SitingError into one clear line and exit code 2; show warnings as 'warning:' lines."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-            typer.echo(f"warning: {message}", err=True)
+            typer.echo(f"warning: {cli_words(str(message))}", err=True)
 
         old = warnings.showwarning
         warnings.showwarning = show
@@ -86,7 +110,7 @@ def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
                     raise SitingError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
             return func(*args, **kwargs)
         except SitingError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {cli_words(str(exc))}", err=True)
             raise typer.Exit(2) from None
         finally:
             warnings.showwarning = old
@@ -151,8 +175,8 @@ def coverage_cmd(
         subdistrict_totals=subdistrict_totals, boundaries=boundaries, district=district, cache_dir=cache_dir,
         dedupe=dedupe, spread_polygons=spread_polygons, allow_broken_network=allow_broken_network,
     )
-    result.summary["seconds"] = round(time.perf_counter() - t0, 2)
-    result.summary["network_cache"] = inputs.network.info.get("cache")
+    result.summary = replace(result.summary, seconds=round(time.perf_counter() - t0, 2),
+                             network_cache=inputs.network.info.get("cache"))
     report.write_coverage(result, out, overwrite=overwrite, map_html=not no_map, tiles=tiles, inputs=given)
     if not quiet:
         typer.echo(report.format_table(result))

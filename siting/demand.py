@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from . import _checks
 from ._buildings import population_from_buildings
 from ._osm import read_osm_features
 from ._tables import read_points, read_table
+from ._validate import district_key, subdistrict_key
 from .errors import AreaWarning, ColumnError, InputFileError, SitingError
 
 #: Population column names tried in order (case-insensitive).
@@ -29,16 +29,6 @@ DISTRICT_COLUMNS = ("district", "district_zh", "区", "区县", "区名", "count
 #: Area-name columns of a control-totals table, tried in order (case-insensitive).
 AREA_COLUMNS = ("area", "district_zh", "district", "区", "subdistrict", "街道", "name")
 #: ``building=*`` values counted as homes (explicit residential types only; ``building=yes`` is not).
-#: Shanghai's 16 districts by pinyin, so ``--district Xuhui`` works (lower-case keys).
-SHANGHAI_PINYIN = {
-    "huangpu": "黄浦", "xuhui": "徐汇", "changning": "长宁", "jing'an": "静安", "jingan": "静安",
-    "putuo": "普陀", "hongkou": "虹口", "yangpu": "杨浦", "minhang": "闵行", "baoshan": "宝山",
-    "jiading": "嘉定", "pudong": "浦东", "jinshan": "金山", "songjiang": "松江", "qingpu": "青浦",
-    "fengxian": "奉贤", "chongming": "崇明",
-}
-#: Former districts merged into current ones (闸北 → 静安 2015, 卢湾 → 黄浦 2011, 南市 → 黄浦 2000,
-#: 南汇 → 浦东 2009), so old labels match current census rows.
-FORMER_DISTRICTS = {"闸北": "静安", "卢湾": "黄浦", "南市": "黄浦", "南汇": "浦东"}
 BOUNDARY_COLUMNS = ["subdistrict", "district", "geometry"]
 
 
@@ -213,27 +203,6 @@ def assign_areas(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) -> gpd.
         out[col] = pd.Series(values, index=out.index, dtype=object)
     out.attrs = {**points.attrs, "areas_joined": True}
     return out
-
-
-def district_key(name: object) -> str | None:
-    """Matching key of a Shanghai district name: 徐汇区 / 徐汇 / Xuhui / Xuhui District → 徐汇.
-
-    Removes 新区 / 区 / 县 and English "District", maps pinyin to Chinese and former districts to
-    their current one (闸北 → 静安). Other names are only stripped, so any city's names still match.
-    """
-    if name is None or (not isinstance(name, str) and bool(pd.isna(name))):
-        return None
-    text = re.sub(r"\s+(new\s+)?district$", "", str(name).strip(), flags=re.I)
-    text = SHANGHAI_PINYIN.get(text.lower(), text)
-    text = re.sub(r"(新区|区|县)$", "", text) or text
-    return FORMER_DISTRICTS.get(text, text)
-
-
-def subdistrict_key(name: object) -> str | None:
-    """Matching key of a 街道/镇 name: whitespace and a trailing 办事处 removed."""
-    if name is None or (not isinstance(name, str) and bool(pd.isna(name))):
-        return None
-    return re.sub(r"办事处$", "", re.sub(r"\s+", "", str(name)))
 
 
 def _key_function(level: str) -> Callable[[object], str | None]:

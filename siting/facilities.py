@@ -317,7 +317,7 @@ def read_facilities(path: str | Path, crs: str | None = "wgs84", *, types: Itera
 
 def check_offset(points_wgs84: gpd.GeoSeries, reference: gpd.GeoSeries | shapely.Geometry,
                  path: str | Path | None = None, *, min_gain_m: float = 50.0,
-                 cap_m: float = 2000.0, flag: str = "--facility-crs") -> str | None:
+                 cap_m: float = 2000.0, param: str = "facility_crs") -> str | None:
     """Warn when points given as WGS84 fit ``reference`` clearly better read as GCJ-02 or BD-09.
 
     Heuristic: the points are read three ways — as given (WGS84), as GCJ-02 and as BD-09, each
@@ -339,7 +339,7 @@ def check_offset(points_wgs84: gpd.GeoSeries, reference: gpd.GeoSeries | shapely
     -------
     str or None
         ``"gcj02"`` or ``"bd09"`` (also issued as a UserWarning naming ``path`` and the suggested
-        ``--facility-crs``), or None when WGS84 fits best, no reading is clearly better, too few
+        ``facility_crs``), or None when WGS84 fits best, no reading is clearly better, too few
         points overlap the reference, or the points lie outside China (where the offsets are zero).
     """
     pts = gpd.GeoSeries(points_wgs84)
@@ -379,7 +379,7 @@ def check_offset(points_wgs84: gpd.GeoSeries, reference: gpd.GeoSeries | shapely
     if score[best] <= 0.5 * score["wgs84"] and score["wgs84"] - score[best] >= min_gain_m:
         shown = ", ".join(f"{k} {v:.0f} m" for k, v in score.items())
         warnings.warn(f"{path or 'facilities'}: coordinates given as WGS84 look like {_LABEL[best]} "
-                      f"(mean distance to the reference as {shown}); use {flag} {best}",
+                      f"(mean distance to the reference as {shown}); use {param}={best!r}",
                       UserWarning, stacklevel=2)
         return best
     return None

@@ -20,9 +20,10 @@ import pandas as pd
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from ._maplayers import NO_DATA, TARGET_CLASSES, fill
+from ._mapstyle import NO_DATA, TARGET_CLASSES, fill
 from ._staticmap import draw_map
 from ._stats import WITHIN_MINUTES, sort_by_gap, walk_time_stats
+from ._status import Status
 
 __all__ = ["CJK_FONTS", "cjk_font", "map_figure", "save_figure", "subdistrict_figure", "walk_time_figure"]
 
@@ -158,7 +159,7 @@ def walk_time_figure(points: pd.DataFrame, minutes: float = 15.0, *, target: flo
     target : float, optional
         Drawn as a horizontal line (the gap to it is the vertical distance at the threshold).
     """
-    keep = (points["status"] != "outside_network_area").to_numpy() if "status" in points else slice(None)
+    keep = (points["status"] != Status.OUTSIDE).to_numpy() if "status" in points else slice(None)
     t = points["walk_min"].to_numpy(float)[keep]
     w = np.nan_to_num(points["population"].to_numpy(float)[keep])
     total = w.sum()

@@ -19,7 +19,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ._cache import atomic_write, read_cached, write_cached
 from ._osmnet import graph_to_segments, read_osm_ways
-from ._tables import check_file
+from ._validate import check_file
 from .errors import GeocodeError, NetworkError
 from .settings import MODES
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from ._checks import OUTSIDE_AREA
 from ._labels import describe_sources, file_year
 from ._validate import closest
 from .coords import normalize_crs
-from .coverage import DEFAULT_TYPES, CoverageResult, coverage
+from .coverage import DEFAULT_TYPES, CoverageResult, compute_coverage
 from .errors import AreaWarning, NetworkError, SitingError
 from .facilities import check_offset, facilities_from_osm, facilities_from_place, read_facilities
 from .network import Network
@@ -70,7 +70,7 @@ def load_inputs(
     settings = settings or Settings()
     notes: list[str] = []
     if (osm is None) == (place is None):
-        raise SitingError("give exactly one of --osm FILE or --place NAME")
+        raise SitingError("give exactly one of `osm` (a file) or `place` (a name)")
     if network is not None:
         net = network
     elif osm is not None:
@@ -125,7 +125,7 @@ def load_inputs(
         warn_if_offset(fac, bnd, facilities)
     if district is not None:
         if bnd is None:
-            raise SitingError("--district needs 街道 boundaries (--boundaries FILE, or an OSM file that has them)")
+            raise SitingError("`district` needs 街道 boundaries (`boundaries`, or an OSM file that has them)")
         pop, bnd = demand.restrict_to_district(pop, bnd, district)
     sources = describe_sources(osm=osm, place=place, facilities=facilities, population=population, census=census,
                                census_column=census_column, boundaries=boundaries)
@@ -138,23 +138,22 @@ def run_coverage(
     inputs: Inputs, settings: Settings | None = None, *, types: Iterable[str] | str | None = DEFAULT_TYPES,
     target: float | None = None,
 ) -> CoverageResult:
-    """Coverage of ``inputs`` (see :func:`siting.coverage.coverage`), with the loading notes attached."""
-    result = coverage(inputs.network, inputs.facilities, inputs.population, settings, types=types,
+    """Coverage of ``inputs`` (see :func:`siting.compute_coverage`), with the loading notes attached."""
+    result = compute_coverage(inputs.network, inputs.facilities, inputs.population, settings, types=types,
                       boundaries=inputs.boundaries, target=target)
     notes = list(inputs.notes) + data_limits(inputs)
-    unusable = int(result.summary.get("n_facilities_unusable", 0))
+    unusable = result.summary.n_facilities_unusable
     if unusable:
         notes.append(f"{unusable} facilities lie off the street extract and are not counted: residents near the "
                      "extract's edge may in fact be served by them (edge effect)")
     attach_sources(result)
     missing = areas_without_facility(result, inputs.facilities, inputs.boundaries)
     if missing:
-        result.summary["areas_without_facility"] = missing
         notes.append("no facility at all in the facility file for " + "; ".join(
             f"{level} {', '.join(names)}" for level, names in missing.items()) + ": their rates say nothing about "
             "their services (is the facility file complete?)")
-    result.summary["notes"] = notes + [totals.describe(result.points)]
-    result.summary["sources"] = inputs.sources
+    result.summary = replace(result.summary, areas_without_facility=missing or None,
+                             notes=tuple(notes + [totals.describe(result.points)]), sources=tuple(inputs.sources))
     return result
 
 
@@ -166,7 +165,7 @@ def attach_sources(result: CoverageResult) -> None:
     result.by_subdistrict["population_source"] = result.by_subdistrict["subdistrict"].map(per_sub)
     if result.subdistricts is not None:
         result.subdistricts["population_source"] = result.subdistricts["subdistrict"].map(per_sub)
-    result.summary["population_sources"] = per_sub.value_counts().to_dict()
+    result.summary = replace(result.summary, population_sources=per_sub.value_counts().to_dict())
 
 
 def data_limits(inputs: Inputs) -> list[str]:
@@ -192,7 +191,7 @@ def _area_stem(name: object) -> str:
 
 
 def warn_if_offset(facilities: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, path: str | Path) -> str | None:
-    """Warn (with the suggested ``--facility-crs``) when WGS84-labelled facilities look like GCJ-02/BD-09.
+    """Warn (with the suggested ``facility_crs``) when WGS84-labelled facilities look like GCJ-02/BD-09.
 
     Facilities named after a 街道 (徐汇区斜土街道社区卫生服务中心 → 斜土路街道) are compared with that
     街道's polygon under the three readings (see :func:`siting.facilities.check_offset`); with fewer
@@ -235,7 +234,7 @@ def warn_unmatched_names(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame,
 
 
 def warn_if_population_offset(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, path: str | Path) -> str | None:
-    """Warn (with the suggested ``--population-crs``) when WGS84-labelled points carrying their own district
+    """Warn (with the suggested ``population_crs``) when WGS84-labelled points carrying their own district
     name (e.g. Lianjia's ``district``) fit those districts far better read as GCJ-02 or BD-09."""
     column = next((c for c in ("district", "区", "district_zh") if c in points.columns), None)
     if column is None or "district" not in boundaries or boundaries["district"].isna().all():
@@ -246,7 +245,7 @@ def warn_if_population_offset(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataF
     if known.sum() < 10:
         return None
     reference = gpd.GeoSeries(shapes.loc[keys[known]].to_numpy(), index=points.index[known], crs=boundaries.crs)
-    return check_offset(points.geometry[known], reference, path, flag="--population-crs")
+    return check_offset(points.geometry[known], reference, path, param="population_crs")
 
 
 #: More than this share of the network's nodes cut off in islands means a broken extract.

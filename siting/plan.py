@@ -15,10 +15,9 @@ import numpy as np
 import pandas as pd
 
 from ._tables import read_table
-from ._validate import positions_of, suggest
+from ._validate import positions_of, subdistrict_key, suggest
 from .candidates import candidate_reach
-from .coverage import NONE, OUTSIDE, CoverageResult, coverage
-from .demand import subdistrict_key
+from .coverage import NONE, OUTSIDE, TARGET_GIVEN, CoverageResult, compute_coverage
 from .errors import ColumnError, InputFileError, ModelError
 from .locate import MaximalCoverage, MinimumSites, SitingProblem, SitingSolution, score_candidates
 
@@ -140,12 +139,13 @@ class SitePlan:
         fac = pd.concat([res.facilities, new.to_crs(res.facilities.crs)], ignore_index=True)
         bnd = res.subdistricts[["subdistrict", "district", "geometry"]] if res.subdistricts is not None else None
         pts = res.points.copy()
-        pts.attrs["unit"] = res.summary.get("unit", "residents")
-        target = res.summary.get("target") if res.summary.get("target_source") == "--target" else None
+        pts.attrs["unit"] = res.summary.unit
+        target = res.summary.target if res.summary.target_source == TARGET_GIVEN else None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the same warnings were shown for the "before" run
-            return coverage(res.network, gpd.GeoDataFrame(fac, geometry="geometry", crs=res.facilities.crs), pts,
-                            res.settings, types="all", boundaries=bnd, target=target)
+            facilities = gpd.GeoDataFrame(fac, geometry="geometry", crs=res.facilities.crs)
+            return compute_coverage(res._network, facilities, pts, res.settings, types="all", boundaries=bnd,
+                                    target=target)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -198,7 +198,7 @@ def _check_ids(cand: gpd.GeoDataFrame, ids: Iterable[Any], what: str, *, exclude
             if excluded_ok:
                 continue
             raise ModelError(f"{what} site {cid!r} is excluded ({reason}); see the `excluded` column"
-                             + (" or lower min_distance_m" if reason == "too_close" else ""))
+                             + (" or lower `min_distance_m`" if reason == "too_close" else ""))
         out.append(cid)
     return out
 
@@ -332,7 +332,7 @@ def plan_sites(
             extra.message = f"{solution.message}; the best {extra.k} cover {100 * extra.coverage_rate:.1f} %"
             solution = extra
     name = "minimum_sites" if isinstance(model, MinimumSites) else "maximal_coverage"
-    compare_to = target if target is not None else result.summary.get("target")
+    compare_to = target if target is not None else result.summary.target
     params = {"k": k, "target": compare_to,
               "per_subdistrict": per_subdistrict, "quotas": dict(quotas or {}), "locked": locked_ids,
               "forbidden": forbidden_ids, "capacity": capacity, "time_limit": time_limit}

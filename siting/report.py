@@ -7,7 +7,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,11 +20,13 @@ from ._stats import sort_by_gap
 from ._workbook import coverage_sheets, rounded, site_sheets
 from ._workbook import table as workbook_table
 from .catchments import facility_catchments
-from .coverage import CoverageResult
 from .excel import write_excel
 from .figures import write_figures
 from .htmlreport import write_report
 from .maps import coverage_map, save_map
+
+if TYPE_CHECKING:  # the writers sit below coverage: they only read a result
+    from .coverage import CoverageResult
 
 #: Above this many counted facilities no per-facility catchments are written (they would swamp the map).
 MAX_CATCHMENTS = 300
@@ -129,7 +131,7 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
     the figures and ``map.html`` (self-contained: works offline).
     """
     extent = analysed_area(result)
-    summary = with_run_facts(result.summary, extent)
+    summary = with_run_facts(result.summary.to_dict(), extent)
     (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
     table = rounded(subdistrict_table(result))
     table.to_csv(folder / "subdistricts.csv", index=False, encoding="utf-8-sig")
@@ -150,7 +152,7 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
 def analysed_area(result: CoverageResult) -> shapely.Geometry:
     """The analysed area in WGS84: the street extract (its hull) ∩ the 街道 of the run (the extract alone
     without boundaries)."""
-    net = result.network
+    net = result._network
     area = net.extent()
     if result.subdistricts is not None and len(result.subdistricts):
         area = area.intersection(shapely.union_all(result.subdistricts.to_crs(net.crs).geometry.buffer(0).to_numpy()))
@@ -174,7 +176,7 @@ def subdistrict_table(result: CoverageResult) -> pd.DataFrame:
 
 def format_table(result: CoverageResult) -> str:
     """A readable per-街道 table and the whole-area line, for the terminal."""
-    s = result.summary
+    s = result.summary.to_dict()
     unit = "residents" if s.get("unit") == "residents" else "locations"
     t = sort_by_gap(subdistrict_table(result))
     lines = [f"{'街道 / subdistrict':<14}{unit:>12}{'covered':>12}{'rate':>8}{'target':>8}{'gap':>10}{'outside':>10}"
@@ -239,13 +241,15 @@ def _pad(text: str, width: int) -> str:
 
 
 def write_siting(plan: Any, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
-                 self_contained: bool = True, inputs: Iterable[Any] = ()) -> Path:
+                 tiles: bool = True, self_contained: bool = True, inputs: Iterable[Any] = ()) -> Path:
     """Write a site plan (:class:`siting.plan.SitePlan`) into ``out_dir``, atomically (see :func:`siting_files`)."""
-    return atomic_dir(out_dir, lambda tmp: siting_files(plan, tmp, map_html=map_html, self_contained=self_contained),
+    return atomic_dir(out_dir, lambda tmp: siting_files(plan, tmp, map_html=map_html, tiles=tiles,
+                                                        self_contained=self_contained),
                       overwrite=overwrite, inputs=inputs)
 
 
-def siting_files(plan: Any, folder: Path, *, map_html: bool = True, self_contained: bool = True) -> None:
+def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: bool = True,
+                 self_contained: bool = True) -> None:
     """Write a site plan's files into an existing (temporary) ``folder``.
 
     Files: ``candidates.gpkg`` (every candidate: ``gain``, ``share_of_gap``, ``rank``, ``excluded``,
@@ -258,10 +262,11 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, self_contain
     ``service_area.gpkg``, and ``map.html`` (self-contained).
     """
     after = plan.after
-    summary = {**after.summary, **plan.summary, "notes": plan.result.summary.get("notes", []),
-               "before": {k: plan.result.summary.get(k) for k in (
+    before = plan.result.summary
+    summary = {**after.summary.to_dict(), **plan.summary, "notes": list(before.notes or []),
+               "before": {k: getattr(before, k) for k in (
                    "coverage_rate", "population_covered", "gap_pp", "gap_residents", "meets_target", "n_facilities")},
-               "sources": plan.result.summary.get("sources", [])}
+               "sources": list(before.sources or [])}
     extent = analysed_area(after)
     summary = with_run_facts(summary, extent)
     chosen = plan.chosen
@@ -281,14 +286,14 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, self_contain
     if map_html:
         usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
         fmap = coverage_map(after.points, after.facilities, subdistricts=after.subdistricts, summary=summary,
-                            service_area=area, candidates=usable, chosen=chosen, catchments=catchments)
+                            service_area=area, candidates=usable, chosen=chosen, catchments=catchments, tiles=tiles)
         save_map(fmap, folder / "map.html", self_contained=self_contained)
 
 
 def format_siting(plan: Any) -> str:
     """The chosen sites, before → after per 街道, and exact vs greedy, for the terminal."""
     s = plan.summary
-    unit = "residents" if plan.result.summary.get("unit") == "residents" else "locations"
+    unit = "residents" if plan.result.summary.unit == "residents" else "locations"
     lines = [f"{'#':>3}  {_pad('site', 26)}{_pad('街道', 14)}{'gain':>10}{'assigned':>10}   lon, lat"]
     for _, r in plan.chosen.iterrows():
         name = str(r["name"]) if r.get("name") is not None and not pd.isna(r.get("name")) else str(r["candidate_id"])

@@ -108,12 +108,12 @@ class Comparison:
         rows = []
         for name, run in self.runs.items():
             s = run.result.summary
-            rows.append({"scenario": name, "mode": s["mode"], "minutes": s["minutes"],
-                         "facilities": s["n_facilities"], "population": s["population_total"],
-                         "covered": s["population_covered"], "coverage_rate": s["coverage_rate"],
-                         "target": s["target"], "gap_residents": s["gap_residents"],
-                         "delta_covered": s["population_covered"] - base["population_covered"],
-                         "delta_pp": 100 * (s["coverage_rate"] - base["coverage_rate"])})
+            rows.append({"scenario": name, "mode": s.mode, "minutes": s.minutes,
+                         "facilities": s.n_facilities, "population": s.population_total,
+                         "covered": s.population_covered, "coverage_rate": s.coverage_rate,
+                         "target": s.target, "gap_residents": s.gap_residents,
+                         "delta_covered": s.population_covered - base.population_covered,
+                         "delta_pp": 100 * (s.coverage_rate - base.coverage_rate)})
         return pd.DataFrame(rows)
 
     def explore(self, **kwargs: Any) -> Any:
@@ -383,7 +383,7 @@ def _site_stations(run: Run, s: Scenario, prep: Prepared, inputs: Inputs) -> Run
                             "type": "station", "source": f"new site ({s.name})"},
                            geometry=cho.geometry.to_numpy(), crs=cho.crs)
     fac = gpd.GeoDataFrame(pd.concat([run.facilities, new], ignore_index=True), geometry="geometry", crs="EPSG:4326")
-    after = _run(s.name, inputs, run.result.network, fac, run.population, run.settings, run.target, run.types,
+    after = _run(s.name, inputs, run.result._network, fac, run.population, run.settings, run.target, run.types,
                  prep.warned)
     if "station" in run.types:
         plan.__dict__["after"] = after.result  # the same coverage SitePlan.after would recompute

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .demand import district_key
+from ._validate import district_key
 from .errors import ColumnError, InputFileError
 
 #: The project's own targets table, written from the district plans (source and quote per row).

@@ -158,7 +158,7 @@ def test_scenario_job_equals_siting_compare(batch, inputs, tmp_path):
         rows = plans[plans["scenario"] == name]
         head = rows.iloc[0]
         assert head["level"] == "all" and head["status"] == "ok" and head["folder"] == f"plans/{name}"
-        assert head["covered"] == run.result.summary["population_covered"]
+        assert head["covered"] == run.result.summary.population_covered
         subs = rows[rows["level"] == "subdistrict"].set_index("area")["covered"].sort_index()
         assert subs.tolist() == run.result.by_subdistrict.set_index("subdistrict")["covered"].sort_index().tolist()
     covered = plans.drop_duplicates("scenario").set_index("scenario")["covered"]

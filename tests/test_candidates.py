@@ -197,7 +197,7 @@ def test_reach_equals_coverage_of_a_facility_there(xuhui):
         site = usable.iloc[[j]]
         fac = gpd.GeoDataFrame({"facility_id": ["x"], "name": ["x"], "type": ["station"]},
                                geometry=site.geometry.to_numpy(), crs="EPSG:4326")
-        alone = siting.coverage(inputs.network, fac, inputs.population, result.settings,
+        alone = siting.compute_coverage(inputs.network, fac, inputs.population, result.settings,
                                 boundaries=inputs.boundaries).points[rated]
         row = reach.getrow(j)
         covered = np.zeros(rated.sum(), dtype=bool)
@@ -215,19 +215,19 @@ def test_after_coverage_is_what_the_plan_claims(xuhui):
     assert len(chosen) == 3 and plan.solution.gap == 0.0
     assert plan.summary["covered_after"] >= plan.summary["greedy"]["covered"]
     with pytest.warns(UserWarning, match="10 of 16 facilities are farther than 500 m"):  # as in "before"
-        again = siting.coverage(inputs.network, _with_sites(inputs, chosen), inputs.population, result.settings,
+        again = siting.compute_coverage(inputs.network, _with_sites(inputs, chosen), inputs.population, result.settings,
                                 boundaries=inputs.boundaries)
     claimed = plan.problem.covered_by(plan.solution.chosen)
     rated = (again.points["status"] != OUTSIDE).to_numpy()
     assert (again.points["covered"].to_numpy()[rated] == claimed).all()
-    assert again.summary["population_covered"] == pytest.approx(plan.summary["covered_after"], abs=1e-6)
-    assert again.summary["coverage_rate"] == pytest.approx(plan.summary["rate_after"], abs=1e-12)
+    assert again.summary.population_covered == pytest.approx(plan.summary["covered_after"], abs=1e-6)
+    assert again.summary.coverage_rate == pytest.approx(plan.summary["rate_after"], abs=1e-12)
     table = plan.before_after.set_index("subdistrict")
     by = again.by_subdistrict.set_index("subdistrict")
     np.testing.assert_allclose(table["covered_after"], by.loc[table.index, "covered"], atol=1e-6)
     assert int(table["new_sites"].sum()) == 3
     # the plan's own recomputation agrees too
-    assert plan.after.summary["population_covered"] == pytest.approx(plan.summary["covered_after"], abs=1e-6)
+    assert plan.after.summary.population_covered == pytest.approx(plan.summary["covered_after"], abs=1e-6)
     ranked = plan.candidates
     assert ranked.loc[ranked["chosen"], "order"].sort_values().tolist() == [1.0, 2.0, 3.0]
     assert ranked.loc[ranked["excluded"].notna(), "gain"].isna().all()

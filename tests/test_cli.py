@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import geopandas as gpd
@@ -87,3 +88,13 @@ def test_map_command_rerenders(main_job, tmp_path):
     assert result.exit_code == 0, result.output
     assert "https://cdn.jsdelivr.net/npm/leaflet" in small.read_text(encoding="utf-8")
     assert small.stat().st_size < target.stat().st_size - 100_000  # Leaflet is not inlined
+
+
+def test_library_parameters_are_shown_as_flags():
+    """Library messages name parameters; the CLI shows its own flags."""
+    from siting.cli import cli_words
+
+    assert cli_words("pass facility_crs='bd09' or choose") == "pass --facility-crs bd09 or choose"
+    assert cli_words("use overwrite=True to replace it") == "use --overwrite to replace it"
+    kept = "crs='bd09' was given"  # `crs` is no flag: left as it is
+    assert cli_words(f"`district` needs boundaries; {kept}") == f"--district needs boundaries; {kept}"

@@ -57,8 +57,8 @@ def grid_inputs(n: int = 16) -> Inputs:
 def separate(fac: gpd.GeoDataFrame, pop: gpd.GeoDataFrame | None = None, **settings_kw) -> siting.CoverageResult:
     """An independent coverage run on hand-edited inputs (what `siting coverage` would get)."""
     inputs = grid_inputs()
-    return siting.coverage(inputs.network, fac, inputs.population if pop is None else pop,
-                           siting.Settings(**settings_kw), boundaries=inputs.boundaries, target=0.9)
+    return siting.compute_coverage(inputs.network, fac, inputs.population if pop is None else pop,
+                                   siting.Settings(**settings_kw), boundaries=inputs.boundaries, target=0.9)
 
 
 def point(x: float, y: float) -> tuple[float, float]:
@@ -98,8 +98,8 @@ def test_each_scenario_equals_a_separate_run_on_edited_inputs():
         "estate": separate(fac, gpd.GeoDataFrame(homes, geometry="geometry", crs="EPSG:4326")),
     }
     assert list(comp.runs) == list(expected)
-    covered = {name: run.result.summary["population_covered"] for name, run in comp.runs.items()}
-    assert covered == {name: res.summary["population_covered"] for name, res in expected.items()}
+    covered = {name: run.result.summary.population_covered for name, run in comp.runs.items()}
+    assert covered == {name: res.summary.population_covered for name, res in expected.items()}
     assert len(set(covered.values())) >= 5  # the scenarios really differ
     for name, res in expected.items():
         rows = comp.table[(comp.table["scenario"] == name) & (comp.table["level"] == "subdistrict")]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from siting import demand
-from siting.coverage import OUTSIDE, coverage
+from siting.coverage import OUTSIDE, compute_coverage
 from siting.facilities import read_facilities
 from siting.network import Network
 from siting.settings import Settings
@@ -33,24 +33,24 @@ def xuhui(shanghai, tmp_path_factory):
 def run(net, fac, pop, bnd, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return coverage(net, fac, pop, kw.pop("settings", Settings()), boundaries=bnd, **kw)
+        return compute_coverage(net, fac, pop, kw.pop("settings", Settings()), boundaries=bnd, **kw)
 
 
 @pytest.mark.realdata
 def test_real_xuhui_rate_is_strictly_between_0_and_1_and_accounts_for_everyone(xuhui):
     res = run(*xuhui)
     s = res.summary
-    assert 0 < s["coverage_rate"] < 1
-    assert s["target"] == 0.9 and s["unit"] == "residents"
+    assert 0 < s.coverage_rate < 1
+    assert s.target == 0.9 and s.unit == "residents"
     # inside + outside the network extent add up to the census total of 徐汇区
-    assert s["population_total"] + s["population_outside_network"] == pytest.approx(1_113_078, abs=1)
-    assert s["population_outside_network"] > 0  # the extract covers northern Xuhui only
+    assert s.population_total + s.population_outside_network == pytest.approx(1_113_078, abs=1)
+    assert s.population_outside_network > 0  # the extract covers northern Xuhui only
     by = res.by_subdistrict
-    assert by["population"].sum() == pytest.approx(s["population_total"])
-    assert by["covered"].sum() == pytest.approx(s["population_covered"])
+    assert by["population"].sum() == pytest.approx(s.population_total)
+    assert by["covered"].sum() == pytest.approx(s.population_covered)
     assert len(by) == 13 and "虹梅路街道" in set(by["subdistrict"])
     # gap in residents is consistent with the rate
-    assert s["gap_residents"] == pytest.approx(np.ceil(0.9 * s["population_total"] - s["population_covered"]), abs=1)
+    assert s.gap_residents == pytest.approx(np.ceil(0.9 * s.population_total - s.population_covered), abs=1)
     # outside points are never covered, covered points are within 15 minutes
     pts = res.points
     assert not pts.loc[pts["status"] == OUTSIDE, "covered"].any()
@@ -60,7 +60,7 @@ def test_real_xuhui_rate_is_strictly_between_0_and_1_and_accounts_for_everyone(x
 
 @pytest.mark.realdata
 def test_monotone_in_minutes(xuhui):
-    rates = [run(*xuhui, minutes=m).summary["coverage_rate"] for m in (5, 10, 15, 20, 30)]
+    rates = [run(*xuhui, settings=Settings(minutes=m)).summary.coverage_rate for m in (5, 10, 15, 20, 30)]
     assert rates == sorted(rates) and rates[0] < rates[-1]
 
 
@@ -74,16 +74,16 @@ def test_adding_a_facility_never_lowers_coverage(xuhui):
                            geometry=[far.geometry.iloc[0]], crs="EPSG:4326")
     more = run(net, gpd.GeoDataFrame(
         __import__("pandas").concat([fac, new], ignore_index=True), crs="EPSG:4326"), pop, bnd)
-    assert more.summary["population_covered"] > base.summary["population_covered"]
+    assert more.summary.population_covered > base.summary.population_covered
     assert (more.points["walk_min"] <= base.points["walk_min"] + 1e-9).all()
 
 
 @pytest.mark.realdata
 def test_modes_order_and_speed_override(xuhui):
     net, fac, pop, bnd = xuhui
-    walk = run(net, fac, pop, bnd).summary["coverage_rate"]
-    elderly = run(net, fac, pop, bnd, settings=Settings("elderly")).summary["coverage_rate"]
-    fast = run(net, fac, pop, bnd, settings=Settings("walk", speed_kmh=5)).summary["coverage_rate"]
+    walk = run(net, fac, pop, bnd).summary.coverage_rate
+    elderly = run(net, fac, pop, bnd, settings=Settings("elderly")).summary.coverage_rate
+    fast = run(net, fac, pop, bnd, settings=Settings("walk", speed_kmh=5)).summary.coverage_rate
     assert elderly < walk < fast
 
 
@@ -103,7 +103,7 @@ def test_facility_popups_and_service_area(xuhui):
     used = res.facilities[res.facilities["snapped"]]
     assert (used["residents_within"] > 0).all()
     # nobody counted as within a facility's 15 minutes is uncovered
-    assert used["residents_within"].max() <= res.summary["population_covered"] + 1e-6
+    assert used["residents_within"].max() <= res.summary.population_covered + 1e-6
     area = res.service_area()
     assert area.geometry.iloc[0].area > 0
     covered = res.points[res.points["covered"]]
@@ -119,10 +119,10 @@ def test_locations_when_no_population(test_data):
     fac = gpd.GeoDataFrame({"name": ["站"], "type": ["station"]}, geometry=gpd.points_from_xy([121.4], [31.2]),
                            crs="EPSG:4326")
     pop = gpd.GeoDataFrame(geometry=gpd.points_from_xy([121.4005, 121.403], [31.2001, 31.2019]), crs="EPSG:4326")
-    res = coverage(net, fac, pop, Settings(minutes=5))  # 5 min = 333 m
-    assert res.summary["unit"] == "locations"
+    res = compute_coverage(net, fac, pop, Settings(minutes=5))  # 5 min = 333 m
+    assert res.summary.unit == "locations"
     assert res.points["covered"].tolist() == [True, False]
-    assert res.summary["coverage_rate"] == 0.5
+    assert res.summary.coverage_rate == 0.5
 
 
 def test_points_on_the_extent_edge_and_single_street_networks_are_inside():
@@ -138,9 +138,81 @@ def test_points_on_the_extent_edge_and_single_street_networks_are_inside():
     homes = gpd.GeoDataFrame({"population": [1.0, 1.0, 1.0]},
                              geometry=gpd.points_from_xy(x[0] + np.array([500, 0, 0]), y[0] + np.array([0, 500, 0])),
                              crs="EPSG:32651")
-    res = coverage(square, fac, homes, Settings())
-    assert (res.points["status"] == "ok").all() and res.summary["coverage_rate"] == 1.0
+    res = compute_coverage(square, fac, homes, Settings())
+    assert (res.points["status"] == "ok").all() and res.summary.coverage_rate == 1.0
     off_street = homes.set_geometry(gpd.points_from_xy(x[0] + np.array([100, 500, 900]), y[0] + np.array([5, 20, 10]),
                                                        crs="EPSG:32651"))
-    res = coverage(line, fac, off_street, Settings())
-    assert (res.points["status"] == "ok").all() and res.summary["population_total"] == 3
+    res = compute_coverage(line, fac, off_street, Settings())
+    assert (res.points["status"] == "ok").all() and res.summary.population_total == 3
+
+
+def _tiny(test_data, mode="walk"):
+    net = Network.from_osm(test_data / "walk_tiny.osm", mode, cache=False)
+    fac = gpd.GeoDataFrame({"name": ["站"], "type": ["station"]}, geometry=gpd.points_from_xy([121.4], [31.2]),
+                           crs="EPSG:4326")
+    pop = gpd.GeoDataFrame({"population": [10.0, 30.0]},
+                           geometry=gpd.points_from_xy([121.4005, 121.403], [31.2001, 31.2019]), crs="EPSG:4326")
+    return net, fac, pop
+
+
+def test_mode_comes_from_settings_and_a_mismatch_is_refused(test_data):
+    """A walking network serves walk and elderly (walking at 3 km/h); bike settings need a cycling network."""
+    from siting.errors import NetworkError
+
+    net, fac, pop = _tiny(test_data)
+    assert net.info["network_type"] == "walk"
+    walk = compute_coverage(net, fac, pop, Settings("walk", minutes=5))
+    elderly = compute_coverage(net, fac, pop, Settings("elderly", minutes=5))
+    assert elderly.summary.mode == "elderly" and elderly.summary.limit_m == pytest.approx(250)
+    assert elderly.summary.population_covered <= walk.summary.population_covered
+    with pytest.raises(NetworkError, match=r"built for 'walk'.*mode 'bike' needs a 'bike' network"):
+        compute_coverage(net, fac, pop, Settings("bike"))
+    bike_net, _, _ = _tiny(test_data, "bike")
+    with pytest.raises(NetworkError, match=r"mode 'elderly' needs a 'walk' network.*bike"):
+        compute_coverage(bike_net, fac, pop, Settings("elderly"))
+    assert compute_coverage(bike_net, fac, pop, Settings("bike")).summary.mode == "bike"
+
+
+def test_summary_is_a_frozen_dataclass_with_the_json_keys(test_data):
+    import dataclasses
+
+    from siting.coverage import CoverageSummary
+
+    res = compute_coverage(*_tiny(test_data), Settings(minutes=5))
+    s = res.summary
+    assert isinstance(s, CoverageSummary)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.coverage_rate = 1.0  # type: ignore[misc]
+    d = s.to_dict()
+    run_facts = ["population_sources", "notes", "sources", "seconds", "network_cache"]  # only once set
+    assert list(d) == [k for k in CoverageSummary.field_names() if k not in run_facts]
+    assert d["population_total"] == 40.0 and d["districts"] == [] and d["coverage_rate"] == s.coverage_rate
+    full = dataclasses.replace(s, notes=("a",), seconds=1.5, network_cache=None).to_dict()
+    assert list(full)[-3:] == ["notes", "seconds", "network_cache"] and full["notes"] == ["a"] and "sources" not in full
+    assert not hasattr(res, "network") and not hasattr(res, "node_dist")  # engine state is private
+
+
+def test_steps_run_one_by_one_as_compute_coverage_does(test_data):
+    from siting.coverage import Status, aggregate, prepare, route, summarise
+
+    net, fac, pop = _tiny(test_data)
+    settings = Settings(minutes=5)
+    prepared = prepare(fac, pop)
+    assert prepared.unit == "residents" and prepared.facilities["facility_id"].tolist() == ["row:1"]
+    routed = route(net, prepared, settings)
+    assert set(routed.points["status"]) == {Status.OK} and routed.usable.all()
+    assert routed.points["covered"].tolist() == [True, False]
+    table = aggregate(routed.points, ["district"], 0.9)
+    assert table["covered"].sum() == 10.0 and table["gap_residents"].iloc[0] == 26.0
+    summary = summarise(net, routed, settings, prepared.unit, 0.9)
+    assert summary == compute_coverage(net, fac, pop, settings, target=0.9).summary
+
+
+def test_module_and_function_have_distinct_names():
+    import types
+
+    import siting
+    import siting.coverage as m
+
+    assert isinstance(m, types.ModuleType) and siting.coverage is m
+    assert siting.compute_coverage is m.compute_coverage and m.Status.OUTSIDE == "outside_network_area"

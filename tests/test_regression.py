@@ -74,7 +74,7 @@ def test_python_path_unchanged(shanghai, tmp_path):
         settings=settings, cache_dir=tmp_path,
     )
     result = run_coverage(inputs, settings)
-    _check_coverage(dict(result.summary))
+    _check_coverage(result.summary.to_dict())
 
 
 @pytest.mark.realdata

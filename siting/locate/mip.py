@@ -7,15 +7,17 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import highspy
 import numpy as np
 import scipy.sparse as sp
 
 from ..errors import SolverError
-from .greedy import Spec
 from .problem import SitingProblem
+
+if TYPE_CHECKING:  # side constraints are only read here; greedy builds them
+    from .greedy import Spec
 
 __all__ = ["MipOutcome", "aggregate_points", "solve_mip", "coverage_bound", "sites_lower_bound", "mip_columns"]
 
