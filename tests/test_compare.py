@@ -251,5 +251,5 @@ def test_a_from_chain_equals_the_same_edits_in_one_scenario(order, split, mode):
         Scenario("at_once", close=first + second, add=[{"id": "n", "lon": lon, "lat": lat}], mode=mode),
     ], networks={"bike": grid_inputs().network})
     two, once = comp.runs["two"].result, comp.runs["at_once"].result
-    assert two.summary["population_covered"] == once.summary["population_covered"]
+    assert two.summary.population_covered == once.summary.population_covered
     assert (two.points["walk_min"].to_numpy() == once.points["walk_min"].to_numpy()).all()
