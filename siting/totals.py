@@ -9,7 +9,6 @@ rescaled to the totals) or ``locations`` (no figures at all: each point counts o
 
 from __future__ import annotations
 
-import difflib
 import re
 import warnings
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._tables import read_table
+from ._validate import closest
 from .demand import DISTRICT_COLUMNS, POPULATION_COLUMNS, _check_counts, _find_column, district_key
 from .errors import ColumnError, InputFileError
 
@@ -126,8 +126,8 @@ def match_subdistricts(table: pd.DataFrame, boundaries: gpd.GeoDataFrame) -> pd.
                 out[idx] = hits.pop()
                 break
         else:
-            close = difflib.get_close_matches(str(row["subdistrict"]), [str(b_names[i]) for i in pool], n=1, cutoff=0.4)
-            unmatched.append(f"{row['subdistrict']} (closest: {close[0]})" if close else str(row["subdistrict"]))
+            close = closest(row["subdistrict"], [b_names[i] for i in pool])
+            unmatched.append(f"{row['subdistrict']} (closest: {close})" if close else str(row["subdistrict"]))
     files = ", ".join(sorted(set(table["file"].astype(str)))) if "file" in table else "街道 totals"
     if elsewhere:
         listed = ", ".join(f"{d} ({n})" for d, n in elsewhere.items())
