@@ -56,7 +56,7 @@ def write_cached(path: Path | None, write: Callable[[IO[bytes]], None]) -> bool:
         atomic_write(path, write)
     except OSError as exc:
         warnings.warn(f"cannot write the cache in {path.parent} ({exc.strerror or exc}); running without a cache "
-                      "(set --cache-dir or SITING_CACHE_DIR to a writable folder)", stacklevel=3)
+                      "(set `cache_dir` or SITING_CACHE_DIR to a writable folder)", stacklevel=3)
         return False
     return True
 

@@ -70,7 +70,7 @@ def duplicate_rows(gdf: gpd.GeoDataFrame, path: object, *, drop: bool = False) -
     extra = ""
     if "population" in gdf and drop is False:
         extra = f" ({np.nansum(gdf['population'].to_numpy(float)[dup]):,.0f} residents counted twice)"
-    action = "dropped (--dedupe)" if drop else "counted again; give --dedupe to drop them"
+    action = "dropped (dedupe=True)" if drop else "counted again; give dedupe=True to drop them"
     warnings.warn(f"{path}: {int(dup.sum())} row(s) repeat an earlier row exactly (row(s) {_rows(gdf, dup)})"
                   f"{extra}: {action}", stacklevel=3)
     return gdf[~dup].copy() if drop else gdf
@@ -88,7 +88,7 @@ def big_polygons(gdf: gpd.GeoDataFrame, path: object, limit_km2: float = BIG_POL
         warnings.warn(
             f"{path}: {int(big.sum())} population polygon(s) exceed {limit_km2:g} km² (largest {area.max():.2f} km²; "
             f"row(s) {_rows(gdf, big)}): one point each misplaces their residents; "
-            "--spread-polygons spreads them over a grid inside each polygon", stacklevel=3)
+            "spread_polygons=True spreads them over a grid inside each polygon", stacklevel=3)
     return big
 
 

@@ -145,21 +145,21 @@ def check_output(out: str | Path, *, overwrite: bool = False, inputs: Iterable[A
     full = path.resolve()
     cwd = Path.cwd().resolve()
     if _inside(cwd, full):
-        raise OutputError(f"--out {path} is the current folder or a folder above it; give a new folder")
+        raise OutputError(f"`out` {path} is the current folder or a folder above it; give a new folder")
     if full == Path.home().resolve() or full == Path(full.anchor):
-        raise OutputError(f"--out {path} is the home or root folder; give a new folder")
+        raise OutputError(f"`out` {path} is the home or root folder; give a new folder")
     for given in inputs:
         if given is None or not isinstance(given, str | os.PathLike):
             continue
         if _inside(Path(given).resolve(), full):
-            raise OutputError(f"--out {path} contains the input file {given}; give another folder")
+            raise OutputError(f"`out` {path} contains the input file {given}; give another folder")
     if path.exists() or path.is_symlink():
         if not path.is_dir():
             raise OutputError(f"output path {path} exists and is not a folder")
         if not overwrite:
-            raise OutputError(f"output folder {path} already exists; use --overwrite to replace it")
+            raise OutputError(f"output folder {path} already exists; use overwrite=True to replace it")
         if not is_siting_output(full):
-            raise OutputError(f"--overwrite replaces only a folder written by siting (with its summary.json) "
+            raise OutputError(f"overwrite=True replaces only a folder written by siting (with its summary.json) "
                               f"or an empty one; {path} is neither, so it is left alone")
     return path
 
@@ -201,7 +201,7 @@ def _move_in(tmp: Path, out: Path, overwrite: bool) -> Path | None:
             return None
     if not overwrite:
         raise OutputError(f"output folder {out} appeared while siting was running; it is left alone "
-                          "and nothing was written (use --overwrite to replace it)")
+                          "and nothing was written (use overwrite=True to replace it)")
     if out.is_symlink() or not out.is_dir() or not is_siting_output(out):
         raise OutputError(f"output folder {out} was replaced while siting was running by something siting did "
                           "not write; it is left alone and nothing was written")

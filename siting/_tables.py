@@ -65,7 +65,7 @@ def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
     alike = [n for n in names if n != chosen and mine is not None and coords(sheets[n]) == mine]
     if alike:
         warnings.warn(f"{path}: read sheet {chosen!r} only; sheet(s) {', '.join(map(repr, alike))} also have "
-                      f"{'/'.join(mine or ())} columns (pick one with {path.name}#SHEET or --facility-sheet)",
+                      f"{'/'.join(mine or ())} columns (pick one with {path.name}#SHEET)",
                       stacklevel=4)
     return frame
 

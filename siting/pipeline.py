@@ -94,7 +94,7 @@ def load_inputs(
     else:
         bnd = None
     if population is None and osm is None:
-        raise SitingError("--population FILE is needed with --place (buildings are read from --osm files only)")
+        raise SitingError("`population` (a file) is needed with `place` (buildings are read from `osm` files only)")
     with area_warnings(district, bnd, notes):
         if population is not None:
             pop = demand.read_population(population, population_crs, dedupe=dedupe, spread_polygons=spread_polygons)
@@ -112,8 +112,8 @@ def load_inputs(
             [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
         if sub_files:
             if bnd is None:
-                raise SitingError("--subdistrict-totals needs 街道 boundaries (--boundaries FILE, or an OSM file that "
-                                  "has them)")
+                raise SitingError("`subdistrict_totals` needs 街道 boundaries (`boundaries`, or an OSM file that has "
+                                  "them)")
             pop = totals.spread_top_down(demand.assign_areas(pop, bnd), bnd, totals.read_all(sub_files),
                                          district_totals)
         else:
@@ -270,7 +270,7 @@ def check_network(net: Network, *, allow_broken: bool = False) -> None:
             f"{source}: {share:.0%} of the network's nodes ({dropped:,}) are cut off in small islands and dropped"
             f"{'; ' + str(missing) + ' node reference(s) are missing from the file' if missing else ''}: the "
             f"coverage would describe only the {net.n_nodes:,} nodes left. Use a complete extract, or give "
-            "--allow-broken-network to go on anyway")
+            "allow_broken_network=True to go on anyway")
     if said:
         warnings.warn(said, stacklevel=3)
 

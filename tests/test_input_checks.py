@@ -116,7 +116,7 @@ def test_duplicate_population_rows_are_warned_and_dropped_on_request(tmp_path):
     path.write_text("lon,lat,population\n121.40,31.20,100\n121.41,31.21,50\n121.40,31.20,100\n121.40,31.20,100\n",
                     encoding="utf-8")
     pop, said = _caught(demand.read_population, path)
-    assert len(pop) == 4 and "2 row(s) repeat an earlier row exactly (row(s) 3, 4)" in said and "--dedupe" in said
+    assert len(pop) == 4 and "2 row(s) repeat an earlier row exactly (row(s) 3, 4)" in said and "dedupe=True" in said
     pop, _ = _caught(demand.read_population, path, dedupe=True)
     assert pop["population"].sum() == 150
 
@@ -141,7 +141,7 @@ def test_large_population_polygons_are_warned_and_can_be_spread(tmp_path):
                      geometry=[box(121.40, 31.20, 121.41, 31.21), box(121.42, 31.20, 121.4201, 31.2001)],
                      crs="EPSG:4326").to_file(path)  # ~1 km² and ~100 m²
     one, said = _caught(demand.read_population, path)
-    assert len(one) == 2 and "1 population polygon(s) exceed 0.25 km²" in said and "--spread-polygons" in said
+    assert len(one) == 2 and "1 population polygon(s) exceed 0.25 km²" in said and "spread_polygons=True" in said
     spread, _ = _caught(demand.read_population, path, spread_polygons=True)
     assert len(spread) > 10 and spread["population"].sum() == pytest.approx(1010.0)
     assert spread.geometry.within(box(121.40, 31.20, 121.41, 31.21)).sum() == len(spread) - 1
@@ -191,7 +191,7 @@ def test_missing_node_references_are_counted_and_a_broken_network_refused(tmp_pa
     _, said = _caught(check_network, net)
     assert "1 node reference(s) of its ways are missing" in said
     broken, _ = _caught(Network.from_osm, _cut_off(tmp_path), cache_dir=tmp_path / "c2")
-    with pytest.raises(NetworkError, match=r"33% of the network's nodes \(30\).*15 node ref.*--allow-broken-network"):
+    with pytest.raises(NetworkError, match=r"33% of the network's nodes \(30\).*15 node ref.*allow_broken_network="):
         check_network(broken)
     check_network(broken, allow_broken=True)
 
