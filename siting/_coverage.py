@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from . import routing
+from ._reproject import to_crs
 from ._stats import walk_time_stats
 from ._status import NONE, Status
 from .demand import assign_areas
@@ -30,6 +31,8 @@ __all__ = ["TARGET_GIVEN", "CoverageSummary", "Prepared", "Routed", "aggregate",
 
 #: Set as ``target_source`` when the caller passed ``target`` (not taken from data/targets.csv).
 TARGET_GIVEN = "target"
+#: The status texts by code (0 ok, 1 too far, 2 outside): a million statuses by one take, not one each.
+_STATUS_TEXT = np.array([Status.OK.value, Status.TOO_FAR.value, Status.OUTSIDE.value], dtype=object)
 
 
 @dataclass(frozen=True)
@@ -227,10 +230,11 @@ def route(net: Network, prepared: Prepared, settings: Settings) -> Routed:
     walk_min = dist / settings.metres_per_minute
     pop["walk_min"] = walk_min
     pop["facility_id"] = np.where(who >= 0, fac["facility_id"].to_numpy()[np.maximum(who, 0)], None)
-    pop["status"] = np.where(~inside, Status.OUTSIDE, np.where(psnap.ok, Status.OK, Status.TOO_FAR))
+    status = np.where(~inside, 2, np.where(psnap.ok, 0, 1))
+    pop["status"] = pd.array(_STATUS_TEXT[status], dtype="str")  # the column the Status members gave, built faster
     pop["snap_m"] = np.where(np.isfinite(psnap.off), psnap.off, np.nan)
-    pop["covered"] = (walk_min <= settings.minutes + 1e-9) & (pop["status"] == Status.OK)
-    pop = pop.to_crs("EPSG:4326")
+    pop["covered"] = (walk_min <= settings.minutes + 1e-9) & (status == 0)
+    pop = to_crs(pop, "EPSG:4326")
 
     reach = routing.reach_matrix(net, fsnap, psnap, settings.limit_m)
     weights = pop["population"].fillna(0).to_numpy(float)
@@ -263,15 +267,16 @@ def summarise(net: Network, routed: Routed, settings: Settings, unit: str, targe
         Rates count residents inside the network extent only.
     """
     pop, fac = routed.points, routed.facilities
-    rated = pop[pop["status"] != Status.OUTSIDE]
-    total = float(rated["population"].fillna(0).sum())
-    covered_pop = float(rated.loc[rated["covered"], "population"].fillna(0).sum())
-    districts = [d for d in rated["district"].dropna().unique()]
+    _, too_far, outside = status_masks(pop)
+    rated = ~outside  # masks of single columns: no filtered copy of the whole table
+    people = pop["population"].fillna(0)
+    total = float(people[rated].sum())
+    covered_pop = float(people[rated & pop["covered"].to_numpy(bool)].sum())
+    districts = [d for d in pop["district"][rated].dropna().unique()]
     area_target = target
     target_source = TARGET_GIVEN if target is not None else None
     if target is None and len(districts) == 1:
         area_target, target_source = target_for(districts[0])
-    outside, too_far = pop["status"] == Status.OUTSIDE, pop["status"] == Status.TOO_FAR
     return CoverageSummary(
         population_total=total,
         population_covered=covered_pop,
@@ -288,16 +293,16 @@ def summarise(net: Network, routed: Routed, settings: Settings, unit: str, targe
         facilities_by_type=fac.loc[fac["snapped"], "type"].value_counts().to_dict() if "type" in fac else {},
         n_points=int(len(pop)),
         n_points_outside_network=int(outside.sum()),
-        population_outside_network=float(pop.loc[outside, "population"].fillna(0).sum()),
+        population_outside_network=float(people[outside].sum()),
         n_points_too_far=int(too_far.sum()),
-        population_too_far=float(pop.loc[too_far, "population"].fillna(0).sum()),
+        population_too_far=float(people[too_far].sum()),
         n_network_nodes=net.n_nodes,
         n_network_edges=net.n_edges,
         network_km=round(float(net.length.sum()) / 1000, 2),
         network_source=net.info.get("source"),
         network_warning=net.info.get("warning"),
         districts=tuple(districts),
-        **walk_time_stats(rated["walk_min"].to_numpy(float), rated["population"].to_numpy(float)),
+        **walk_time_stats(pop["walk_min"].to_numpy(float)[rated], pop["population"].to_numpy(float)[rated]),
     )
 
 
@@ -319,15 +324,19 @@ def aggregate(pop: gpd.GeoDataFrame, keys: list[str], target: float | None) -> p
         One row per group: ``population``, ``covered``, ``too_far_population``, ``outside_population``,
         ``points`` and the gap columns of :func:`siting.targets.gap`.
     """
-    frame = pd.DataFrame({k: pop[k].fillna(NONE) for k in keys})
+    group, first = _group_codes(pop, keys)
     w = pop["population"].fillna(0).to_numpy(float)
-    outside = (pop["status"] == Status.OUTSIDE).to_numpy()
-    frame["population"] = np.where(outside, 0.0, w)
-    frame["covered"] = np.where(pop["covered"].to_numpy(), w, 0.0)
-    frame["too_far_population"] = np.where((pop["status"] == Status.TOO_FAR).to_numpy(), w, 0.0)
-    frame["outside_population"] = np.where(outside, w, 0.0)
-    frame["points"] = (~outside).astype(int)
-    out = frame.groupby(keys, sort=True).sum().reset_index()
+    _, too_far, outside = status_masks(pop)
+    sums = pd.DataFrame({
+        "population": np.where(outside, 0.0, w),
+        "covered": np.where(pop["covered"].to_numpy(bool), w, 0.0),
+        "too_far_population": np.where(too_far, w, 0.0),
+        "outside_population": np.where(outside, w, 0.0),
+        "points": (~outside).astype(int),
+    }).groupby(group, sort=False).sum()  # integer codes; per group the same rows in the same order as by name
+    frame = pd.DataFrame({k: pop[k].iloc[first].fillna(NONE).reset_index(drop=True) for k in keys})
+    frame = pd.concat([frame, sums.reset_index(drop=True)], axis=1)
+    out = frame.groupby(keys, sort=True).sum().reset_index()  # one row per group: the labels' dtypes and order
     rows = []
     for _, row in out.iterrows():
         t = target if target is not None else target_for(row["district"])[0]
@@ -335,3 +344,38 @@ def aggregate(pop: gpd.GeoDataFrame, keys: list[str], target: float | None) -> p
     out = pd.concat([out, pd.DataFrame(rows, index=out.index)], axis=1)
     out = out[out["population"] + out["outside_population"] > 0]
     return out.sort_values(keys).reset_index(drop=True)
+
+
+def status_masks(pop: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the (ok, too far, outside) masks of the ``status`` column, comparing the texts once each.
+
+    Parameters
+    ----------
+    pop : DataFrame
+        Routed points (see :func:`route`).
+
+    Returns
+    -------
+    tuple of ndarray
+        Boolean arrays aligned with ``pop``.
+    """
+    status = pop["status"].to_numpy(dtype=object)
+    return status == Status.OK.value, status == Status.TOO_FAR.value, status == Status.OUTSIDE.value
+
+
+def _group_codes(pop: pd.DataFrame, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return each row's group (by the ``keys`` labels, missing ones as ``NONE``) and each group's first row.
+
+    Groups are numbered in order of first appearance; a missing label and the text ``NONE`` are one
+    group, as they are once ``fillna(NONE)`` has run.
+    """
+    code = np.zeros(len(pop), np.int64)
+    for k in keys:
+        codes, uniques = pd.factorize(pop[k], use_na_sentinel=True)
+        labels = np.append(np.asarray(uniques, dtype=object), NONE)
+        merged, distinct = pd.factorize(labels)  # NONE given as text and NONE for missing: one label
+        code = code * (len(distinct) + 1) + merged[np.where(codes < 0, len(labels) - 1, codes)]
+    group, groups = pd.factorize(code)
+    first = np.zeros(len(groups), np.int64)
+    first[group[::-1]] = np.arange(len(pop))[::-1]  # the last write per group is its first row
+    return group, first
