@@ -22,7 +22,7 @@ ACCESS_COLUMNS = ["district", "subdistrict", "population_source", "population", 
 
 
 def access_table(result: AccessResult) -> pd.DataFrame:
-    """The per-街道 table of ``access.csv`` (documented columns first, then the older-resident ones)."""
+    """Return the per-街道 table of ``access.csv`` (documented columns first, then the older-resident ones)."""
     table = result.by_subdistrict
     first = [c for c in ACCESS_COLUMNS if c in table.columns]
     return table[first + [c for c in table.columns if c not in first]].copy()
@@ -30,10 +30,13 @@ def access_table(result: AccessResult) -> pd.DataFrame:
 
 def write_access(result: AccessResult, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
                  tiles: bool = True, inputs: Iterable[Any] = ()) -> Path:
-    """Write ``summary.json``, ``access.csv`` (per 街道), ``regions.csv`` (with ``--regions``),
+    """Write the access output folder into ``out_dir``, atomically.
+
+    The folder holds ``summary.json``, ``access.csv`` (per 街道), ``regions.csv`` (with ``--regions``),
     ``points.gpkg`` (input columns kept, plus ``supply_per_10k``, ``gps_per_10k``, ``walk_min``...),
     ``facilities.gpkg`` (capacity and where it came from), ``subdistricts.gpkg``, ``beyond_20min_places.csv``
-    and ``map.html`` (coverage map plus a supply-per-10k layer) into ``out_dir``, atomically."""
+    and ``map.html`` (coverage map plus a supply-per-10k layer).
+    """
     cov = result.coverage
 
     def write(tmp: Path) -> None:

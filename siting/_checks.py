@@ -93,8 +93,11 @@ def big_polygons(gdf: gpd.GeoDataFrame, path: object, limit_km2: float = BIG_POL
 
 
 def spread_over_grid(gdf: gpd.GeoDataFrame, mask: np.ndarray, spacing_m: float = 200.0) -> gpd.GeoDataFrame:
-    """Replace each masked polygon by grid points ``spacing_m`` apart inside it, sharing its ``population``
-    equally (its representative point when the grid misses it); other rows become their representative point."""
+    """Replace each masked polygon by grid points ``spacing_m`` apart inside it.
+
+    The points share the polygon's ``population`` equally (its representative point when the grid misses
+    it); other rows become their representative point.
+    """
     metric = _metric(gdf)
     rows = []
     for i, (geom, big) in enumerate(zip(metric.geometry, mask, strict=True)):
@@ -114,8 +117,11 @@ def spread_over_grid(gdf: gpd.GeoDataFrame, mask: np.ndarray, spacing_m: float =
 
 
 def check_boundaries(gdf: gpd.GeoDataFrame, names: pd.Series, path: object) -> gpd.GeoSeries:
-    """Repaired polygons (area kept: a self-intersecting ring becomes its polygonal parts, nothing dropped);
-    warns about each repair and about overlapping pairs (with their shared area)."""
+    """Return the polygons repaired, area kept, with a warning about each repair and each overlapping pair.
+
+    A self-intersecting ring becomes its polygonal parts (nothing dropped); an overlap warning names the
+    shared area.
+    """
     geoms = gdf.geometry.to_numpy()
     invalid = ~shapely.is_valid(geoms)
     if invalid.any():

@@ -66,8 +66,11 @@ def decay_weights(minutes: np.ndarray, catchment: float, decay: str = "none") ->
 
 @dataclass(frozen=True)
 class Catchments:
-    """Result of :func:`two_step`: ``ratio`` (supply per resident, per facility; NaN when it reaches
-    nobody) and ``access`` (supply per resident at each place: Σ of reachable ratios, weighted)."""
+    """Result of :func:`two_step`: supply per resident, per facility and per place.
+
+    ``ratio`` is the supply per resident of each facility (NaN when it reaches nobody), ``access`` the
+    supply per resident at each place (Σ of reachable ratios, weighted).
+    """
 
     ratio: np.ndarray
     access: np.ndarray
@@ -103,7 +106,9 @@ def two_step(fac: np.ndarray, place: np.ndarray, minutes: np.ndarray, supply: np
 
 
 def read_capacity(facilities: pd.DataFrame) -> pd.DataFrame:
-    """Capacity per facility: ``gps``, ``floor_area_m2`` (numbers), ``standardised`` (bool or None), and
+    """Return the capacity per facility.
+
+    Columns: ``gps``, ``floor_area_m2`` (numbers), ``standardised`` (bool or None), and
     ``capacity_source`` (``file`` or ``default``; which attributes were defaulted is in ``defaulted``).
 
     Figures come from the first :data:`CAPACITY_COLUMNS` name present; a missing value or column takes
@@ -137,7 +142,7 @@ def read_capacity(facilities: pd.DataFrame) -> pd.DataFrame:
 
 
 def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    """The smallest value whose cumulative weight reaches ``q`` of the total (NaN when no weight)."""
+    """Return the smallest value whose cumulative weight reaches ``q`` of the total (NaN when no weight)."""
     v, w = np.asarray(values, float), np.nan_to_num(np.asarray(weights, float))
     keep = w > 0
     if not keep.any():

@@ -73,8 +73,10 @@ LOAD_KEYS = ("osm", "place", "facilities", "facility_crs", "population", "popula
 
 @dataclass(frozen=True)
 class Task:
-    """One unit of work: one coverage run (a job, or one district of a ``districts`` job), or every
-    scenario of a scenario file (``load`` holds ``scenarios``).
+    """One unit of work: one coverage run, or every scenario of a scenario file.
+
+    A coverage run is a job, or one district of a ``districts`` job; for a scenario file ``load`` holds
+    ``scenarios``.
 
     ``folder`` is the output folder relative to the batch's ``--out``; ``error`` is set when the job
     could not even be expanded (e.g. ``districts: all`` with unreadable boundaries): it is reported,
@@ -217,7 +219,7 @@ def _resolve(job: dict[str, Any], base: Path) -> dict[str, Any]:
 
 
 def _expand(job: dict[str, Any]) -> list[Task]:
-    """The tasks of one job: one per district of ``districts``, else one."""
+    """Return the tasks of one job: one per district of ``districts``, else one."""
     name, types = str(job["name"]).strip(), job.get("facility_types", ",".join(DEFAULT_TYPES))
     keys = ("scenarios", "cache_dir") if "scenarios" in job else LOAD_KEYS
     load = {k: str(job[k]) for k in keys if k in job}
@@ -238,7 +240,7 @@ def _expand(job: dict[str, Any]) -> list[Task]:
 
 
 def list_districts(boundaries: str | Path) -> list[str]:
-    """The district names of a boundaries file, in order of first appearance."""
+    """Return the district names of a boundaries file, in order of first appearance."""
     table = read_boundaries(boundaries)
     if table["district"].isna().all():
         raise InputFileError(f"{boundaries}: no district column, so 'districts: all' has nothing to list")

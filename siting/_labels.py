@@ -16,13 +16,13 @@ _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
 
 
 def area_name(summary: dict[str, Any]) -> str:
-    """The analysed district(s), "徐汇区" or "徐汇区、长宁区"; "研究区" when unknown."""
+    """Return the analysed district(s), "徐汇区" or "徐汇区、长宁区"; "研究区" when unknown."""
     names = [str(d) for d in summary.get("districts") or [] if d and str(d) != "(none)"]
     return "、".join(names) if names else "研究区"
 
 
 def run_date(summary: dict[str, Any]) -> str:
-    """The date the analysis was run (``summary["date"]``, else today), ISO format."""
+    """Return the date the analysis was run (``summary["date"]``, else today), ISO format."""
     return str(summary.get("date") or dt.date.today().isoformat())
 
 
@@ -37,7 +37,7 @@ def title(summary: dict[str, Any]) -> str:
 
 
 def subtitle(summary: dict[str, Any]) -> str:
-    """The English line under the title: "15-minute walking access to community health facilities"."""
+    """Return the English line under the title: "15-minute walking access to community health facilities"."""
     minutes = float(summary.get("minutes") or 15)
     mode = str(summary.get("mode") or "walk")
     extra = f", with {int(summary['sites'])} new site(s)" if summary.get("sites") is not None else ""
@@ -45,7 +45,7 @@ def subtitle(summary: dict[str, Any]) -> str:
 
 
 def extent_note(summary: dict[str, Any], subdistricts: pd.DataFrame | None) -> str | None:
-    """What a partial analysis covers: "street extract covers 5 of 13 街道; 3 of 13 centres counted".
+    """Say what a partial analysis covers: "street extract covers 5 of 13 街道; 3 of 13 centres counted".
 
     ``None`` when every 街道 has residents inside the street extract and every facility is counted.
     """
@@ -69,7 +69,7 @@ def extent_note(summary: dict[str, Any], subdistricts: pd.DataFrame | None) -> s
 
 
 def osm_year(path: str | Path) -> str | None:
-    """The year of an OSM file's data: Overpass ``osm_base``, else the newest ``timestamp`` in its head."""
+    """Return the year of an OSM file's data: Overpass ``osm_base``, else the newest ``timestamp`` in its head."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(64_000).decode("utf-8", "replace")
@@ -83,7 +83,7 @@ def osm_year(path: str | Path) -> str | None:
 
 
 def file_year(path: str | Path | None, column: str | None = None) -> str | None:
-    """A year named in a file (or column) name: ``lianjia_xiaoqu_shanghai_2018_bd09.json`` → "2018"."""
+    """Return a year named in a file (or column) name: ``lianjia_xiaoqu_shanghai_2018_bd09.json`` → "2018"."""
     for text in (column, Path(path).name if path is not None else None):
         hit = _YEAR.search(str(text or ""))
         if hit:
@@ -95,8 +95,10 @@ def describe_sources(*, osm: str | Path | None = None, place: str | None = None,
                      facilities: str | Path | None = None, population: str | Path | None = None,
                      census: str | Path | None = None, census_column: str | None = None,
                      boundaries: str | Path | None = None) -> list[dict[str, str | None]]:
-    """One row per input: ``what`` (bilingual), ``source`` (file name or description) and ``year``
-    (from the OSM header or the file/column name; None when nothing states it)."""
+    """Return one row per input: ``what`` (bilingual), ``source`` (file name or description) and ``year``.
+
+    The year comes from the OSM header or the file/column name (None when nothing states it).
+    """
     rows: list[dict[str, str | None]] = []
     if osm is not None:
         rows.append({"what": "路网 streets", "source": f"OpenStreetMap ({Path(osm).name})", "year": osm_year(osm)})

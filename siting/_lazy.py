@@ -69,7 +69,7 @@ def _keeper(shadowed: frozenset[str]) -> Callable[[ModuleType, str, Any], None]:
 
 
 def lazy_module(name: str) -> ModuleType:
-    """The module ``name``, imported now in name only: its code runs on first attribute access."""
+    """Return the module ``name``, imported now in name only: its code runs on first attribute access."""
     if name in sys.modules:
         return sys.modules[name]
     spec = importlib.util.find_spec(name)

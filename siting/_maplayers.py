@@ -57,7 +57,7 @@ BAND_COLORS = {5: "#08519c", 10: "#3182bd", 15: "#9ecae1"}
 
 def add_subdistricts(m: folium.Map, subs: gpd.GeoDataFrame | None, target: float | None,
                      simplify_m: float) -> tuple[list[tuple[str, str]], str]:
-    """The 街道 choropleth (coloured against the target); returns its legend classes and break text."""
+    """Add the 街道 choropleth (coloured against the target); return its legend classes and break text."""
     if subs is None or subs.empty:
         return [], ""
     subdistrict_layer(subs, target, simplify_m).add_to(m)
@@ -65,7 +65,7 @@ def add_subdistricts(m: folium.Map, subs: gpd.GeoDataFrame | None, target: float
 
 
 def add_service_area(m: folium.Map, area: gpd.GeoDataFrame | None, minutes: float, simplify_m: float) -> list[str]:
-    """The area reached within the threshold (all facilities together)."""
+    """Add the area reached within the threshold (all facilities together)."""
     if area is None or area.empty:
         return []
     service_area_layer(area, minutes, simplify_m).add_to(m)
@@ -164,8 +164,11 @@ def _safe(text: str) -> str:
 
 
 def add_chosen(m: folium.Map, cho: gpd.GeoDataFrame | None) -> list[str]:
-    """Chosen sites (star) labelled "#1 +49,682": each site's gain given the sites chosen before it, so the
-    labels add up to the plan's total (named in the layer and the legend); the solo gain is in the popup."""
+    """Add the chosen sites (stars) labelled "#1 +49,682".
+
+    Each label is the site's gain given the sites chosen before it, so the labels add up to the plan's
+    total (named in the layer and the legend); the solo gain is in the popup.
+    """
     if cho is None or cho.empty:
         return []
     step = cho["assigned"] if "assigned" in cho.columns else cho["gain"]
@@ -204,7 +207,7 @@ def subdistrict_layer(subs: gpd.GeoDataFrame, target: float | None, simplify_m: 
 
 def dots_layer(pts: gpd.GeoDataFrame, name: str, *, covered: bool, max_points: int,
                cell_m: float, color: str | None = None) -> folium.FeatureGroup:
-    """Population dots (area ∝ residents); above ``max_points`` aggregated to a ``cell_m`` grid.
+    """Build the population dots (area ∝ residents); above ``max_points`` aggregated to a ``cell_m`` grid.
 
     Covered dots are green; uncovered ones magenta when on the network (``status == "ok"``), grey when
     too far from it or outside the network area.
@@ -280,7 +283,7 @@ def facility_layers(fac: gpd.GeoDataFrame, minutes: float, *, off_network: bool 
 
 
 def service_area_layer(area: gpd.GeoDataFrame, minutes: float, simplify_m: float) -> folium.FeatureGroup:
-    """The area reached within the threshold, drawn as given (translucent blue)."""
+    """Build the area reached within the threshold, drawn as given (translucent blue)."""
     group = folium.FeatureGroup(name=f"{minutes:g} 分钟服务范围 Service area", show=True)
     props = pd.DataFrame({"style": [{"color": "#2166ac", "weight": 1, "fillColor": "#4393c3", "fillOpacity": 0.3}]
                           * len(area)})
@@ -291,8 +294,11 @@ def service_area_layer(area: gpd.GeoDataFrame, minutes: float, simplify_m: float
 def scenario_layer(name: str, subs: gpd.GeoDataFrame | None, facilities: gpd.GeoDataFrame,
                    added: gpd.GeoDataFrame, closed: gpd.GeoDataFrame, summary: dict[str, Any], *,
                    simplify_m: float, show: bool) -> folium.FeatureGroup:
-    """One scenario as one base layer (radio button): 街道 coverage, counted facilities (small dots), facilities
-    added (green ✚) and closed (red ✖; a moved facility is closed at its old place and added at the new one)."""
+    """Build one scenario as one base layer (radio button).
+
+    The layer shows 街道 coverage, counted facilities (small dots), facilities added (green ✚) and closed
+    (red ✖; a moved facility is closed at its old place and added at the new one).
+    """
     rate = pct(summary.get("coverage_rate"))
     group = folium.FeatureGroup(name=f"{html.escape(name)} — {rate}", overlay=False, show=show)
     target = summary.get("target")
@@ -324,8 +330,11 @@ SUPPLY_COLORS = ("#bdbdbd", "#fee5d9", "#fcae91", "#fb6a4a", "#2c7fb8")
 
 def supply_layer(pts: gpd.GeoDataFrame, column: str = "supply_per_10k", *, target: float | None = 4.5,
                  label: str = "每万人全科医生 GPs per 10,000 (2SFCA)", show: bool = False) -> folium.FeatureGroup:
-    """Population points coloured by supply per 10,000 residents (:mod:`siting.access`): grey = no facility
-    within the catchment, reds below ``target`` (thirds of it), blue at or above it (quartiles without a target)."""
+    """Build the population points coloured by supply per 10,000 residents (:mod:`siting.access`).
+
+    Grey means no facility within the catchment, reds below ``target`` (thirds of it), blue at or above it
+    (quartiles without a target).
+    """
     pts = pts[pts[column].notna()]
     values = pts[column].astype(float).to_numpy()
     positive = values[values > 0]

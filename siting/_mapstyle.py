@@ -80,7 +80,7 @@ def geometry(gdf: gpd.GeoDataFrame, simplify_m: float) -> np.ndarray:
 
 
 def collection(geoms: np.ndarray, props: pd.DataFrame) -> dict[str, Any]:
-    """A GeoJSON FeatureCollection dict; property values must already be JSON-friendly."""
+    """Return a GeoJSON FeatureCollection dict; property values must already be JSON-friendly."""
     records = props.to_dict("records")
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": rec, "geometry": shapely.geometry.mapping(g)}
@@ -93,7 +93,7 @@ def num(x: Any, fmt: str = "{:,.0f}") -> str:
 
 
 def pct(x: Any) -> str:
-    """A 0–1 share as "87.3 %" ("—" when missing)."""
+    """Format a 0–1 share as "87.3 %" ("—" when missing)."""
     return num(None if x is None or pd.isna(x) else 100.0 * float(x), "{:.1f} %")
 
 
@@ -152,8 +152,11 @@ def choropleth_legend(subs: gpd.GeoDataFrame, target: float | None) -> tuple[lis
 
 
 def summary_html(s: dict[str, Any], note: str | None = None) -> str:
-    """Info box: rate, target, gap (pp and residents, or locations when ``unit == "locations"``), mode,
-    walking-time figures, what a partial analysis covers (``note``) and the data sources with years."""
+    """Build the info box.
+
+    It shows the rate, target, gap (pp and residents, or locations when ``unit == "locations"``), mode,
+    walking-time figures, what a partial analysis covers (``note``) and the data sources with years.
+    """
     locations = s.get("unit") == "locations"
     unit = "地点 locations" if locations else "居民 residents"
     share = "地点占比 share of locations" if locations else "居民覆盖率 share of residents"

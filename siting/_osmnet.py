@@ -48,7 +48,7 @@ OSMNX_FILTERS: dict[str, dict[str, str]] = {
 
 
 def osmnx_version() -> str | None:
-    """The installed osmnx's version, read from its metadata (without importing it); None if absent."""
+    """Return the installed osmnx's version, read from its metadata (without importing it); None if absent."""
     try:
         return importlib.metadata.version("osmnx")
     except importlib.metadata.PackageNotFoundError:
@@ -56,8 +56,11 @@ def osmnx_version() -> str | None:
 
 
 def network_filter(network_type: str) -> str:
-    """osmnx's Overpass filter string for ``network_type``: from :data:`OSMNX_FILTERS` for a known osmnx
-    version, else from osmnx itself (same text either way)."""
+    """Return osmnx's Overpass filter string for ``network_type``.
+
+    It comes from :data:`OSMNX_FILTERS` for a known osmnx version, else from osmnx itself (same text either
+    way).
+    """
     known = OSMNX_FILTERS.get(osmnx_version() or "", {})
     if network_type in known:
         return known[network_type]
@@ -68,7 +71,7 @@ def network_filter(network_type: str) -> str:
 
 @lru_cache(maxsize=4)
 def osmnx_filter(network_type: str) -> tuple[tuple[str, str | None, re.Pattern[str] | None], ...]:
-    """osmnx's Overpass filter for ``network_type``, parsed into (key, op, regex) clauses.
+    """Return osmnx's Overpass filter for ``network_type``, parsed into (key, op, regex) clauses.
 
     Using osmnx's own filter string keeps the offline file path and the online Overpass path in
     agreement (same excluded highway classes, ``foot=no``, ``access=private``, ``area=yes``...).
@@ -85,7 +88,7 @@ def osmnx_filter(network_type: str) -> tuple[tuple[str, str | None, re.Pattern[s
 
 
 def way_passes(tags: dict[str, str], network_type: str) -> bool:
-    """True when a way with these tags belongs to osmnx's ``network_type`` network."""
+    """Tell whether a way with these tags belongs to osmnx's ``network_type`` network."""
     for key, op, rx in osmnx_filter(network_type):
         value = tags.get(key)
         if op is None:
@@ -100,7 +103,7 @@ def way_passes(tags: dict[str, str], network_type: str) -> bool:
 
 
 def open_to_bikes(tags: Mapping[str, Any]) -> bool:
-    """A one-way street that cyclists may ride both ways (``oneway:bicycle=no``, ``cycleway=opposite*``)."""
+    """Tell whether cyclists may ride a one-way street both ways (``oneway:bicycle=no``, ``cycleway=opposite*``)."""
     return tags.get("oneway:bicycle") == "no" or tags.get("cycleway") in {"opposite", "opposite_lane"}
 
 

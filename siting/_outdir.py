@@ -54,7 +54,7 @@ _LEGACY_FILES = {"summary.json", "subdistricts.csv", "districts.csv", "points.gp
 
 
 def generator() -> str:
-    """The marker value written into every ``summary.json``: ``"siting <version>"``."""
+    """Return the marker value written into every ``summary.json``: ``"siting <version>"``."""
     return f"siting {__version__}"
 
 
@@ -108,7 +108,7 @@ def _old_legacy_temp(path: Path) -> bool:
 
 
 def is_siting_output(folder: Path) -> bool:
-    """True for an empty folder or one siting wrote (``summary.json`` with our generator marker)."""
+    """Tell whether a folder is empty or one siting wrote (``summary.json`` with our generator marker)."""
     try:
         names = {p.name for p in folder.iterdir()}
     except OSError:

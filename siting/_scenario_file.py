@@ -241,7 +241,7 @@ def read_scenario_file(path: str | Path) -> ScenarioFile:
 
 
 def check_names(scenarios: Sequence[Scenario]) -> list[Scenario]:
-    """Unique names, every ``from`` known and no ``from`` loop; return the scenarios parents first."""
+    """Check unique names, every ``from`` known and no ``from`` loop; return the scenarios parents first."""
     by_name: dict[str, Scenario] = {}
     for s in scenarios:
         if s.name in by_name:
@@ -277,9 +277,10 @@ class Edits:
 
 def resolve_ids(ordered: Sequence[Scenario], baseline: Iterable[tuple[str, str]],
                 added: Mapping[str, Iterable[tuple[str, str]]]) -> dict[str, Edits]:
-    """Resolve each scenario's ``close`` / ``move`` entries (ids or names) against the facilities it starts
-    from: the baseline's ``(id, name)`` pairs, or its ``from`` scenario's end state (closed ones gone,
-    ``added[name]`` pairs in). Parents must come first (see :func:`check_names`).
+    """Resolve each scenario's ``close`` / ``move`` entries (ids or names) against its facilities.
+
+    A scenario starts from the baseline's ``(id, name)`` pairs, or from its ``from`` scenario's end state
+    (closed ones gone, ``added[name]`` pairs in). Parents must come first (see :func:`check_names`).
 
     Raises
     ------
@@ -311,7 +312,7 @@ def resolve_ids(ordered: Sequence[Scenario], baseline: Iterable[tuple[str, str]]
 
 
 def _facility_id(w: Where, key: str, token: str, have: Mapping[str, str]) -> str:
-    """The id of ``token`` (an id, else a unique exact name) among ``have`` (id → name)."""
+    """Return the id of ``token`` (an id, else a unique exact name) among ``have`` (id → name)."""
     if token in have:
         return token
     ids = [fid for fid, name in have.items() if name == token]

@@ -1,5 +1,8 @@
-"""Scenario comparison outputs: comparison.csv / .xlsx, the map with one layer per scenario, the console table,
-and the output folder (written through :func:`siting.report.atomic_dir`, like every other command)."""
+"""Scenario comparison outputs: tables, map, console table and the output folder.
+
+The outputs are comparison.csv / .xlsx, the map with one layer per scenario, the console table, and the
+output folder (written through :func:`siting.report.atomic_dir`, like every other command).
+"""
 
 from __future__ import annotations
 
@@ -31,8 +34,10 @@ SHEETS = {"table": "comparison 对比", "wide": "wide 覆盖率", "overview": "o
 
 
 def write_excel(comp: Comparison, path: str | Path) -> Path:
-    """comparison.xlsx through :func:`siting.excel.write_excel`: the long table, the wide rate sheet (one column
-    per scenario) and an overview; bilingual headers, rates shown as percentages.
+    """Write comparison.xlsx through :func:`siting.excel.write_excel`.
+
+    Sheets: the long table, the wide rate sheet (one column per scenario) and an overview; bilingual
+    headers, rates shown as percentages.
 
     Values are the CSV's, so the first sheet read back (:func:`read_excel_table`) equals comparison.csv.
     """
@@ -45,7 +50,7 @@ def write_excel(comp: Comparison, path: str | Path) -> Path:
 
 
 def read_excel_table(path: str | Path) -> pd.DataFrame:
-    """The long table of a comparison.xlsx with the CSV's column names (for checks and notebooks)."""
+    """Read the long table of a comparison.xlsx with the CSV's column names (for checks and notebooks)."""
     return excel.read_sheet(path, SHEETS["table"])
 
 
@@ -66,8 +71,11 @@ def format_comparison(comp: Comparison) -> str:
 
 
 def comparison_map(comp: Comparison, *, tiles: bool = True, title: str | None = None) -> folium.Map:
-    """One switchable layer per scenario: 街道 coloured by coverage against the target, facilities added and
-    closed (moved facilities appear as closed at the old place and added at the new one)."""
+    """Build one switchable layer per scenario.
+
+    Each shows 街道 coloured by coverage against the target, facilities added and closed (moved facilities
+    appear as closed at the old place and added at the new one).
+    """
     layers = []
     for name, run in comp.runs.items():
         s = run.result.summary
@@ -78,9 +86,12 @@ def comparison_map(comp: Comparison, *, tiles: bool = True, title: str | None = 
 
 def write_comparison(comp: Comparison, out: str | Path, *, overwrite: bool = False, map_html: bool = True,
                      tiles: bool = True, inputs: Iterable[Any] = ()) -> Path:
-    """Write the comparison into ``out`` atomically: comparison.csv, comparison.xlsx, map.html and one
-    sub-folder per run (``baseline/`` and each scenario) with the usual ``siting coverage`` files, or the
-    ``siting site`` files where the scenario sites stations."""
+    """Write the comparison into ``out`` atomically.
+
+    The folder holds comparison.csv, comparison.xlsx, map.html and one sub-folder per run (``baseline/``
+    and each scenario) with the usual ``siting coverage`` files, or the ``siting site`` files where the
+    scenario sites stations.
+    """
 
     def write(tmp: Path) -> None:
         comp.to_csv(tmp / "comparison.csv")
@@ -103,7 +114,7 @@ def write_comparison(comp: Comparison, out: str | Path, *, overwrite: bool = Fal
 
 
 def comparison_table(runs: Mapping[str, Run]) -> pd.DataFrame:
-    """The long table (:data:`TABLE_COLUMNS`): every run × (district, 街道), deltas versus the baseline."""
+    """Return the long table (:data:`TABLE_COLUMNS`): every run × (district, 街道), deltas versus the baseline."""
     frames = [_area_rows(name, run.result) for name, run in runs.items()]
     table = pd.concat(frames, ignore_index=True)
     base = table[table["scenario"] == BASELINE].set_index(["level", "area"])["covered"]

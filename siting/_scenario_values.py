@@ -1,5 +1,7 @@
-"""Values inside a scenario file: files, added facilities / residents, new positions, siting; each checked
-with a message naming the file, the scenario, the key and the closest valid key or value."""
+"""Values inside a scenario file: files, added facilities / residents, new positions, siting.
+
+Each is checked with a message naming the file, the scenario, the key and the closest valid key or value.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ class Where:
         return ScenarioError(": ".join(parts + [message]))
 
     def keys(self, data: object, allowed: Sequence[str], key: str | None, what: str) -> Mapping[str, Any]:
-        """``data`` as a mapping whose keys are all in ``allowed`` (the unknown one named, with the closest)."""
+        """Return ``data`` as a mapping whose keys are all in ``allowed`` (the unknown one named, with the closest)."""
         if not isinstance(data, Mapping):
             raise self.error(key, f"{what} must be a mapping of {', '.join(allowed)}; got {data!r}")
         for k in data:
@@ -74,7 +76,7 @@ class Where:
         return CRS_ALIASES[text]
 
     def path(self, key: str, value: object) -> Path:
-        """An existing, non-empty file (relative paths against the scenario file's folder)."""
+        """Return an existing, non-empty file (relative paths against the scenario file's folder)."""
         if not isinstance(value, str | Path) or not str(value).strip():
             raise self.error(key, f"expected a file path, got {value!r}")
         path = Path(value)
@@ -171,7 +173,7 @@ def _as_dict(obj: object) -> Mapping[str, Any] | object:
 
 
 def _items(value: object) -> list[Any]:
-    """A list of entries: one file spec (text or {path}) or a list of them / of inline points."""
+    """Return a list of entries: one file spec (text or {path}) or a list of them / of inline points."""
     if isinstance(value, str | Path | FileSpec) or (isinstance(value, Mapping) and "path" in value):
         return [value]
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
@@ -288,6 +290,6 @@ def settings_fields(w: Where, obj: Any) -> None:
 
 
 def folder_name(name: str) -> str:
-    """A scenario name as a folder name (characters Windows/macOS refuse replaced by ``_``)."""
+    """Return a scenario name as a folder name (characters Windows/macOS refuse replaced by ``_``)."""
     text = re.sub(r'[\\/:*?"<>|\s]+', "_", name.strip()).strip("._")
     return text or "scenario"

@@ -28,7 +28,7 @@ def _utm(gdf: Any, crs: Any) -> gpd.GeoDataFrame | None:
 
 
 def nice_length(span_m: float) -> float:
-    """A round scale-bar length near a fifth of ``span_m`` (100, 200, 500 m, 1, 2, 5 km ...)."""
+    """Return a round scale-bar length near a fifth of ``span_m`` (100, 200, 500 m, 1, 2, 5 km ...)."""
     raw = span_m / 5
     base = 10 ** math.floor(math.log10(raw))
     return float(max(m * base for m in (1, 2, 5) if m * base <= raw))
@@ -45,7 +45,7 @@ def scale_bar(ax: Any, x0: float, y0: float, length: float, height: float) -> No
 
 
 def north_arrow(ax: Any) -> None:
-    """An arrow with "N 北" in the top-right corner (UTM grid north, within 1.5° of true north here)."""
+    """Draw an arrow with "N 北" in the top-right corner (UTM grid north, within 1.5° of true north here)."""
     ax.annotate("N\n北", xy=(0.95, 0.95), xytext=(0.95, 0.86), xycoords="axes fraction", ha="center", va="top",
                 fontsize=9, zorder=21,
                 arrowprops={"facecolor": "black", "width": 4, "headwidth": 11, "headlength": 10})

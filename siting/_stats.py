@@ -13,7 +13,7 @@ WITHIN_MINUTES = (5, 10, 15, 20)
 
 
 def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    """The value below which half the weight lies (``inf`` when half the weight is at ``inf``; NaN if no weight)."""
+    """Return the value below which half the weight lies (``inf`` when half is at ``inf``; NaN if no weight)."""
     keep = weights > 0
     values, weights = values[keep], weights[keep]
     if not len(values):
@@ -58,8 +58,11 @@ def walk_time_stats(walk_min: Iterable[float], weights: Iterable[float],
 
 
 def sort_by_gap(table: pd.DataFrame) -> pd.DataFrame:
-    """街道 rows by gap in residents (largest first; no target: by uncovered residents), then those
-    with no residents inside the street extract (by name)."""
+    """Sort 街道 rows by gap in residents, largest first, then those with no residents (by name).
+
+    Without a target the rows go by uncovered residents; "no residents" means none inside the street
+    extract.
+    """
     empty = table["population"] <= 0
     behind = table["gap_residents"].fillna(table["population"] - table["covered"])
     key = pd.DataFrame({"empty": empty, "behind": -behind, "name": table["subdistrict"].astype(str)})

@@ -37,8 +37,11 @@ def split_sheet(path: str | Path) -> tuple[Path, str | None]:
 
 
 def read_table(path: str | Path, *, what: str = "table", dtype: type | None = None) -> pd.DataFrame:
-    """Every table input's one reader: CSV/TXT/TSV (UTF-8 or GB18030/GBK; commas, semicolons or tabs),
-    Excel (``book.xlsx#sheet`` picks a sheet) or a JSON list of objects. InputFileError names the file."""
+    """Read any table input: the one reader of every table file.
+
+    Reads CSV/TXT/TSV (UTF-8 or GB18030/GBK; commas, semicolons or tabs), Excel (``book.xlsx#sheet`` picks
+    a sheet) or a JSON list of objects. InputFileError names the file.
+    """
     path, sheet = split_sheet(path)
     path = check_file(path, what)
     try:
@@ -91,8 +94,11 @@ def _read_frame(path: Path, sheet: str | None = None) -> pd.DataFrame:
 
 
 def _read_text_table(path: Path) -> pd.DataFrame:
-    """A delimited text table as Chinese offices write them: UTF-8 (with or without BOM) or GB18030/GBK
-    (Excel's "CSV" on a Chinese Windows), separated by commas, semicolons or tabs (guessed from the header)."""
+    """Read a delimited text table as Chinese offices write them.
+
+    The text is UTF-8 (with or without BOM) or GB18030/GBK (Excel's "CSV" on a Chinese Windows), separated
+    by commas, semicolons or tabs (guessed from the header).
+    """
     raw = path.read_bytes()
     try:
         text, encoding = raw.decode("utf-8-sig"), "utf-8-sig"

@@ -49,7 +49,7 @@ def check_file(path: str | Path, what: str) -> Path:
 
 
 def district_key(name: object) -> str | None:
-    """Matching key of a Shanghai district name: 徐汇区 / 徐汇 / Xuhui / Xuhui District → 徐汇.
+    """Return the matching key of a Shanghai district name: 徐汇区 / 徐汇 / Xuhui / Xuhui District → 徐汇.
 
     Removes 新区 / 区 / 县 and English "District", maps pinyin to Chinese and former districts to
     their current one (闸北 → 静安). Other names are only stripped, so any city's names still match.
@@ -63,7 +63,7 @@ def district_key(name: object) -> str | None:
 
 
 def subdistrict_key(name: object) -> str | None:
-    """Matching key of a 街道/镇 name: whitespace and a trailing 办事处 removed."""
+    """Return the matching key of a 街道/镇 name: whitespace and a trailing 办事处 removed."""
     if _missing(name):
         return None
     return re.sub(r"办事处$", "", re.sub(r"\s+", "", str(name)))

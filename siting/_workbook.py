@@ -22,8 +22,11 @@ _METRES = ("snap_m", "nearest_facility_m")
 
 
 def rounded(frame: pd.DataFrame) -> pd.DataFrame:
-    """CSV precision: residents whole (nullable integers), shares 4 decimals, minutes 0.1, metres 0.1,
-    percentage points 0.01, coordinates 6 decimals (about 0.1 m)."""
+    """Round a table to CSV precision.
+
+    Residents whole (nullable integers), shares 4 decimals, minutes 0.1, metres 0.1, percentage points
+    0.01, coordinates 6 decimals (about 0.1 m).
+    """
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype.kind not in "fi":
@@ -44,7 +47,7 @@ def rounded(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def table(gdf: gpd.GeoDataFrame, drop: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A GeoDataFrame of points as a plain table with ``lon``/``lat`` (rounded as in the CSVs)."""
+    """Return a GeoDataFrame of points as a plain table with ``lon``/``lat`` (rounded as in the CSVs)."""
     frame = pd.DataFrame(gdf.drop(columns=[gdf.geometry.name, *[c for c in drop if c in gdf.columns]]))
     pts = gdf.geometry.representative_point() if not gdf.geom_type.eq("Point").all() else gdf.geometry
     return rounded(frame.assign(lon=pts.x.to_numpy(), lat=pts.y.to_numpy()))

@@ -1,5 +1,7 @@
-"""Supply per resident beyond yes/no coverage: 2SFCA / E2SFCA on network walking times, travel-time
-distributions per 街道, GPs against the 4.5-per-10,000 line, regional balance.
+"""Supply per resident beyond yes/no coverage.
+
+2SFCA / E2SFCA on network walking times, travel-time distributions per 街道, GPs against the
+4.5-per-10,000 line, regional balance.
 
 Travel times come from the tiled sparse reach sets of :func:`siting.routing.reach_matrix` (facility →
 every place within the catchment), never from a dense places × facilities matrix.
@@ -205,8 +207,11 @@ def _small_stations(fac: gpd.GeoDataFrame) -> pd.Series:
 
 
 def read_regions(path: str | Path) -> pd.DataFrame:
-    """A regions file: CSV with ``region`` and ``subdistrict`` (one row per 街道) and optional ``assumption``;
-    lines starting with ``#`` are comments. Returns ``region``, ``subdistrict``, ``assumption``."""
+    """Read a regions file into ``region``, ``subdistrict``, ``assumption`` columns.
+
+    The file is a CSV with ``region`` and ``subdistrict`` (one row per 街道) and optional ``assumption``;
+    lines starting with ``#`` are comments.
+    """
     try:
         frame = pd.read_csv(path, comment="#", encoding="utf-8-sig", dtype=str)
     except (OSError, ValueError, UnicodeDecodeError) as exc:

@@ -79,8 +79,10 @@ def _worker_id() -> str:
 
 
 def worker_network(load: dict[str, Any], network_type: str) -> Network:
-    """The street network of ``load["osm"]`` (or ``load["place"]``) from this worker's memory, built (or
-    read from the disk cache, ``load["cache_dir"]``) once per worker."""
+    """Return the street network of ``load["osm"]`` (or ``load["place"]``) from this worker's memory.
+
+    It is built (or read from the disk cache, ``load["cache_dir"]``) once per worker.
+    """
     source = ("osm", _sha256(load["osm"])) if "osm" in load else ("place", str(load["place"]))
     key = (*source, network_type)
     worker = _worker_id()
@@ -127,8 +129,9 @@ def _sha256(path: str) -> str:
 
 
 def run_task(task: Task, out_root: str, compare: Callable[..., Any] | None = None) -> list[dict[str, Any]]:
-    """Run one task on a worker: coverage of its inputs (or its scenarios, run by ``compare``), written
-    to ``out_root/task.folder``.
+    """Run one task on a worker, written to ``out_root/task.folder``.
+
+    The task is the coverage of its inputs, or its scenarios (run by ``compare``).
 
     Returns the task's rows of the merged table; any exception becomes one "failed" row with the
     message (a planned :class:`~siting.errors.SitingError` as is, anything else with its type).
@@ -151,7 +154,7 @@ def run_task(task: Task, out_root: str, compare: Callable[..., Any] | None = Non
 
 
 def run_one(task: Task, folder: Path) -> list[dict[str, Any]]:
-    """A coverage task: ``siting coverage`` on the task's inputs, with this worker's network."""
+    """Run a coverage task: ``siting coverage`` on the task's inputs, with this worker's network."""
     net = worker_network(task.load, task.settings.network_type)
     inputs = load_inputs(settings=task.settings, network=net, **task.load)
     result = run_coverage(inputs, task.settings, types=task.types, target=task.target)
@@ -160,8 +163,11 @@ def run_one(task: Task, folder: Path) -> list[dict[str, Any]]:
 
 
 def run_scenarios(task: Task, folder: Path, compare: Callable[..., Any] | None) -> list[dict[str, Any]]:
-    """A scenarios task: ``siting compare`` (:func:`siting.scenarios.compare`, handed in: this module sits
-    below ``scenarios`` in the layering) on the task's scenario file, with this worker's networks."""
+    """Run a scenarios task: ``siting compare`` on the task's scenario file, with this worker's networks.
+
+    ``compare`` is :func:`siting.scenarios.compare`, handed in: this module sits below ``scenarios`` in
+    the layering.
+    """
     if compare is None:
         raise SitingError("a 'scenarios' job needs compare=siting.compare (the siting batch command passes it)")
     spec = read_scenario_file(task.load["scenarios"])
@@ -205,7 +211,7 @@ def result_rows(task: Task, result: CoverageResult, *, scenario: str | None = No
 
 
 def failed_row(task: Task, exc: BaseException) -> dict[str, Any]:
-    """The one row of a failed task."""
+    """Return the one row of a failed task."""
     message = str(exc) if isinstance(exc, SitingError) or task.error else f"{type(exc).__name__}: {exc}"
     return {"job": task.job, "task": task.label, "level": "district" if task.area else "all",
             "area": task.area or "all", "district": task.area, "status": "failed", "error": message, "folder": None}
@@ -213,8 +219,10 @@ def failed_row(task: Task, exc: BaseException) -> dict[str, Any]:
 
 @contextmanager
 def connect(scheduler: str | None = None, workers: int | None = None) -> Iterator[Client]:
-    """A dask client: to ``scheduler`` (``tcp://host:8786``), else to a new local cluster of ``workers``
-    single-threaded worker processes (closed on exit)."""
+    """Open a dask client to ``scheduler`` (``tcp://host:8786``), else to a new local cluster.
+
+    The local cluster has ``workers`` single-threaded worker processes (closed on exit).
+    """
     distributed = dask()
     if scheduler:
         try:

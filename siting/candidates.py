@@ -1,5 +1,8 @@
-"""Candidate sites for new stations: a planner's file, OSM community / elderly-care / public buildings, or points
-spread along the street network; each with its 街道, and a reason when it cannot be used."""
+"""Candidate sites for new stations, each with its 街道 and a reason when it cannot be used.
+
+Candidates come from a planner's file, OSM community / elderly-care / public buildings, or points spread
+along the street network.
+"""
 
 from __future__ import annotations
 
@@ -298,7 +301,7 @@ def build_candidates(
 
 
 def named_streets(path: str | Path) -> gpd.GeoDataFrame:
-    """The named ``highway`` ways of an OSM file (``name``, line geometry, WGS84), to name places by."""
+    """Read the named ``highway`` ways of an OSM file (``name``, line geometry, WGS84), to name places by."""
     ways = read_osm_features(path, lambda t: "highway" in t and bool(t.get("name")), areas=False)
     return ways[ways.geom_type.isin(["LineString", "MultiLineString"])][["name", "geometry"]]
 
@@ -315,8 +318,11 @@ def short_id(candidate_id: object) -> str:
 
 def label_candidates(cand: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None = None,
                      max_m: float = 300.0) -> gpd.GeoDataFrame:
-    """Add ``label``: "候选 G37 · 徐家汇街道 · 近 漕溪北路" (name or short id, 街道, nearest named street
-    within ``max_m`` metres when ``streets`` are given) and ``near_street``."""
+    """Add ``label`` ("候选 G37 · 徐家汇街道 · 近 漕溪北路") and ``near_street``.
+
+    The label holds the name or short id, the 街道, and the nearest named street within ``max_m`` metres
+    when ``streets`` are given.
+    """
     out = cand.copy()
     near = pd.Series([None] * len(out), index=out.index, dtype=object)
     if streets is not None and len(streets) and len(out):

@@ -1,5 +1,8 @@
-"""Street areas reached within a walking time: all facilities together (the service area) or each on its own
-(per-facility catchments, optionally in 5 / 10 / 15-minute bands, the ArcGIS service-area habit)."""
+"""Street areas reached within a walking time, by all facilities together or each on its own.
+
+All facilities together give the service area; each on its own gives per-facility catchments, optionally
+in 5 / 10 / 15-minute bands (the ArcGIS service-area habit).
+"""
 
 from __future__ import annotations
 
@@ -24,9 +27,12 @@ BANDS = (5.0, 10.0, 15.0)
 
 def reached_area(net: Network, node_dist: np.ndarray, limit_m: float, *, buffer_m: float = 50.0,
                  simplify_m: float = 5.0) -> shapely.Geometry:
-    """The (parts of) segments within ``limit_m`` of a source, given each node's distance to it
-    (``node_dist``, m, ``inf`` = not reached), buffered by ``buffer_m`` (the lots along the street) and
-    dissolved; in the network's CRS (an empty polygon when nothing is reached)."""
+    """Return the (parts of) segments within ``limit_m`` of a source, buffered and dissolved.
+
+    ``node_dist`` is each node's distance to the source (m, ``inf`` = not reached); the segments are
+    buffered by ``buffer_m`` (the lots along the street); the area is in the network's CRS (an empty
+    polygon when nothing is reached).
+    """
     d, limit = node_dist, limit_m
     x0, y0, x1, y1 = net.segments_xy()
     length = net.length
@@ -65,8 +71,10 @@ def _sub_lines(
 
 def facility_catchments(result: CoverageResult, minutes: Iterable[float] | None = None, *, buffer_m: float = 50.0,
                         simplify_m: float = 5.0) -> gpd.GeoDataFrame:
-    """Each counted facility's own street area within each of ``minutes`` (default: :data:`BANDS` up to the
-    run's threshold, and the threshold itself), measured as coverage measures walks (homes → facility).
+    """Return each counted facility's own street area within each of ``minutes``.
+
+    ``minutes`` defaults to :data:`BANDS` up to the run's threshold, and the threshold itself; walks are
+    measured as coverage measures them (homes → facility).
 
     Returns
     -------

@@ -393,6 +393,7 @@ def batch_cmd(
 
 
 def main() -> None:  # pragma: no cover - console entry point
+    """Run the ``siting`` command line."""
     app()
 
 

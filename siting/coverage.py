@@ -108,8 +108,11 @@ class CoverageResult:
         return res.to_crs("EPSG:4326").sort_values("residents", ascending=False).reset_index(drop=True)
 
     def service_area(self, buffer_m: float = 50.0, simplify_m: float = 5.0) -> gpd.GeoDataFrame:
-        """The street-following area reached within the threshold: reached (parts of) segments,
-        buffered by ``buffer_m`` (the lots along the street) and dissolved; one WGS84 polygon row."""
+        """Return the street-following area reached within the threshold, as one WGS84 polygon row.
+
+        The reached (parts of) segments are buffered by ``buffer_m`` (the lots along the street) and
+        dissolved.
+        """
         net = self._network
         area = reached_area(net, self._node_dist, self.settings.limit_m, buffer_m=buffer_m, simplify_m=simplify_m)
         return gpd.GeoDataFrame(
@@ -117,7 +120,7 @@ class CoverageResult:
         ).to_crs("EPSG:4326")
 
     def explore(self, **kwargs: Any) -> Any:
-        """An interactive folium map of this result (see :func:`siting.maps.coverage_map`)."""
+        """Draw an interactive folium map of this result (see :func:`siting.maps.coverage_map`)."""
         return coverage_map(
             self.points, self.facilities, subdistricts=self.subdistricts, summary=self.summary.to_dict(),
             service_area=self.service_area(), **kwargs,
@@ -156,7 +159,7 @@ def compute_coverage(
     boundaries: gpd.GeoDataFrame | None = None,
     target: float | None = None,
 ) -> CoverageResult:
-    """Walking time from every population point to its nearest counted facility, and coverage shares.
+    """Compute the walking time from every population point to its nearest counted facility, and coverage.
 
     Parameters
     ----------

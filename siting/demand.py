@@ -340,8 +340,11 @@ def as_locations(points: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def prepare_population(points: gpd.GeoDataFrame, totals: pd.DataFrame | None = None, *,
                        boundaries: gpd.GeoDataFrame | None = None, level: str = "district",
                        column: str = "pop_census_2020") -> gpd.GeoDataFrame:
-    """Make demand weights: keep read residents (rescaled when ``totals`` are given), weight unweighted
-    points by ``totals``, or, with no totals at all, count locations (see :func:`as_locations`)."""
+    """Make demand weights from read residents, from ``totals``, or by counting locations.
+
+    Read residents are kept (rescaled when ``totals`` are given), unweighted points are weighted by
+    ``totals``, or, with no totals at all, locations are counted (see :func:`as_locations`).
+    """
     if boundaries is not None:
         points = assign_areas(points, boundaries)
     weighted = bool(points.attrs.get("weighted")) and points["population"].notna().all()

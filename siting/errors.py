@@ -47,5 +47,8 @@ class ScenarioError(InputFileError):
 
 
 class AreaWarning(UserWarning):
-    """A warning about named districts / 街道 (e.g. census areas without points); with ``--district``, one
-    that names none of the analysed areas is kept in ``summary.json["notes"]`` instead of being printed."""
+    """A warning about named districts / 街道 (e.g. census areas without points).
+
+    With ``--district``, one that names none of the analysed areas is kept in ``summary.json["notes"]``
+    instead of being printed.
+    """

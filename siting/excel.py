@@ -78,7 +78,7 @@ def bilingual(column: str) -> str:
 
 
 def csv_name(header: object) -> str:
-    """The CSV column of a sheet header: its last word."""
+    """Return the CSV column of a sheet header: its last word."""
     return str(header).split()[-1] if str(header).split() else str(header)
 
 
@@ -93,7 +93,7 @@ def _default_format(name: str, values: pd.Series) -> str | None:
 
 
 def _cell(value: object) -> object:
-    """A value openpyxl can store: NaN/inf → empty, numpy scalars → Python, lists/dicts → text."""
+    """Return a value openpyxl can store: NaN/inf → empty, numpy scalars → Python, lists/dicts → text."""
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -152,7 +152,7 @@ def _width(text: str) -> int:
 
 
 def read_sheet(path: str | os.PathLike[str], sheet: str) -> pd.DataFrame:
-    """A sheet read back with the CSV's column names (the table part only: notes below it are dropped)."""
+    """Read a sheet back with the CSV's column names (the table part only: notes below it are dropped)."""
     frame = pd.read_excel(path, sheet_name=sheet)
     frame = frame.rename(columns=csv_name)
     blank = frame.isna().all(axis=1).to_numpy()

@@ -104,7 +104,7 @@ def normalize_type(value: Any, *, path: str | Path | None = None, row: int | Non
 
 
 def type_names(types: Iterable[str] | str | None) -> list[str]:
-    """The type names a filter means: ``"center,station"`` → [center, station]; None → the defaults."""
+    """Return the type names a filter means: ``"center,station"`` → [center, station]; None → the defaults."""
     if types is None:
         return list(DEFAULT_TYPES)
     if isinstance(types, str):

@@ -37,7 +37,7 @@ _state: dict[str, Any] = {"font": None, "warned": False}
 
 
 def cjk_font() -> str | None:
-    """The installed CJK font family figures use (first of :data:`CJK_FONTS`), or None (warned once).
+    """Return the installed CJK font family figures use (first of :data:`CJK_FONTS`), or None (warned once).
 
     It is put first in ``rcParams["font.sans-serif"]`` (and ``axes.unicode_minus`` turned off, as CJK
     fonts often lack U+2212), so every later figure that uses the default sans-serif family renders
@@ -80,7 +80,7 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 200) ->
 
 
 def png_bytes(fig: Figure, dpi: int = 150) -> bytes:
-    """The figure as PNG bytes (for embedding in HTML)."""
+    """Return the figure as PNG bytes (for embedding in HTML)."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
     return buf.getvalue()
@@ -213,8 +213,10 @@ def walk_time_figure(points: pd.DataFrame, minutes: float = 15.0, *, target: flo
 
 def map_figure(points: Any, facilities: Any, *, subdistricts: Any = None, summary: dict[str, Any] | None = None,
                service_area: Any = None, chosen: Any = None, extent: Any = None) -> Figure:
-    """A print-ready static map (no web tiles): 街道 against the target, service area, uncovered residents,
-    facilities and chosen sites, with title, legend, scale bar, north arrow and credits.
+    """Draw a print-ready static map (no web tiles).
+
+    It shows 街道 against the target, service area, uncovered residents, facilities and chosen sites, with
+    title, legend, scale bar, north arrow and credits.
 
     Arguments as :func:`siting.maps.coverage_map`; ``extent`` (a WGS84 geometry, e.g. the street
     extract ∩ the district) sets the view. Save it with :func:`save_figure` as PNG or PDF.
@@ -245,8 +247,10 @@ FIGURE_FILES = {"subdistricts": "coverage_by_subdistrict.png", "walk_times": "wa
 def write_figures(folder: str | os.PathLike[str], points: Any, facilities: Any, *, summary: dict[str, Any],
                   table: pd.DataFrame | None = None, subdistricts: Any = None, service_area: Any = None,
                   chosen: Any = None, extent: Any = None, dpi: int = 200) -> dict[str, Figure]:
-    """Write the standard figures into ``folder``: ``coverage_by_subdistrict.png`` (when there is a
-    per-街道 ``table`` with residents), ``walking_times.png``, ``map.png`` and ``map.pdf`` (print map).
+    """Write the standard figures into ``folder``.
+
+    They are ``coverage_by_subdistrict.png`` (when there is a per-街道 ``table`` with residents),
+    ``walking_times.png``, ``map.png`` and ``map.pdf`` (print map).
 
     Returns the figures by key (``subdistricts``, ``walk_times``, ``map``) for embedding in a report.
     """

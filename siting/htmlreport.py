@@ -1,5 +1,7 @@
-"""``report.html``: one printable A4 page (headline, 街道 chart, static map, 街道 table, sources and limits),
-and ``report.pdf`` from it with headless Chromium when it is installed.
+"""``report.html``: one printable A4 page, and ``report.pdf`` from it.
+
+The page holds the headline, 街道 chart, static map, 街道 table, sources and limits; the PDF is printed
+with headless Chromium when it is installed.
 
 Set the environment variable ``SITING_PDF=0`` to skip the PDF (the test suite does, except one test).
 """
@@ -108,8 +110,11 @@ def _table(table: pd.DataFrame) -> str:
 
 
 def report_html(summary: dict[str, Any], table: pd.DataFrame, figures: dict[str, Figure]) -> str:
-    """The one-page report as a self-contained HTML string (figures embedded as PNG): title, headline boxes,
-    the 街道 and walking-time charts beside the print map, the 街道 table, sources and limits."""
+    """Return the one-page report as a self-contained HTML string (figures embedded as PNG).
+
+    It holds the title, headline boxes, the 街道 and walking-time charts beside the print map, the 街道
+    table, sources and limits.
+    """
     s = summary
     note = _labels.extent_note(s, table)
     sources = "".join(f"<li>{html.escape(line)}</li>" for line in _labels.source_lines(s))

@@ -52,7 +52,7 @@ def coverage_map(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
                  chosen: gpd.GeoDataFrame | None = None, catchments: gpd.GeoDataFrame | None = None,
                  title: str | None = None, tiles: bool = True,
                  max_points: int = 5000, grid_m: float = 200.0, simplify_m: float = 5.0) -> folium.Map:
-    """A layered folium map of a coverage result (all layers are vector: they draw offline).
+    """Draw a layered folium map of a coverage result (all layers are vector: they draw offline).
 
     Parameters
     ----------
@@ -177,8 +177,10 @@ def scenarios_map(layers: list[dict[str, Any]], *, title: str = "情景对比 Sc
 
 
 def _view(summary: dict[str, Any], frames: list[gpd.GeoDataFrame]) -> list[list[float]]:
-    """[[south, west], [north, east]]: the analysed area (``summary["analysed_bounds"]``) when known,
-    else all layers."""
+    """Return the map bounds [[south, west], [north, east]].
+
+    They are the analysed area (``summary["analysed_bounds"]``) when known, else all layers.
+    """
     bounds = summary.get("analysed_bounds")
     if bounds is not None and len(bounds) == 4 and all(v is not None and math.isfinite(v) for v in bounds):
         w, s, e, n = (float(v) for v in bounds)

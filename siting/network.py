@@ -32,7 +32,7 @@ def default_cache_dir() -> Path:
 
 
 def utm_crs(lon: float, lat: float) -> CRS:
-    """The local UTM zone of a WGS84 point (EPSG:32651 for Shanghai)."""
+    """Return the local UTM zone of a WGS84 point (EPSG:32651 for Shanghai)."""
     zone = int((lon + 180.0) // 6.0) + 1
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
@@ -60,13 +60,16 @@ class Network:
     # ------------------------------------------------------------------ basics
     @property
     def n_nodes(self) -> int:
+        """Number of nodes."""
         return int(len(self.x))
 
     @property
     def n_edges(self) -> int:
+        """Number of segments."""
         return int(len(self.u))
 
     def __repr__(self) -> str:
+        """Show nodes, segments, length and CRS on one line."""
         km = self.length.sum() / 1000
         return f"<Network {self.n_nodes:,} nodes, {self.n_edges:,} segments, {km:,.1f} km, {self.crs}>"
 
@@ -110,7 +113,7 @@ class Network:
         )
 
     def extent(self) -> shapely.Geometry:
-        """The network's area (projected): the convex hull of its nodes.
+        """Return the network's area (projected): the convex hull of its nodes.
 
         Points outside it are "outside the network extent": the extract does not describe their
         streets, so they are left out of coverage rates (and reported), not counted as uncovered.
@@ -377,8 +380,10 @@ def _network_type(mode: str) -> str:
 
 
 def _hull_candidates(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mask of the points that may be convex-hull vertices (Akl–Toussaint): all but those lying
-    strictly inside (by 1 mm) the octagon of the extreme points in 8 directions."""
+    """Return the mask of the points that may be convex-hull vertices (Akl–Toussaint).
+
+    That is all but those lying strictly inside (by 1 mm) the octagon of the extreme points in 8 directions.
+    """
     keep = np.ones(len(x), bool)
     if len(x) < 16:
         return keep

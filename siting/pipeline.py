@@ -71,28 +71,10 @@ def load_inputs(
     notes: list[str] = []
     if (osm is None) == (place is None):
         raise SitingError("give exactly one of `osm` (a file) or `place` (a name)")
-    if network is not None:
-        net = network
-    elif osm is not None:
-        net = Network.from_osm(osm, settings.mode, cache_dir=cache_dir)
-    else:
-        net = Network.from_place(str(place), settings.mode, cache_dir=cache_dir)
+    net = network if network is not None else load_network(osm, place, settings, cache_dir)
     check_network(net, allow_broken=allow_broken_network)
-    if facilities is not None:
-        fac = read_facilities(facilities, crs=facility_crs)
-    elif osm is not None:
-        fac = facilities_from_osm(osm)
-        notes.append(f"facilities taken from the OSM file {Path(osm).name}")
-    else:
-        fac = facilities_from_place(str(place), cache_dir=cache_dir)
-        notes.append("facilities taken from OpenStreetMap (online)")
-    if boundaries is not None:
-        bnd: gpd.GeoDataFrame | None = demand.read_boundaries(boundaries)
-    elif osm is not None:
-        bnd = demand.boundaries_from_osm(osm)
-        bnd = bnd if len(bnd) else None
-    else:
-        bnd = None
+    fac = load_facilities(facilities, facility_crs, osm, place, cache_dir, notes)
+    bnd = load_boundaries(boundaries, osm)
     if population is None and osm is None:
         raise SitingError("`population` (a file) is needed with `place` (buildings are read from `osm` files only)")
     with area_warnings(district, bnd, notes):
@@ -132,6 +114,36 @@ def load_inputs(
     sources += [{"what": "街道人口 subdistrict totals", "source": Path(f).name, "year": file_year(f)}
                 for f in sub_files]
     return Inputs(net, fac, pop, bnd, notes, sources)
+
+
+def load_network(osm: str | Path | None, place: str | None, settings: Settings,
+                 cache_dir: str | Path | None) -> Network:
+    """Build the street network for ``settings``' mode from the ``osm`` file, else from ``place``."""
+    if osm is not None:
+        return Network.from_osm(osm, settings.mode, cache_dir=cache_dir)
+    return Network.from_place(str(place), settings.mode, cache_dir=cache_dir)
+
+
+def load_facilities(facilities: str | Path | None, facility_crs: str, osm: str | Path | None, place: str | None,
+                    cache_dir: str | Path | None, notes: list[str]) -> gpd.GeoDataFrame:
+    """Read the facilities file, else take them from the ``osm`` file or ``place`` (saying so in ``notes``)."""
+    if facilities is not None:
+        return read_facilities(facilities, crs=facility_crs)
+    if osm is not None:
+        notes.append(f"facilities taken from the OSM file {Path(osm).name}")
+        return facilities_from_osm(osm)
+    notes.append("facilities taken from OpenStreetMap (online)")
+    return facilities_from_place(str(place), cache_dir=cache_dir)
+
+
+def load_boundaries(boundaries: str | Path | None, osm: str | Path | None) -> gpd.GeoDataFrame | None:
+    """Read the 街道 boundaries file, else the ``osm`` file's boundaries (None when neither has any)."""
+    if boundaries is not None:
+        return demand.read_boundaries(boundaries)
+    if osm is None:
+        return None
+    bnd = demand.boundaries_from_osm(osm)
+    return bnd if len(bnd) else None
 
 
 def run_coverage(
@@ -234,8 +246,10 @@ def warn_unmatched_names(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame,
 
 
 def warn_if_population_offset(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, path: str | Path) -> str | None:
-    """Warn (with the suggested ``population_crs``) when WGS84-labelled points carrying their own district
-    name (e.g. Lianjia's ``district``) fit those districts far better read as GCJ-02 or BD-09."""
+    """Warn, suggesting a ``population_crs``, when WGS84 points fit their own districts far better as GCJ-02 or BD-09.
+
+    The points must carry their own district name (e.g. Lianjia's ``district``).
+    """
     column = next((c for c in ("district", "区", "district_zh") if c in points.columns), None)
     if column is None or "district" not in boundaries or boundaries["district"].isna().all():
         return None
@@ -277,9 +291,12 @@ def check_network(net: Network, *, allow_broken: bool = False) -> None:
 
 @contextmanager
 def area_warnings(district: str | None, boundaries: gpd.GeoDataFrame | None, notes: list[str]) -> Iterator[None]:
-    """With a ``district``, area warnings (:class:`siting.errors.AreaWarning`) raised inside the block that name
-    neither it nor one of its 街道 (about the rest of a city-wide file) become notes prefixed
-    :data:`OUTSIDE_AREA`; every other warning is warned as usual."""
+    """Turn area warnings about the rest of a city-wide file into notes, with a ``district``.
+
+    Area warnings (:class:`siting.errors.AreaWarning`) raised inside the block that name neither the
+    district nor one of its 街道 become notes prefixed :data:`OUTSIDE_AREA`; every other warning is warned
+    as usual.
+    """
     if district is None or boundaries is None:
         yield
         return

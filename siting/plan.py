@@ -96,12 +96,16 @@ class SitePlan:
 
     @property
     def usable(self) -> gpd.GeoDataFrame:
+        """Candidates that may be chosen (no ``excluded`` reason)."""
         return self.candidates[self.candidates["excluded"].isna()]
 
     @property
     def chosen(self) -> gpd.GeoDataFrame:
-        """Chosen sites in build order: candidate columns plus ``order``, ``gain`` (alone), ``assigned``
-        (residents newly covered and first reached by this site) and ``overloaded`` (assigned > capacity)."""
+        """Chosen sites in build order, with what each adds.
+
+        Candidate columns plus ``order``, ``gain`` (alone), ``assigned`` (residents newly covered and first
+        reached by this site) and ``overloaded`` (assigned > capacity).
+        """
         sol = self.solution
         out = self.usable.iloc[sol.chosen].copy()
         out["order"] = np.arange(1, sol.k + 1)
@@ -112,8 +116,11 @@ class SitePlan:
 
     @property
     def before_after(self) -> pd.DataFrame:
-        """Per 街道: district, subdistrict, population, covered_before, covered_after, rate_before,
-        rate_after, target, new_sites (residents outside the network extent are not in population)."""
+        """Coverage before and after the plan, per 街道.
+
+        Columns: district, subdistrict, population, covered_before, covered_after, rate_before, rate_after,
+        target, new_sites (residents outside the network extent are not in population).
+        """
         by = self.result.by_subdistrict
         grp = self.solution.per_group.rename(columns={"group": "subdistrict"})
         out = by[["district", "subdistrict", "population", "covered"]].rename(columns={"covered": "covered_before"})

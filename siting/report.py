@@ -57,14 +57,17 @@ def _clean(obj: Any) -> Any:
 
 
 def summary_json(summary: dict[str, Any]) -> str:
-    """The summary as JSON (NaN → null; ``inf`` cannot occur in the summary)."""
+    """Return the summary as JSON (NaN → null; ``inf`` cannot occur in the summary)."""
     summary = {"generator": generator(), **summary}
     return json.dumps(_clean(summary), ensure_ascii=False, indent=2, default=_json_default)
 
 
 def _writable(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A copy GeoPackage can store: dict/list cells as JSON text, other object columns as text, except
-    columns of booleans (kept boolean: not the text 'False')."""
+    """Return a copy GeoPackage can store.
+
+    Dict/list cells become JSON text, other object columns text, except columns of booleans (kept boolean:
+    not the text 'False').
+    """
     out = frame.copy()
     for col in out.columns:
         if col == out.geometry.name:
@@ -93,10 +96,12 @@ def atomic_dir(out_dir: str | Path, write: Callable[[Path], None], *, overwrite:
 
 
 def write_layers(result: CoverageResult, folder: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
-    """Write ``points``, ``facilities``, ``subdistricts`` (when any), ``service_area`` and (up to
+    """Write the GeoPackages; return the service area and the catchments (None when not written).
+
+    They are ``points``, ``facilities``, ``subdistricts`` (when any), ``service_area`` and (up to
     :data:`MAX_CATCHMENTS` counted facilities) ``catchments`` GeoPackages (each facility's own street area
-    within 5 / 10 / 15 min and the threshold: what ``siting map`` re-draws from); return the service area
-    and the catchments (None when not written)."""
+    within 5 / 10 / 15 min and the threshold: what ``siting map`` re-draws from).
+    """
     _writable(result.points).to_file(folder / "points.gpkg", driver="GPKG")
     _writable(result.facilities).to_file(folder / "facilities.gpkg", driver="GPKG")
     if result.subdistricts is not None and len(result.subdistricts):
@@ -150,8 +155,10 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
 
 
 def analysed_area(result: CoverageResult) -> shapely.Geometry:
-    """The analysed area in WGS84: the street extract (its hull) ∩ the 街道 of the run (the extract alone
-    without boundaries)."""
+    """Return the analysed area in WGS84: the street extract (its hull) ∩ the 街道 of the run.
+
+    Without boundaries it is the extract alone.
+    """
     net = result._network
     area = net.extent()
     if result.subdistricts is not None and len(result.subdistricts):
@@ -160,7 +167,7 @@ def analysed_area(result: CoverageResult) -> shapely.Geometry:
 
 
 def with_run_facts(summary: dict[str, Any], extent: shapely.Geometry | None) -> dict[str, Any]:
-    """The summary plus ``date`` (of the run) and ``analysed_bounds`` (west, south, east, north of ``extent``)."""
+    """Add ``date`` (of the run) and ``analysed_bounds`` (west, south, east, north of ``extent``) to a summary."""
     out = {**summary, "date": summary.get("date") or dt.date.today().isoformat()}
     if extent is not None and not extent.is_empty:
         out["analysed_bounds"] = [round(float(v), 6) for v in extent.bounds]
@@ -175,7 +182,7 @@ def subdistrict_table(result: CoverageResult) -> pd.DataFrame:
 
 
 def format_table(result: CoverageResult) -> str:
-    """A readable per-街道 table and the whole-area line, for the terminal."""
+    """Format a readable per-街道 table and the whole-area line, for the terminal."""
     s = result.summary.to_dict()
     unit = "residents" if s.get("unit") == "residents" else "locations"
     t = sort_by_gap(subdistrict_table(result))
@@ -221,7 +228,7 @@ def format_table(result: CoverageResult) -> str:
 
 
 def walk_time_line(s: dict[str, Any]) -> str:
-    """"Walking time: mean 15.5 min, median 14.2 min; within 5/10/15/20 min: 6.0 % / ..." (empty without figures)."""
+    """Format "Walking time: mean 15.5 min, median 14.2 min; within 5/10/15/20 min: 6.0 % / ..." (or "")."""
     within = s.get("share_within") or {}
     if not within or s.get("walk_min_mean") is None:
         return ""
@@ -291,7 +298,7 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: bool 
 
 
 def format_siting(plan: Any) -> str:
-    """The chosen sites, before → after per 街道, and exact vs greedy, for the terminal."""
+    """Format the chosen sites, before → after per 街道, and exact vs greedy, for the terminal."""
     s = plan.summary
     unit = "residents" if plan.result.summary.unit == "residents" else "locations"
     lines = [f"{'#':>3}  {_pad('site', 26)}{_pad('街道', 14)}{'gain':>10}{'assigned':>10}   lon, lat"]

@@ -35,12 +35,15 @@ class Snap:
 
     @property
     def ok(self) -> np.ndarray:
+        """Mask of the points snapped to a segment."""
         return self.seg >= 0
 
     def __len__(self) -> int:
+        """Return the number of points."""
         return int(len(self.seg))
 
     def subset(self, mask: np.ndarray) -> Snap:
+        """Return the snaps of the points selected by ``mask``."""
         return Snap(self.seg[mask], self.t[mask], self.off[mask])
 
     def exits(self, net: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -146,7 +149,7 @@ def _project(net: Network, x: np.ndarray, y: np.ndarray, si: np.ndarray) -> Snap
 
 
 def _segment_tree(net: Network) -> shapely.STRtree:
-    """shapely STRtree of the segments (in segment order), cached with the network."""
+    """Shapely STRtree of the segments (in segment order), cached with the network."""
     tree = net.__dict__.get("_tree")
     if tree is None:
         x0, y0, x1, y1 = net.segments_xy()
@@ -156,7 +159,7 @@ def _segment_tree(net: Network) -> shapely.STRtree:
 
 
 def _segment_grid(net: Network) -> SegmentIndex:
-    """The bucket grids of the segments (:class:`siting._segindex.SegmentIndex`), cached with the network."""
+    """Return the bucket grids of the segments (:class:`siting._segindex.SegmentIndex`), cached with the network."""
     grid = net.__dict__.get("_grid")
     if grid is None:
         grid = net.__dict__["_grid"] = SegmentIndex(*net.segments_xy())

@@ -1,5 +1,8 @@
-"""Scenarios: one file of plans (close / add / move facilities, mode, speed, threshold, new sites, new residents)
-→ the same coverage figures for each, side by side, with the network loaded once per travel mode."""
+"""Scenarios: one file of plans → the same coverage figures for each, side by side.
+
+A plan closes / adds / moves facilities, changes mode, speed or threshold, sites new stations or adds new
+residents; the network is loaded once per travel mode.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +37,11 @@ __all__ = ["BASELINE", "Baseline", "Comparison", "Run", "Scenario", "compare", "
 
 @dataclass
 class Prepared:
-    """A checked comparison, before any network work: the baseline, the scenarios (parents first), the
-    baseline facilities, each scenario's added facilities / residents and resolved close / move ids."""
+    """A checked comparison, before any network work.
+
+    It holds the baseline, the scenarios (parents first), the baseline facilities, each scenario's added
+    facilities / residents and resolved close / move ids.
+    """
 
     name: str
     baseline: Baseline | Inputs
@@ -117,7 +123,7 @@ class Comparison:
         return pd.DataFrame(rows)
 
     def explore(self, **kwargs: Any) -> Any:
-        """A folium map: one switchable layer per scenario (街道 coverage, facilities added / closed)."""
+        """Draw a folium map: one switchable layer per scenario (街道 coverage, facilities added / closed)."""
         return comparison_map(self, **kwargs)
 
     def to_excel(self, path: str | Path) -> Path:
@@ -125,15 +131,19 @@ class Comparison:
         return write_excel(self, path)
 
     def to_csv(self, path: str | Path) -> Path:
+        """Write comparison.csv (UTF-8 with BOM, so Excel reads the Chinese names)."""
         self.table.to_csv(path, index=False, encoding="utf-8-sig")
         return Path(path)
 
     def __repr__(self) -> str:
+        """Show the console comparison table."""
         return format_comparison(self)
 
     def write(self, out: str | Path, *, overwrite: bool = False, map_html: bool = True, tiles: bool = True) -> Path:
-        """Write the output folder (see :func:`siting._scenario_out.write_comparison`), atomically; ``overwrite``
-        never replaces a folder holding one of the comparison's input files."""
+        """Write the output folder (see :func:`siting._scenario_out.write_comparison`), atomically.
+
+        ``overwrite`` never replaces a folder holding one of the comparison's input files.
+        """
         return write_comparison(self, out, overwrite=overwrite, map_html=map_html, tiles=tiles, inputs=self.files)
 
 
@@ -142,8 +152,10 @@ def prepare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
             scenarios: Sequence[Scenario | Mapping[str, Any]] | None = None, *,
             settings: Settings | None = None, target: float | None = None,
             facility_types: Sequence[str] | None = None) -> Prepared:
-    """Check everything that can be checked without the network: the file, every key and value, the
-    files it names, ``from`` chains, and each ``close`` / ``move`` id or name against the facilities.
+    """Check everything that can be checked without the network.
+
+    That is the file, every key and value, the files it names, ``from`` chains, and each ``close`` /
+    ``move`` id or name against the facilities.
 
     ``source`` is a scenario file, a :class:`Baseline` (or its mapping), or loaded :class:`Inputs`
     (with ``settings`` / ``target`` / ``facility_types`` for the baseline run).
@@ -274,8 +286,10 @@ def _progress(items: list[Scenario], on: bool) -> Any:
 
 def _run(name: str, inputs: Inputs, net: Network, fac: gpd.GeoDataFrame, pop: gpd.GeoDataFrame,
          settings: Settings, target: float | None, types: tuple[str, ...], seen: set[str]) -> Run:
-    """Coverage exactly as ``siting coverage`` computes it on these (edited) inputs; a warning the baseline
-    already gave is not repeated for every scenario."""
+    """Compute coverage exactly as ``siting coverage`` does on these (edited) inputs.
+
+    A warning the baseline already gave is not repeated for every scenario.
+    """
     edited = dataclasses.replace(inputs, network=net, facilities=fac, population=pop)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -341,7 +355,7 @@ def _with_residents(pop: gpd.GeoDataFrame, extra: gpd.GeoDataFrame, inputs: Inpu
 
 def _network(settings: Settings, base: Baseline | Inputs, inputs: Inputs, networks: dict[str, Network],
              cache_dir: str | Path | None, s: Scenario) -> Network:
-    """The network for ``settings``' mode, built once per network type (walk and elderly share one)."""
+    """Return the network for ``settings``' mode, built once per network type (walk and elderly share one)."""
     kind = settings.network_type
     if kind not in networks:
         osm = _osm_file(base, inputs)
@@ -356,7 +370,7 @@ def _network(settings: Settings, base: Baseline | Inputs, inputs: Inputs, networ
 
 
 def _osm_file(base: Baseline | Inputs, inputs: Inputs) -> Path | None:
-    """The baseline's OSM extract (a file), if it has one."""
+    """Return the baseline's OSM extract (a file), if it has one."""
     if isinstance(base, Baseline):
         return base.osm
     source = inputs.network.info.get("source")
@@ -364,7 +378,7 @@ def _osm_file(base: Baseline | Inputs, inputs: Inputs) -> Path | None:
 
 
 def _site_stations(run: Run, s: Scenario, prep: Prepared, inputs: Inputs) -> Run:
-    """New stations as ``siting site`` chooses them (same candidate defaults), then coverage with them."""
+    """Site new stations as ``siting site`` chooses them (same candidate defaults), then compute coverage."""
     spec = s.site
     assert spec is not None
     generate = spec.candidates is None

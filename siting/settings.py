@@ -46,6 +46,7 @@ class Settings:
     max_snap_m: float = DEFAULT_MAX_SNAP_M
 
     def __post_init__(self) -> None:
+        """Check the mode and the numbers; derive ``speed_kmh`` from the mode when it is not given."""
         if self.mode not in MODES:
             raise SitingError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.speed_kmh is None:
@@ -63,11 +64,12 @@ class Settings:
 
     @property
     def network_type(self) -> str:
-        """osmnx network type used for this mode ("walk" or "bike")."""
+        """Osmnx network type used for this mode ("walk" or "bike")."""
         return str(MODES[self.mode]["network"])
 
     @property
     def metres_per_minute(self) -> float:
+        """The speed in metres per minute."""
         return float(self.speed_kmh) * 1000.0 / 60.0  # type: ignore[arg-type]
 
     @property
@@ -76,7 +78,7 @@ class Settings:
         return self.minutes * self.metres_per_minute
 
     def with_(self, **changes: object) -> Settings:
-        """A copy with some fields changed (``speed_kmh`` is re-derived when only ``mode`` changes)."""
+        """Return a copy with some fields changed (``speed_kmh`` is re-derived when only ``mode`` changes)."""
         if "mode" in changes and "speed_kmh" not in changes:
             changes["speed_kmh"] = None
         return replace(self, **changes)  # type: ignore[arg-type]

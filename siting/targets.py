@@ -25,7 +25,7 @@ def load_targets(path: str | Path | None = None) -> pd.DataFrame:
 
 @functools.cache
 def _project_targets() -> pd.DataFrame:
-    """The project's table, read once per process (``target_for`` asks it for every district)."""
+    """Return the project's table, read once per process (``target_for`` asks it for every district)."""
     return _read_targets(TARGETS_FILE)
 
 

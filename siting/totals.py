@@ -39,7 +39,7 @@ _STEM_SUFFIX = re.compile(r"(路|新村)$")
 
 
 def name_keys(name: object) -> tuple[str, str, str]:
-    """Matching keys of a 街道/镇 name, from strict to loose: 天平路街道 → (天平路街道, 天平路, 天平).
+    """Return the matching keys of a 街道/镇 name, from strict to loose: 天平路街道 → (天平路街道, 天平路, 天平).
 
     Whitespace is removed first; then the unit suffix (街道 / 镇 / 乡 / 地区 / 办事处); then a trailing
     路 or 新村 (康健新村街道 → 康健), never leaving fewer than two characters.
@@ -98,7 +98,7 @@ def read_subdistrict_totals(path: str | Path, *, column: str | None = None, sour
 
 
 def match_subdistricts(table: pd.DataFrame, boundaries: gpd.GeoDataFrame) -> pd.Series:
-    """The boundary 街道 name for every row of a totals table (None where nothing matches).
+    """Return the boundary 街道 name for every row of a totals table (None where nothing matches).
 
     Matching is within the row's district (when the table has one) and tries the keys of
     :func:`name_keys` from strict to loose, accepting a key only when exactly one boundary has it.
@@ -243,9 +243,11 @@ def _district_rest(district_totals: pd.DataFrame, table: pd.DataFrame, boundarie
 
 
 def label_sources(points: gpd.GeoDataFrame, *, had_figures: bool) -> gpd.GeoDataFrame:
-    """Add ``population_source`` to points weighted without 街道 totals: ``input`` when the population file
-    had figures (``had_figures``), ``locations`` when nothing weighted them, else ``equal share``; points
-    with NaN population get None."""
+    """Add ``population_source`` to points weighted without 街道 totals.
+
+    It is ``input`` when the population file had figures (``had_figures``), ``locations`` when nothing
+    weighted them, else ``equal share``; points with NaN population get None.
+    """
     out = points.copy()
     label = LOCATIONS if points.attrs.get("unit") == "locations" else INPUT if had_figures else EQUAL
     out["population_source"] = pd.Series(label, index=out.index, dtype=object).where(out["population"].notna(), None)
@@ -261,7 +263,7 @@ def read_all(paths: Iterable[str | Path]) -> pd.DataFrame:
 
 
 def by_subdistrict(points: pd.DataFrame) -> pd.Series:
-    """The ``population_source`` of every 街道 (all its points share one), indexed by subdistrict name."""
+    """Return the ``population_source`` of every 街道 (all its points share one), indexed by subdistrict name."""
     frame = points[["subdistrict", "population_source"]].dropna()
     return frame.groupby("subdistrict")["population_source"].first()
 
@@ -282,8 +284,10 @@ def describe(points: pd.DataFrame) -> str:
 
 
 def scale_age_columns(points: gpd.GeoDataFrame, before: pd.Series) -> gpd.GeoDataFrame:
-    """Rescale :data:`AGE_COLUMNS` by the same factor as ``population`` (``before`` → now) at each point, so a
-    file's age shares survive the control totals. Non-numeric or negative ages raise ColumnError."""
+    """Rescale :data:`AGE_COLUMNS` by the same factor as ``population`` (``before`` → now) at each point.
+
+    So a file's age shares survive the control totals. Non-numeric or negative ages raise ColumnError.
+    """
     cols = [c for c in AGE_COLUMNS if c in points.columns]
     if not cols:
         return points

@@ -36,8 +36,11 @@ SEARCH_SHARE = 0.25  # most of the time limit the swap search may take
 
 @dataclass
 class Model:
-    """The covering model over usable candidates: ``cols`` (candidate positions of its rows), ``reach``
-    (rows × merged open points), weights ``w`` of the merged points and the feasible choices."""
+    """The covering model over usable candidates.
+
+    ``cols`` are the candidate positions of its rows, ``reach`` is rows × merged open points, ``w`` the
+    weights of the merged points; it also holds the feasible choices.
+    """
 
     cols: np.ndarray
     reach: sp.csr_matrix
@@ -46,8 +49,11 @@ class Model:
 
 
 def covering_model(prob: SitingProblem, spec: Spec, k: int | None = None) -> Model:
-    """The model of `prob` under `spec`: candidates that add someone (and locked ones) × merged points
-    not yet covered; ``k`` overrides the number of sites (one pool) for the minimum-sites bound."""
+    """Build the model of `prob` under `spec`.
+
+    Its rows are the candidates that add someone (and locked ones), its columns the merged points not yet
+    covered; ``k`` overrides the number of sites (one pool) for the minimum-sites bound.
+    """
     cols = mip_columns(prob, spec)
     open_pts = np.flatnonzero(prob.open_weights > 0)
     mat, w, _ = aggregate_points(prob.reach[cols][:, open_pts], prob.open_weights[open_pts], None)
@@ -62,8 +68,10 @@ def covering_model(prob: SitingProblem, spec: Spec, k: int | None = None) -> Mod
 
 @dataclass
 class Certificate:
-    """A choice (candidate positions, before the left-over places are filled) and its proven bound
-    on residents added, with what proved it and how the search ended."""
+    """A choice and its proven bound on residents added, with what proved it and how the search ended.
+
+    The choice is candidate positions, before the left-over places are filled.
+    """
 
     chosen: list[int]
     bound: float
@@ -139,7 +147,7 @@ def _reduced_mip(m: Model, lag: Lagrange, spec: Spec, cur: list[int], inc: float
 
 def certify_sites(prob: SitingProblem, spec: Spec, n_chosen: int, lb: int, need: float, *,
                   deadline: float) -> tuple[int, bool]:
-    """A lower bound on the number of sites reaching ``need`` residents added, from Lagrangian bounds.
+    """Return a lower bound on the number of sites reaching ``need`` residents added, from Lagrangian bounds.
 
     ``k`` sites cannot reach the need when some ``L(λ)`` for ``k`` sites is below it. ``λ`` is optimised
     for ``k = n_chosen - 1`` first (proving the answer optimal), then by bisection above ``lb``; each
@@ -169,8 +177,11 @@ def certify_sites(prob: SitingProblem, spec: Spec, n_chosen: int, lb: int, need:
 def sites_mip(prob: SitingProblem, spec: Spec, chosen: list[int], n_tot: float | None, n_grp: np.ndarray | None, *,
               deadline: float, mip_rel_gap: float, options: Mapping[str, Any] | None
               ) -> tuple[list[int] | None, int, str, float]:
-    """The minimum-sites model solved by HiGHS from ``chosen`` until ``deadline``, when it is small
-    enough (`MAX_HIGHS_NNZ`): (answer or None, lower bound, HiGHS status, HiGHS seconds)."""
+    """Solve the minimum-sites model with HiGHS from ``chosen`` until ``deadline``.
+
+    Only a model small enough (`MAX_HIGHS_NNZ`) is solved. Returns (answer or None, lower bound, HiGHS
+    status, HiGHS seconds).
+    """
     tol = tolerance(prob)
     cols = mip_columns(prob, spec)
     open_pts = np.flatnonzero(prob.open_weights > 0)
@@ -195,8 +206,11 @@ def sites_mip(prob: SitingProblem, spec: Spec, chosen: list[int], n_tot: float |
 
 
 def final_status(gap: float, mip_rel_gap: float, search: str) -> str:
-    """``"optimal"`` (gap 0), ``"gap_limit"`` (gap ≤ ``mip_rel_gap``), ``"time_limit"`` (stopped by the
-    clock) or ``"feasible"`` (a proven gap, but the bound stalled and the model is too large for HiGHS)."""
+    """Name how the search ended.
+
+    ``"optimal"`` (gap 0), ``"gap_limit"`` (gap ≤ ``mip_rel_gap``), ``"time_limit"`` (stopped by the
+    clock) or ``"feasible"`` (a proven gap, but the bound stalled and the model is too large for HiGHS).
+    """
     if gap <= 0.0:
         return "optimal"
     if gap <= mip_rel_gap:

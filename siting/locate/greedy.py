@@ -58,25 +58,9 @@ def make_spec(
         raise ModelError(f"sites both locked and forbidden: {problem.candidate_ids[both].tolist()}")
     allowed = np.ones(n, dtype=bool)
     allowed[forb] = False
-    n_ok = int(allowed.sum())
-    qgroups: list[str] = []
-    pool = np.zeros(n, dtype=np.int64)
-    if quotas:
-        if problem.candidate_groups is None:
-            raise ModelError("quotas per 街道 need `candidate_groups` (the 街道 of each candidate)")
-        cg = problem.candidate_groups.astype(str)
-        known = sorted(set(cg.tolist()) | set(problem.group_names))
-        for g, q in quotas.items():
-            if str(g) not in set(cg.tolist()):
-                raise ModelError(f"quota for unknown 街道 {g!r}: no candidate lies in it{suggest(g, known)}")
-            if int(q) != q or q < 0:
-                raise ModelError(f"quota for 街道 {g!r} must be a whole number ≥ 0, got {q!r}")
-        qgroups = [str(g) for g in quotas]
-        pool[:] = len(qgroups)
-        for p, g in enumerate(qgroups):
-            pool[cg == g] = p
-        if k is None:
-            k = int(sum(int(q) for q in quotas.values()))
+    qgroups, pool = quota_pools(problem, quotas)
+    if k is None and quotas:
+        k = int(sum(int(q) for q in quotas.values()))
     if k is None:
         if need_k:
             raise ModelError("give k (number of new sites) or quotas per 街道")
@@ -84,21 +68,61 @@ def make_spec(
         if lock.size and not allowed[lock].all():  # pragma: no cover - excluded above
             raise ModelError("a locked site is forbidden")
         return Spec(None, lock, allowed, pool, caps, qgroups)
-    k = int(k)
+    k = check_k(int(k), allowed, lock.size)
+    caps = pool_caps(k, quotas)
+    check_pools(caps, qgroups, allowed, pool, lock)
+    return Spec(k, lock, allowed, pool, caps, qgroups)
+
+
+def quota_pools(problem: SitingProblem, quotas: Mapping[str, int] | None) -> tuple[list[str], np.ndarray]:
+    """Return the 街道 with quotas and each candidate's pool: its quota 街道's position, else one more.
+
+    Raise `ModelError` for a quota in a 街道 without candidates or one that is not a whole number ≥ 0.
+    """
+    pool = np.zeros(problem.n_candidates, dtype=np.int64)
+    if not quotas:
+        return [], pool
+    if problem.candidate_groups is None:
+        raise ModelError("quotas per 街道 need `candidate_groups` (the 街道 of each candidate)")
+    cg = problem.candidate_groups.astype(str)
+    known = sorted(set(cg.tolist()) | set(problem.group_names))
+    for g, q in quotas.items():
+        if str(g) not in set(cg.tolist()):
+            raise ModelError(f"quota for unknown 街道 {g!r}: no candidate lies in it{suggest(g, known)}")
+        if int(q) != q or q < 0:
+            raise ModelError(f"quota for 街道 {g!r} must be a whole number ≥ 0, got {q!r}")
+    qgroups = [str(g) for g in quotas]
+    pool[:] = len(qgroups)
+    for p, g in enumerate(qgroups):
+        pool[cg == g] = p
+    return qgroups, pool
+
+
+def check_k(k: int, allowed: np.ndarray, n_locked: int) -> int:
+    """Return ``k`` when it is ≥ 0, no more than the usable candidates and at least the locked sites."""
+    n, n_ok = len(allowed), int(allowed.sum())
     if k < 0:
         raise ModelError(f"k must be ≥ 0, got {k}")
     if k > n_ok:
         raise ModelError(f"k = {k} but only {n_ok} candidates are usable ({n} minus {n - n_ok} forbidden)")
-    if lock.size > k:
-        raise ModelError(f"{lock.size} locked sites do not fit in k = {k}")
-    if quotas:
-        qs = [int(q) for q in quotas.values()]
-        free = k - sum(qs)
-        if free < 0:
-            raise ModelError(f"quotas add up to {sum(qs)} sites, more than k = {k}")
-        caps = np.array([*qs, free], dtype=np.int64)
-    else:
-        caps = np.array([k], dtype=np.int64)
+    if n_locked > k:
+        raise ModelError(f"{n_locked} locked sites do not fit in k = {k}")
+    return k
+
+
+def pool_caps(k: int, quotas: Mapping[str, int] | None) -> np.ndarray:
+    """Return the number of sites per pool: each quota, then the rest of ``k`` (or ``k`` alone without quotas)."""
+    if not quotas:
+        return np.array([k], dtype=np.int64)
+    qs = [int(q) for q in quotas.values()]
+    free = k - sum(qs)
+    if free < 0:
+        raise ModelError(f"quotas add up to {sum(qs)} sites, more than k = {k}")
+    return np.array([*qs, free], dtype=np.int64)
+
+
+def check_pools(caps: np.ndarray, qgroups: list[str], allowed: np.ndarray, pool: np.ndarray, lock: np.ndarray) -> None:
+    """Raise `ModelError` when a pool asks more sites than its usable candidates or holds too many locked ones."""
     for p, cap in enumerate(caps):
         name = qgroups[p] if p < len(qgroups) else "the 街道 without quotas"
         avail = int((allowed & (pool == p)).sum())
@@ -107,7 +131,6 @@ def make_spec(
         n_lock = int((pool[lock] == p).sum())
         if n_lock > cap:
             raise ModelError(f"{n_lock} locked sites in {name} exceed its {cap} sites")
-    return Spec(k, lock, allowed, pool, caps, qgroups)
 
 
 def lazy_greedy(
@@ -189,7 +212,7 @@ def lazy_greedy(
 def targets(
     problem: SitingProblem, target: float | None, per_group_target: float | Mapping[str, float] | None
 ) -> tuple[float | None, np.ndarray | None]:
-    """Required covered residents (existing + new): district-wide and per 街道 (0 where none)."""
+    """Return the required covered residents (existing + new): district-wide and per 街道 (0 where none)."""
     tot = None if target is None else check_rate(target, "target") * problem.total
     if per_group_target is None:
         return tot, None
@@ -217,6 +240,7 @@ def run_greedy(
     need_total: float | None = None,
     need_group: np.ndarray | None = None,
 ) -> list[int]:
+    """Run :func:`lazy_greedy` on ``problem`` under ``spec`` (target mode when a need is given)."""
     return lazy_greedy(
         problem.reach.indptr,
         problem.reach.indices,

@@ -1,12 +1,12 @@
-"""Certificates at city scale: a Lagrangian upper bound, swap local search, bound-based fixing, dominance.
+r"""Certificates at city scale: a Lagrangian upper bound, swap local search, bound-based fixing, dominance.
 
 The maximal-covering model (see `MaximalCoverage`) relaxed on its coverage rows ``y_i ≤ Σ_{j ∈ N_i} x_j``
 with multipliers ``0 ≤ λ_i ≤ w_i`` gives, for every such ``λ``, the upper bound
 
 .. math::
 
-    L(\\lambda) = \\sum_i (w_i - \\lambda_i) + \\max_{S \\text{ feasible}} \\sum_{j \\in S} v_j, \\qquad
-    v_j = \\sum_{i \\in N_j} \\lambda_i,
+    L(\lambda) = \sum_i (w_i - \lambda_i) + \max_{S \text{ feasible}} \sum_{j \in S} v_j, \qquad
+    v_j = \sum_{i \in N_j} \lambda_i,
 
 where a feasible ``S`` holds every locked site and at most the free places of each quota pool — so
 the inner maximum takes the largest ``v_j`` per pool. Its minimum over ``λ`` equals the LP relaxation
@@ -31,8 +31,11 @@ SAFETY = 1e-9  # relative margin added to every bound, far above float64 summati
 
 @dataclass
 class Pools:
-    """Which sets of model columns are feasible: every ``locked`` column, plus at most ``free[p]``
-    other columns of pool ``p`` (``pool[j]`` per column)."""
+    """Which sets of model columns are feasible.
+
+    A feasible set holds every ``locked`` column, plus at most ``free[p]`` other columns of pool ``p``
+    (``pool[j]`` per column).
+    """
 
     pool: np.ndarray
     free: np.ndarray
@@ -53,9 +56,12 @@ class Pools:
 
 @dataclass
 class Lagrange:
-    """A Lagrangian bound: ``bound`` (upper bound on ``Σ w y``), the multipliers ``lam``, the column
-    values ``v`` (float64), the subproblem's choice ``chosen``, the steps taken, and the best of the
-    subproblem's choices met on the way as an answer (``primal``, worth ``primal_value``)."""
+    """A Lagrangian bound, with its multipliers and the best answer met on the way.
+
+    ``bound`` is the upper bound on ``Σ w y``, ``lam`` the multipliers, ``v`` the column values (float64),
+    ``chosen`` the subproblem's choice; with the steps taken, and the best of the subproblem's choices met
+    on the way as an answer (``primal``, worth ``primal_value``).
+    """
 
     bound: float
     lam: np.ndarray
@@ -74,7 +80,7 @@ def covered_weight(reach: sp.csr_matrix, w: np.ndarray, cols: np.ndarray | list[
 
 
 def evaluate(reach: sp.csr_matrix, w: np.ndarray, lam: np.ndarray, pools: Pools) -> Lagrange:
-    """The bound ``L(λ)`` in float64 (any ``λ ≥ 0`` is valid), with a small safety margin."""
+    """Return the bound ``L(λ)`` in float64 (any ``λ ≥ 0`` is valid), with a small safety margin."""
     lam = np.clip(np.asarray(lam, dtype=float), 0.0, w)
     v = np.asarray(reach @ lam, dtype=float).ravel()
     chosen = pools.best(v)

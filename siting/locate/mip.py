@@ -144,8 +144,11 @@ def solve_mip(
 
 
 def _new_highs() -> highspy.Highs:
-    """A silent HiGHS instance. HiGHS's C++ core prints its banner to file descriptor 1 when the first
-    instance is made, before any option can turn output off, so fd 1 is pointed at /dev/null meanwhile."""
+    """Return a silent HiGHS instance.
+
+    HiGHS's C++ core prints its banner to file descriptor 1 when the first instance is made, before any
+    option can turn output off, so fd 1 is pointed at /dev/null meanwhile.
+    """
     sys.stdout.flush()
     saved = os.dup(1)
     try:
@@ -199,9 +202,9 @@ def _run(lp: highspy.HighsLp, start: np.ndarray | None, nx: int, nnz: int, time_
 
 
 def coverage_bound(problem: SitingProblem, spec: Spec, chosen: Sequence[int]) -> float:
-    """Upper bound on covered residents for any k sites meeting ``spec`` (Minoux's bound).
+    r"""Return an upper bound on covered residents for any k sites meeting ``spec`` (Minoux's bound).
 
-    By submodularity, ``f(OPT) ≤ f(S) + Σ_{j ∈ OPT \\ S} δ_j(S)`` for any set ``S`` containing the
+    By submodularity, ``f(OPT) ≤ f(S) + Σ_{j ∈ OPT \ S} δ_j(S)`` for any set ``S`` containing the
     locked sites, with ``δ_j(S)`` the residents ``j`` adds to ``S``; the sum is at most the largest
     ``k - |locked|`` gains, and at most the largest ``cap_p - locked_p`` gains of each quota pool.
     Cheap (one sparse product), often tight, and valid when HiGHS stops before its own bound is good.

@@ -44,7 +44,7 @@ __all__ = [
 
 
 def _problem(reach: Any, weights: Any, kwargs: dict[str, Any]) -> SitingProblem:
-    """A `SitingProblem` from ``reach``/``weights``, popping its own keyword arguments out of ``kwargs``."""
+    """Build a `SitingProblem` from ``reach``/``weights``, popping its own keyword arguments out of ``kwargs``."""
     fields = ("covered0", "groups", "candidate_groups", "candidate_ids")
     return SitingProblem(reach, weights, **{f: kwargs.pop(f) for f in fields if f in kwargs})
 
@@ -230,8 +230,11 @@ class MaximalCoverage:
     def solve(
         self, time_limit: float = 60.0, mip_rel_gap: float = 0.0, options: Mapping[str, Any] | None = None
     ) -> MaximalCoverage:
-        """Solve within ``time_limit`` seconds (all steps, HiGHS included); stop early at relative gap
-        ``mip_rel_gap``; ``options`` go to HiGHS as they are (e.g. ``{"threads": 1}``)."""
+        """Solve within ``time_limit`` seconds (all steps, HiGHS included).
+
+        Stop early at relative gap ``mip_rel_gap``; ``options`` go to HiGHS as they are (e.g.
+        ``{"threads": 1}``).
+        """
         t0 = time.perf_counter()
         prob, spec = self.problem, self.spec
         self.greedy_solution = greedy(

@@ -51,6 +51,7 @@ class SitingProblem:
     candidate_ids: Any = None
 
     def __post_init__(self) -> None:
+        """Check the shapes and values; store ``reach`` as sorted boolean CSR and the arrays as numpy."""
         reach = sp.csr_matrix(self.reach, dtype=bool)
         reach.eliminate_zeros()
         reach.sort_indices()
@@ -83,10 +84,12 @@ class SitingProblem:
 
     @property
     def n_candidates(self) -> int:
+        """Number of candidate sites (rows of ``reach``)."""
         return int(self.reach.shape[0])
 
     @property
     def n_points(self) -> int:
+        """Number of population points (columns of ``reach``)."""
         return int(self.reach.shape[1])
 
     @property
@@ -118,6 +121,7 @@ class SitingProblem:
 
     @cached_property
     def group_names(self) -> list[str]:
+        """Sorted 街道 names of the points (empty without groups)."""
         return [] if self.groups is None else sorted(set(self.groups.astype(str).tolist()))
 
     def group_sums(self, values: np.ndarray) -> np.ndarray:
@@ -172,6 +176,7 @@ class SitingSolution:
 
     @property
     def k(self) -> int:
+        """Number of chosen sites."""
         return len(self.chosen)
 
     def table(self) -> pd.DataFrame:
@@ -188,6 +193,7 @@ class SitingSolution:
         )
 
     def __repr__(self) -> str:
+        """Show the method, status, size, rate, residents added and gap on one line."""
         gap = "None" if self.gap is None else f"{self.gap:.3%}"
         return (
             f"SitingSolution(method={self.method!r}, status={self.status!r}, k={self.k}, "
@@ -208,6 +214,7 @@ def make_solution(
     message: str = "",
     capacity: float | None = None,
 ) -> SitingSolution:
+    """Build the solution of ``problem`` for sites in build ``order``: residents each one adds, rates per 街道."""
     w, idx = problem.weights, problem.reach.indices
     covered = problem.covered0.copy()
     assigned = np.zeros(len(order))
