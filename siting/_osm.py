@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -95,53 +96,73 @@ def read_osm_features(path: str | Path, keep: Keep, *, areas: bool = True) -> gp
     objects before Python sees them, so only tagged elements cost Python time.
     """
     path = _check_file(path)
-    rows: list[tuple[str, int, dict[str, str], str | None]] = []
-    geoms: list[shapely.Geometry] = []
-    skipped_ways = 0
     try:
         wanted = _relation_candidates(path, keep) if areas else set()
-        fp = osmium.FileProcessor(str(path)).with_locations().with_filter(osmium.filter.EmptyTagFilter())
-        if wanted:
-            fp = fp.with_areas(osmium.filter.IdFilter(wanted))
-        wkb = osmium.geom.WKBFactory()
-        built: set[int] = set()
+        found = _Features(wanted)
         obj: Any  # Node | Way | Area: dispatched on is_*() below
-        for obj in fp:
-            if obj.is_relation():
-                continue
+        for obj in _tagged_objects(path, wanted):
             if obj.is_area():
-                if obj.from_way() or obj.orig_id() not in wanted:
-                    continue
-                tags = _tags(obj)
-                try:
-                    geom = shapely.from_wkb(wkb.create_multipolygon(obj))
-                except RuntimeError:  # invalid rings: libosmium could not build a geometry
-                    continue
-                built.add(obj.orig_id())
-                rows.append(("relation", obj.orig_id(), tags, tags.get("name")))
-                geoms.append(geom)
-                continue
-            tags = _tags(obj)
-            if not keep(tags):
-                continue
-            if obj.is_node():
-                loc = obj.location
-                if not loc.valid():
-                    continue
-                rows.append(("node", obj.id, tags, tags.get("name")))
-                geoms.append(shapely.Point(loc.lon, loc.lat))
-            elif obj.is_way():
-                geom = _way_geometry(obj, tags)
-                if geom is None:
-                    skipped_ways += 1
-                    continue
-                rows.append(("way", obj.id, tags, tags.get("name")))
-                geoms.append(geom)
+                found.add_area(obj)
+            elif obj.is_node() or obj.is_way():
+                found.add_element(obj, keep)
     except RuntimeError as exc:
         raise InputFileError(f"{path}: cannot read as OSM data (truncated, corrupt or not OSM): {exc}") from exc
-    data: dict[str, Any] = {c: [r[i] for r in rows] for i, c in enumerate(COLUMNS)}
-    data["osm_id"] = np.asarray(data["osm_id"], dtype=np.int64)
-    out = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, crs="EPSG:4326"), crs="EPSG:4326")
-    out.attrs.update(source=str(path), skipped_ways=skipped_ways, skipped_relations=len(wanted - built))
-    return out
+    return found.frame(path)
 
+
+def _tagged_objects(path: Path, wanted: set[int]) -> osmium.FileProcessor:
+    """Return the tagged objects of the file with node locations, and the areas of the ``wanted`` relations."""
+    fp = osmium.FileProcessor(str(path)).with_locations().with_filter(osmium.filter.EmptyTagFilter())
+    return fp.with_areas(osmium.filter.IdFilter(wanted)) if wanted else fp
+
+
+@dataclass
+class _Features:
+    """The matching features met so far, as rows and geometries, with the ways skipped for missing nodes."""
+
+    wanted: set[int]
+    rows: list[tuple[str, int, dict[str, str], str | None]] = field(default_factory=list)
+    geoms: list[shapely.Geometry] = field(default_factory=list)
+    built: set[int] = field(default_factory=set)
+    skipped_ways: int = 0
+    wkb: Any = field(default_factory=osmium.geom.WKBFactory)
+
+    def add(self, osm_type: str, osm_id: int, tags: dict[str, str], geom: shapely.Geometry) -> None:
+        """Add one feature."""
+        self.rows.append((osm_type, osm_id, tags, tags.get("name")))
+        self.geoms.append(geom)
+
+    def add_area(self, area: Any) -> None:
+        """Add an area assembled from a wanted relation (closed ways are built from their nodes instead)."""
+        if area.from_way() or area.orig_id() not in self.wanted:
+            return
+        try:
+            geom = shapely.from_wkb(self.wkb.create_multipolygon(area))
+        except RuntimeError:  # invalid rings: libosmium could not build a geometry
+            return
+        self.built.add(area.orig_id())
+        self.add("relation", area.orig_id(), _tags(area), geom)
+
+    def add_element(self, obj: Any, keep: Keep) -> None:
+        """Add a node or way whose tags ``keep`` accepts, when its location(s) are in the file."""
+        tags = _tags(obj)
+        if not keep(tags):
+            return
+        if obj.is_node():
+            if obj.location.valid():
+                self.add("node", obj.id, tags, shapely.Point(obj.location.lon, obj.location.lat))
+            return
+        geom = _way_geometry(obj, tags)
+        if geom is None:
+            self.skipped_ways += 1
+        else:
+            self.add("way", obj.id, tags, geom)
+
+    def frame(self, path: Path) -> gpd.GeoDataFrame:
+        """Return the features as a WGS84 GeoDataFrame with the source and skip counts in ``attrs``."""
+        data: dict[str, Any] = {c: [r[i] for r in self.rows] for i, c in enumerate(COLUMNS)}
+        data["osm_id"] = np.asarray(data["osm_id"], dtype=np.int64)
+        out = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(self.geoms, crs="EPSG:4326"), crs="EPSG:4326")
+        out.attrs.update(source=str(path), skipped_ways=self.skipped_ways,
+                         skipped_relations=len(self.wanted - self.built))
+        return out

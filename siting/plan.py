@@ -299,19 +299,7 @@ def plan_sites(
         Unknown or excluded locked/forbidden ids, k or quotas above the usable candidates, quotas
         for 街道 that hold no candidate (with the closest name).
     """
-    if "excluded" not in candidates:
-        raise ColumnError("candidates need an `excluded` column: prepare them with siting.candidates")
-    locked_ids = _check_ids(candidates, locked, "locked", excluded_ok=False)
-    forbidden_ids = _check_ids(candidates, forbidden, "forbidden", excluded_ok=True)
-    if quotas:
-        known = sorted(set(candidates["subdistrict"].dropna().astype(str)) | set(result.by_subdistrict["subdistrict"]))
-        quotas = {_match(str(g), known, "quota for unknown 街道"): int(q) for g, q in quotas.items()}
-    if target is not None and (k is not None or quotas):
-        raise ModelError("give k / quotas (the best k sites) or a target (the fewest sites reaching it), not both")
-    if target is None and k is None and not quotas:
-        k = 5
-    if target is None:
-        _check_room(candidates, k if k is not None else sum((quotas or {}).values()), quotas)
+    k, quotas, locked_ids, forbidden_ids = _check_options(result, candidates, k, target, quotas, locked, forbidden)
     t0 = time.perf_counter()
     problem = problem_from_result(result, candidates, progress=progress)
     t_reach = time.perf_counter() - t0
@@ -325,19 +313,10 @@ def plan_sites(
     model.solve(time_limit=time_limit)
     solution, solver_s = model.solution, model.solve_seconds
     if isinstance(model, MinimumSites) and not per_subdistrict and solution.feasible and solution.k:
-        # second stage: among answers with that many sites, the one covering the most residents
         best = MaximalCoverage(problem, solution.k, locked=locked_ids, forbidden=forbidden_ids,
                                capacity=capacity).solve(time_limit=time_limit)
         solver_s += best.solve_seconds
-        if best.solution.objective > solution.objective + 1e-9 * max(problem.total, 1.0):
-            extra = best.solution
-            if extra.status == "optimal":  # both stages proven: report the site count's proof
-                extra.gap, extra.status = solution.gap, solution.status
-            else:  # the coverage stage stopped early: its own status and gap, not stage 1's "optimal"
-                extra.status = f"sites {solution.status}; coverage {extra.status}"
-            extra.seconds = solution.seconds + extra.seconds
-            extra.message = f"{solution.message}; the best {extra.k} cover {100 * extra.coverage_rate:.1f} %"
-            solution = extra
+        solution = _most_covering(solution, best.solution, problem.total)
     name = "minimum_sites" if isinstance(model, MinimumSites) else "maximal_coverage"
     compare_to = target if target is not None else result.summary.target
     params = {"k": k, "target": compare_to,
@@ -345,6 +324,49 @@ def plan_sites(
               "forbidden": forbidden_ids, "capacity": capacity, "time_limit": time_limit}
     return SitePlan(result, _ranked(candidates, problem, solution, compare_to), problem, solution,
                     model.greedy_solution, name, params, {"reach": t_reach, "solver": solver_s})
+
+
+def _check_options(
+    result: CoverageResult, candidates: gpd.GeoDataFrame, k: int | None, target: float | None,
+    quotas: Mapping[str, int] | None, locked: Iterable[Any], forbidden: Iterable[Any],
+) -> tuple[int | None, dict[str, int] | None, list[str], list[str]]:
+    """Check the options of :func:`plan_sites` against the candidates, before any routing.
+
+    Returns ``k`` (5 when neither k, quotas nor a target is given), the quotas keyed by the analysis'
+    街道 names, and the locked and forbidden candidate ids (excluded forbidden ones dropped).
+    """
+    if "excluded" not in candidates:
+        raise ColumnError("candidates need an `excluded` column: prepare them with siting.candidates")
+    locked_ids = _check_ids(candidates, locked, "locked", excluded_ok=False)
+    forbidden_ids = _check_ids(candidates, forbidden, "forbidden", excluded_ok=True)
+    matched = None
+    if quotas:
+        known = sorted(set(candidates["subdistrict"].dropna().astype(str)) | set(result.by_subdistrict["subdistrict"]))
+        matched = {_match(str(g), known, "quota for unknown 街道"): int(q) for g, q in quotas.items()}
+    if target is not None and (k is not None or matched):
+        raise ModelError("give k / quotas (the best k sites) or a target (the fewest sites reaching it), not both")
+    if target is None and k is None and not matched:
+        k = 5
+    if target is None:
+        _check_room(candidates, k if k is not None else sum((matched or {}).values()), matched)
+    return k, matched, locked_ids, forbidden_ids
+
+
+def _most_covering(fewest: SitingSolution, best: SitingSolution, total: float) -> SitingSolution:
+    """Return the second stage's answer when, with as many sites as the fewest, it covers more residents.
+
+    Its status keeps the site count's proof when both stages are proven; when the coverage stage stopped
+    early, it names both stages' statuses instead of stage 1's "optimal".
+    """
+    if best.objective <= fewest.objective + 1e-9 * max(total, 1.0):
+        return fewest
+    if best.status == "optimal":  # both stages proven: report the site count's proof
+        best.gap, best.status = fewest.gap, fewest.status
+    else:  # the coverage stage stopped early: its own status and gap, not stage 1's "optimal"
+        best.status = f"sites {fewest.status}; coverage {best.status}"
+    best.seconds = fewest.seconds + best.seconds
+    best.message = f"{fewest.message}; the best {best.k} cover {100 * best.coverage_rate:.1f} %"
+    return best
 
 
 def _ranked(cand: gpd.GeoDataFrame, problem: SitingProblem, sol: SitingSolution,
