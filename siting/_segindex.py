@@ -11,11 +11,15 @@ STRtree only the points it cannot decide *provably* the same way:
   is ≤ ``r``, no unlisted segment can be nearer (it would lie within ``r`` and hence be listed), so the
   nearest segment is certified. With a snapping limit below ``r``, ``U > r`` is certified as well
   (nothing within the limit).
-* The STRtree picks among *equidistant* segments (a point whose nearest spot is a node shared by two
-  segments) by its internal traversal order, which no other method can reproduce. Such ties — any
-  second segment within ``TOL`` metres of the best — and distances within ``TOL`` of the snapping
-  limit are reported as undecided, together with the uncertified points; the caller asks the
-  STRtree about exactly those, so the result is the STRtree's, point for point.
+* Equidistant segments (a tie: a second segment within ``TOL`` metres of the best). The STRtree
+  picks among them by its internal traversal order, which nothing else reproduces, so ties are
+  settled by a rule instead, on both paths: when every tied segment's nearest spot is the same end
+  node (a point beyond a street corner or a dead end: nearly all ties), the point is the same
+  distance from that node whichever segment carries it, and snapping takes the lowest segment
+  index among the segments whose nearest spot is that node (:func:`siting.routing.snap`, also
+  applied to the STRtree's pick). Other ties (a point exactly between two streets) and distances
+  within ``TOL`` of the snapping limit are reported as undecided, together with the uncertified
+  points; the caller asks the STRtree about exactly those.
 * Points farther than ``r`` from every street go to a grid of radius ``4 r``, and so on
   (:class:`SegmentIndex`), each built when first needed and cached with the network.
 """
@@ -25,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-#: Two distances closer than this (metres) are treated as a tie and left to the STRtree.
+#: Two distances closer than this (metres) are treated as a tie.
 TOL = 1e-6
 #: Most cells the grid may have (memory: 4 bytes each); coarser cells beyond that.
 MAX_CELLS = 16_000_000
@@ -33,8 +37,32 @@ MAX_CELLS = 16_000_000
 MAX_RADIUS = 1_000.0
 #: (point, segment) pairs handled per vectorised pass (keeps the temporary arrays in cache).
 CHUNK_PAIRS = 1 << 19
-#: Points whose cell lists more segments than this are left to the STRtree (about as fast there).
+#: Cells listing more segments than this are long: their points are decided here up to ``LONG_PAIRS``
+#: (point, segment) pairs in all (far points in coarse cells), the rest are left to the STRtree.
 MAX_LIST = 400
+LONG_PAIRS = 20_000_000
+
+
+def fraction(px: np.ndarray, py: np.ndarray, x0: np.ndarray, y0: np.ndarray, dx: np.ndarray, dy: np.ndarray,
+             ll: np.ndarray) -> np.ndarray:
+    """Return where the nearest spot of each point lies along its segment: 0 at its start, 1 at its end.
+
+    The one formula of snapping (:func:`siting.routing.snap` projects with it): the orthogonal
+    projection clamped to the segment, so a point beyond an end gets exactly 0 or 1.
+
+    Parameters
+    ----------
+    px, py : ndarray
+        The points.
+    x0, y0, dx, dy, ll : ndarray
+        Their segments: start, direction (end - start) and squared length.
+
+    Returns
+    -------
+    ndarray
+        Fractions in [0, 1].
+    """
+    return np.clip(((px - x0) * dx + (py - y0) * dy) / np.where(ll > 0, ll, 1.0), 0.0, 1.0)
 
 
 class SegmentIndex:
@@ -42,11 +70,14 @@ class SegmentIndex:
 
     Level ``L`` has radius ``r0 · 4^L`` (``r0``: half the median segment length, 5–100 m); a point
     not certified at one level (farther than its radius from every street) goes to the next, up to
-    the snapping limit; ties and points beyond ``MAX_RADIUS`` are left undecided.
+    the snapping limit; ties (except at one node, given the segments' nodes ``u`` and ``v``) and
+    points beyond ``MAX_RADIUS`` are left undecided.
     """
 
-    def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> None:
+    def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray,
+                 u: np.ndarray | None = None, v: np.ndarray | None = None) -> None:
         self.x0, self.y0, self.x1, self.y1 = (np.asarray(a, float) for a in (x0, y0, x1, y1))
+        self.u, self.v = u, v
         length = np.hypot(self.x1 - self.x0, self.y1 - self.y0)
         self.r0 = float(np.clip(np.median(length) / 2, 5.0, 100.0)) if len(length) else 5.0
         self.levels: list[SegmentGrid] = []
@@ -54,14 +85,15 @@ class SegmentIndex:
     def level(self, k: int) -> SegmentGrid:
         while len(self.levels) <= k:
             radius = self.r0 * 4 ** len(self.levels)
-            self.levels.append(SegmentGrid(self.x0, self.y0, self.x1, self.y1, radius=radius))
+            self.levels.append(SegmentGrid(self.x0, self.y0, self.x1, self.y1, radius=radius, u=self.u, v=self.v))
         return self.levels[k]
 
     def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
         """Nearest segment of every point (-1: none within ``max_dist``) and the undecided mask.
 
-        Undecided points (ties, at the limit, beyond ``MAX_RADIUS``; see the module notes) have
-        segment -1 here and must be asked of the STRtree.
+        Undecided points (ties not at one node, at the limit, beyond ``MAX_RADIUS``; see the module
+        notes) have segment -1 here and must be asked of the STRtree. A tie at one node gets one of
+        its tied segments (snapping then takes the rule's).
         """
         x, y = np.asarray(x, float), np.asarray(y, float)
         seg = np.full(len(x), -1, np.int64)
@@ -91,12 +123,16 @@ class SegmentGrid:
     radius : float
         Certification radius ``r`` (metres); the cell size is ``2 r`` (coarser if the grid would
         exceed ``MAX_CELLS``).
+    u, v : ndarray, optional
+        The segments' end nodes, to settle ties at one node; without them every tie is undecided.
     """
 
-    def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, radius: float) -> None:
+    def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, radius: float,
+                 u: np.ndarray | None = None, v: np.ndarray | None = None) -> None:
         self.x0, self.y0 = np.asarray(x0, float), np.asarray(y0, float)
         self.dx, self.dy = np.asarray(x1, float) - self.x0, np.asarray(y1, float) - self.y0
-        ll = self.dx * self.dx + self.dy * self.dy
+        self.u, self.v = u, v
+        ll = self.ll = self.dx * self.dx + self.dy * self.dy
         self.inv_ll = np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0)
         length = np.sqrt(ll)
         xmin, xmax = float(min(self.x0.min(), np.min(x1))), float(max(self.x0.max(), np.max(x1)))
@@ -161,8 +197,8 @@ class SegmentGrid:
         """Nearest segment of every point: (segment index or -1, tie mask, uncertain mask).
 
         The index is -1 beyond ``max_dist``, for non-finite points, and where the point is a tie
-        (equidistant segments, or at ``max_dist`` within ``TOL``: only the STRtree can say) or
-        uncertain (not certified at this radius: ask a coarser grid).
+        (equidistant segments not all ending at one node, or at ``max_dist`` within ``TOL``: only
+        the STRtree can say) or uncertain (not certified at this radius: ask a coarser grid).
         """
         n = len(x)
         seg = np.full(n, -1, np.int64)
@@ -178,7 +214,8 @@ class SegmentGrid:
         order = np.argsort(cell, kind="stable")  # neighbours together: the gathers stay in cache
         idx, cell = idx[order], cell[order]
         count = np.diff(self.lists.indptr)[cell]
-        long = count > MAX_LIST  # cheaper for the STRtree than for this grid
+        long = count > MAX_LIST  # a few far points in coarse cells: here; many (odd data): the STRtree
+        long[long] = np.cumsum(count[long]) > LONG_PAIRS
         tie[idx[long]] = True
         idx, cell = idx[~long], cell[~long]
         csum = np.cumsum(count[~long])
@@ -213,11 +250,29 @@ class SegmentGrid:
         n_near = np.bincount(pt[near], minlength=n)
         hit = np.flatnonzero(near)
         winner = np.full(n, -1, np.int64)
-        winner[pt[hit]] = s[hit]  # meaningful where the point has a single near segment
+        winner[pt[hit]] = s[hit]  # meaningful where the point has a single near segment, or one tie node
         certified = best <= self.radius
         if self.radius >= max_dist:  # nothing listed within the limit: nothing at all within it
             certified |= best > max_dist + TOL
         at_limit = np.abs(best - max_dist) <= TOL if np.isfinite(max_dist) else np.zeros(n, bool)
-        tie = certified & (best <= max_dist + TOL) & ((n_near > 1) | at_limit)
+        multi = hit[n_near[pt[hit]] > 1]
+        tie = (n_near > 1) & ~self._one_node(px, py, pt[multi], s[multi], n)
+        tie = certified & (best <= max_dist + TOL) & (tie | at_limit)
         chosen = np.where(certified & ~tie & (best <= max_dist), winner, -1)
         return chosen, tie, ~certified
+
+    def _one_node(self, px: np.ndarray, py: np.ndarray, pt: np.ndarray, s: np.ndarray, n: int) -> np.ndarray:
+        """Return whether each point's near segments all have their nearest spot at one end node.
+
+        The pairs (``pt``, ``s``) list the segments near each point; the nearest spot is found by the
+        snapping formula (:func:`fraction`). All False when the grid has no node numbers.
+        """
+        if self.u is None or self.v is None or len(pt) == 0:
+            return np.zeros(n, bool)
+        f = fraction(px[pt], py[pt], self.x0[s], self.y0[s], self.dx[s], self.dy[s], self.ll[s])
+        node = np.where(f == 0.0, self.u[s], np.where(f == 1.0, self.v[s], -1)).astype(np.int64)
+        lo = np.full(n, np.iinfo(np.int64).max)
+        hi = np.full(n, -1, np.int64)
+        np.minimum.at(lo, pt, node)
+        np.maximum.at(hi, pt, node)
+        return (lo == hi) & (lo >= 0)

@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import dijkstra
 from tqdm import tqdm
 
 from ._reproject import points_xy
-from ._segindex import SegmentIndex
+from ._segindex import SegmentIndex, fraction
 from .network import Network
 
 
@@ -130,22 +130,63 @@ def _strtree_nearest(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float
 
 
 def _project(net: Network, x: np.ndarray, y: np.ndarray, si: np.ndarray) -> Snap:
-    """Snap record of points on their chosen segments ``si`` (-1: not snapped)."""
+    """Return the snap record of points on their chosen segments ``si`` (-1: not snapped), ties at a node settled.
+
+    A point whose nearest spot is an end node of ``si`` is as near to every segment meeting there
+    whose own nearest spot is that node; it is recorded on the lowest-indexed of them
+    (:func:`_at_node_rule`), so the record does not depend on which of them a search returned.
+    """
     n = len(x)
     seg = np.full(n, -1, np.int64)
     t = np.zeros(n)
     off = np.full(n, np.inf)
     idx = np.flatnonzero(si >= 0)
-    si = si[idx]
-    x0, y0, x1, y1 = (a[si] for a in net.segments_xy())
+    si = _at_node_rule(net, x[idx], y[idx], si[idx])
+    x0, y0, x1, y1 = net.x[net.u[si]], net.y[net.u[si]], net.x[net.v[si]], net.y[net.v[si]]
     dx, dy = x1 - x0, y1 - y0
-    ll = dx * dx + dy * dy
-    frac = np.clip(((x[idx] - x0) * dx + (y[idx] - y0) * dy) / np.where(ll > 0, ll, 1.0), 0.0, 1.0)
+    frac = fraction(x[idx], y[idx], x0, y0, dx, dy, dx * dx + dy * dy)
     px, py = x0 + frac * dx, y0 + frac * dy
     seg[idx] = si
     t[idx] = frac * net.length[si]
     off[idx] = np.hypot(x[idx] - px, y[idx] - py)
     return Snap(seg, t, off)
+
+
+def _at_node_rule(net: Network, x: np.ndarray, y: np.ndarray, si: np.ndarray) -> np.ndarray:
+    """Return the segments ``si`` of points with the rule for ties at a node applied.
+
+    Where a point's nearest spot on ``si`` is an end node ``N``, the segment is replaced by the lowest
+    index among the segments at ``N`` whose nearest spot (:func:`fraction`) is ``N`` too. These
+    segments are all exactly as far from the point (its distance to ``N``): a tie that the STRtree
+    settles by its traversal order. The rule makes the answer the same whichever of them
+    was found, by the bucket grid or by the STRtree.
+    """
+    x0, y0 = net.x[net.u[si]], net.y[net.u[si]]
+    dx, dy = net.x[net.v[si]] - x0, net.y[net.v[si]] - y0
+    frac = fraction(x, y, x0, y0, dx, dy, dx * dx + dy * dy)
+    end = np.flatnonzero((frac == 0.0) | (frac == 1.0))
+    if len(end) == 0:
+        return si
+    node = np.where(frac[end] == 0.0, net.u[si[end]], net.v[si[end]])
+    touched = np.zeros(net.n_nodes, bool)
+    touched[node] = True
+    cand = np.flatnonzero(touched[net.u] | touched[net.v])  # the segments meeting at any such node
+    ends, cseg = np.concatenate([net.u[cand], net.v[cand]]), np.concatenate([cand, cand])
+    order = np.lexsort((cseg, ends))
+    ends, cseg = ends[order], cseg[order]
+    lo = np.searchsorted(ends, node, "left")
+    count = np.searchsorted(ends, node, "right") - lo
+    pt = np.repeat(np.arange(len(end)), count)
+    e = cseg[np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count - lo, count)]
+    ex0, ey0 = net.x[net.u[e]], net.y[net.u[e]]
+    edx, edy = net.x[net.v[e]] - ex0, net.y[net.v[e]] - ey0
+    f = fraction(x[end][pt], y[end][pt], ex0, ey0, edx, edy, edx * edx + edy * edy)
+    at = ((net.u[e] == node[pt]) & (f == 0.0)) | ((net.v[e] == node[pt]) & (f == 1.0))
+    lowest = si[end].copy()  # the segment found is among them
+    np.minimum.at(lowest, pt[at], e[at])
+    out = si.copy()
+    out[end] = lowest
+    return out
 
 
 def _segment_tree(net: Network) -> shapely.STRtree:
@@ -162,7 +203,7 @@ def _segment_grid(net: Network) -> SegmentIndex:
     """Return the bucket grids of the segments (:class:`siting._segindex.SegmentIndex`), cached with the network."""
     grid = net.__dict__.get("_grid")
     if grid is None:
-        grid = net.__dict__["_grid"] = SegmentIndex(*net.segments_xy())
+        grid = net.__dict__["_grid"] = SegmentIndex(*net.segments_xy(), u=net.u, v=net.v)
     return grid
 
 
