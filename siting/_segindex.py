@@ -1,4 +1,4 @@
-"""Private: exact nearest street segment for many points at once, on a bucket grid (numpy only).
+"""Private: exact nearest street segment for many points at once, on a bucket grid (numpy; GEOS for near ties).
 
 Snapping used to ask shapely's ``STRtree.query_nearest`` point by point (~13 µs each, 14.6 s for a
 million homes). This index answers the same question with a few vectorised passes and leaves to the
@@ -12,14 +12,16 @@ STRtree only the points it cannot decide *provably* the same way:
   nearest segment is certified. With a snapping limit below ``r``, ``U > r`` is certified as well
   (nothing within the limit).
 * Equidistant segments (a tie: a second segment within ``TOL`` metres of the best). The STRtree
-  picks among them by its internal traversal order, which nothing else reproduces, so ties are
-  settled by a rule instead, on both paths: when every tied segment's nearest spot is the same end
-  node (a point beyond a street corner or a dead end: nearly all ties), the point is the same
-  distance from that node whichever segment carries it, and snapping takes the lowest segment
-  index among the segments whose nearest spot is that node (:func:`siting.routing.snap`, also
-  applied to the STRtree's pick). Other ties (a point exactly between two streets) and distances
-  within ``TOL`` of the snapping limit are reported as undecided, together with the uncertified
-  points; the caller asks the STRtree about exactly those.
+  picks among exactly equidistant segments by its internal traversal order, which nothing else
+  reproduces, so such ties are settled by a rule instead, on both paths: when every tied segment's
+  nearest spot is the same end node (a point beyond a street corner or a dead end: nearly all
+  ties), the point is the same distance from that node whichever segment carries it, and snapping
+  takes the lowest segment index among the segments whose nearest spot is that node
+  (:func:`siting.routing.snap`, also applied to the STRtree's pick). Other near ties, and
+  distances within ``TOL`` of the snapping limit, are measured again by GEOS (as the STRtree
+  measures them): a single nearest segment settles them. Only exact ties between different
+  spots (a point exactly between two streets) are reported as undecided, with the points beyond
+  ``MAX_RADIUS`` and the rare overflow of long cell lists; the caller asks the STRtree about those.
 * Points farther than ``r`` from every street go to a grid of radius ``4 r``, and so on
   (:class:`SegmentIndex`), each built when first needed and cached with the network.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+import shapely
 
 #: Two distances closer than this (metres) are treated as a tie.
 TOL = 1e-6
@@ -130,7 +133,8 @@ class SegmentGrid:
     def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, radius: float,
                  u: np.ndarray | None = None, v: np.ndarray | None = None) -> None:
         self.x0, self.y0 = np.asarray(x0, float), np.asarray(y0, float)
-        self.dx, self.dy = np.asarray(x1, float) - self.x0, np.asarray(y1, float) - self.y0
+        self.x1, self.y1 = np.asarray(x1, float), np.asarray(y1, float)
+        self.dx, self.dy = self.x1 - self.x0, self.y1 - self.y0
         self.u, self.v = u, v
         ll = self.ll = self.dx * self.dx + self.dy * self.dy
         self.inv_ll = np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0)
@@ -189,7 +193,9 @@ class SegmentGrid:
             key = np.unique(cell[twice].astype(np.int64) * n + seg[twice])
             cell = np.concatenate([cell[~twice], (key // n).astype(itype)])
             seg = np.concatenate([seg[~twice], (key % n).astype(itype)])
-        return sp.csr_matrix((np.ones(len(cell), np.int8), (cell, seg)), shape=(self.nx * self.ny, n))
+        lists = sp.coo_matrix((np.ones(len(cell), np.int8), (cell, seg)), shape=(self.nx * self.ny, n))
+        lists.has_canonical_format = True  # no pair twice (see above): no sorting of every cell's list
+        return lists.tocsr()
 
     def decide(
         self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf
@@ -259,7 +265,36 @@ class SegmentGrid:
         tie = (n_near > 1) & ~self._one_node(px, py, pt[multi], s[multi], n)
         tie = certified & (best <= max_dist + TOL) & (tie | at_limit)
         chosen = np.where(certified & ~tie & (best <= max_dist), winner, -1)
+        if tie.any():  # exact distances for the few near ties and points at the limit
+            settled, exact = self._settle(px, py, pt[hit], s[hit], tie, max_dist)
+            chosen[settled] = exact[settled]
+            tie &= ~settled
         return chosen, tie, ~certified
+
+    def _settle(self, px: np.ndarray, py: np.ndarray, pt: np.ndarray, s: np.ndarray, tie: np.ndarray,
+                max_dist: float) -> tuple[np.ndarray, np.ndarray]:
+        """Return which tied points exact distances settle, and their segment (-1: beyond ``max_dist``).
+
+        The pairs (``pt``, ``s``) are each point's near segments (within ``TOL`` of its nearest, so
+        they hold the STRtree's answer). Their distances are measured by GEOS, as the STRtree
+        measures them: a single nearest segment, or nearest segments that all end at one node
+        (the rule), settle the point; so does the limit, compared with that distance.
+        """
+        n = len(px)
+        k = np.flatnonzero(tie[pt])
+        p, seg = pt[k], s[k]
+        lines = shapely.linestrings(np.stack([np.column_stack([self.x0[seg], self.y0[seg]]),
+                                              np.column_stack([self.x1[seg], self.y1[seg]])], axis=1))
+        dist = shapely.distance(shapely.points(px[p], py[p]), lines)
+        low = np.full(n, np.inf)
+        np.minimum.at(low, p, dist)
+        win = np.flatnonzero(dist == low[p])
+        single = np.bincount(p[win], minlength=n) == 1
+        settled = tie & (single | self._one_node(px, py, p[win], seg[win], n))
+        exact = np.full(n, -1, np.int64)
+        exact[p[win]] = seg[win]
+        exact[low > max_dist] = -1
+        return settled, exact
 
     def _one_node(self, px: np.ndarray, py: np.ndarray, pt: np.ndarray, s: np.ndarray, n: int) -> np.ndarray:
         """Return whether each point's near segments all have their nearest spot at one end node.

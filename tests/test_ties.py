@@ -111,3 +111,19 @@ def test_rule_agrees_with_the_strtree_pick_on_the_real_extract(shanghai):
     differ = np.flatnonzero(d_old != d_new)
     assert len(differ) < 1e-3 * len(x)
     np.testing.assert_array_less(np.abs(d_old[differ] - d_new[differ]), 1.5 * np.spacing(d_old[differ]))
+
+
+def test_near_ties_and_the_limit_settled_by_exact_distances_exact_ties_left_to_the_strtree():
+    """A block centre of a plain grid is exactly as far from four streets (different spots): only the
+    STRtree can say which it returns. A point a hair off the centre, or exactly at the limit, is not."""
+    net = grid_network(6, 0.0, 0.0, 0)
+    cx, cy = net.x.min() + 250.0, net.y.min() + 250.0
+    x = np.array([cx, cx + 3e-7, cx, net.x.min() + 210.0])  # the last: 10 m from the street x = 200
+    y = np.array([cy, cy, cy + 3e-7, cy])
+    index = SegmentIndex(*net.segments_xy(), u=net.u, v=net.v)
+    for max_dist in (500.0, 50.0, 10.0, 10.0 + 1e-7, 10.0 - 1e-7):
+        seg, undecided = index.nearest(x, y, max_dist)
+        assert undecided.tolist() == [max_dist >= 50.0, False, False, False]
+        reference = routing.snap_strtree(net, x, y, max_dist).seg
+        np.testing.assert_array_equal(seg[~undecided], reference[~undecided])
+        np.testing.assert_array_equal(routing.snap(net, x, y, max_dist).seg, reference)
