@@ -68,6 +68,28 @@ def fraction(px: np.ndarray, py: np.ndarray, x0: np.ndarray, y0: np.ndarray, dx:
     return np.clip(((px - x0) * dx + (py - y0) * dy) / np.where(ll > 0, ll, 1.0), 0.0, 1.0)
 
 
+def _box_cells(base: np.ndarray, owner: np.ndarray, wx: np.ndarray, wy: np.ndarray, ny: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Return (cell, owner) pairs of boxes of ``(wx + 1) × (wy + 1)`` cells from cell ``base`` (grid ``ny`` high).
+
+    Boxes of one shape are filled by one broadcast sum (most are 3 × 3 or smaller), shape by shape,
+    into arrays allocated once.
+    """
+    shape = wx * (int(wy.max()) + 1) + wy
+    cell = np.empty(int(((wx + 1) * (wy + 1)).sum()), base.dtype)
+    seg = np.empty(len(cell), owner.dtype)
+    at = 0
+    for kind in np.unique(shape).tolist():
+        hit = np.flatnonzero(shape == kind)
+        a, b = int(wx[hit[0]]) + 1, int(wy[hit[0]]) + 1
+        offsets = (np.arange(a)[:, None] * ny + np.arange(b)[None, :]).ravel().astype(base.dtype)
+        size = len(hit) * a * b
+        np.add(base[hit][:, None], offsets[None, :], out=cell[at:at + size].reshape(len(hit), a * b))
+        seg[at:at + size] = np.repeat(owner[hit], a * b)
+        at += size
+    return cell, seg
+
+
 class SegmentIndex:
     """Nearest segment of many points: grids of growing radius, built when first needed.
 
@@ -179,15 +201,7 @@ class SegmentGrid:
         itype = np.int32 if max(self.nx * self.ny, n) < 2**31 - 1 else np.int64
         base = (gx0 * self.ny + gy0).astype(itype)
         owner = owner.astype(itype)
-        cell = np.empty(int(((wx + 1) * (wy + 1)).sum()), itype)  # filled pass by pass: no big temporaries
-        seg = np.empty(len(cell), itype)
-        at = 0
-        for ix in range(int(wx.max()) + 1):  # one pass per offset in the box (3 × 3 for most)
-            for iy in range(int(wy.max()) + 1):
-                hit = np.flatnonzero((wx >= ix) & (wy >= iy))
-                np.add(base[hit], ix * self.ny + iy, out=cell[at:at + len(hit)])
-                seg[at:at + len(hit)] = owner[hit]
-                at += len(hit)
+        cell, seg = _box_cells(base, owner, wx, wy, self.ny)
         if multi.any():  # a cell reached by two pieces of one segment lists it once
             twice = multi[seg]
             key = np.unique(cell[twice].astype(np.int64) * n + seg[twice])

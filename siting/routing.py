@@ -305,7 +305,8 @@ def positions(net: Network, snapped: Snap) -> tuple[np.ndarray, np.ndarray]:
     """Projected x/y of the snapped points on their segments (NaN where not snapped)."""
     seg = np.where(snapped.ok, snapped.seg, 0)
     frac = snapped.t / np.where(net.length[seg] > 0, net.length[seg], 1.0)
-    x0, y0, x1, y1 = (arr[seg] for arr in net.segments_xy())
+    u, v = net.u[seg], net.v[seg]
+    x0, y0, x1, y1 = net.x[u], net.y[u], net.x[v], net.y[v]
     x, y = x0 + frac * (x1 - x0), y0 + frac * (y1 - y0)
     return np.where(snapped.ok, x, np.nan), np.where(snapped.ok, y, np.nan)
 
