@@ -36,16 +36,18 @@ def split_sheet(path: str | Path) -> tuple[Path, str | None]:
     return Path(text), None
 
 
-def read_table(path: str | Path, *, what: str = "table", dtype: type | None = None) -> pd.DataFrame:
+def read_table(path: str | Path, *, what: str = "table", dtype: type | None = None,
+               comment: str | None = None) -> pd.DataFrame:
     """Read any table input: the one reader of every table file.
 
     Reads CSV/TXT/TSV (UTF-8 or GB18030/GBK; commas, semicolons or tabs), Excel (``book.xlsx#sheet`` picks
-    a sheet) or a JSON list of objects. InputFileError names the file.
+    a sheet) or a JSON list of objects. InputFileError names the file. ``comment``: in text tables, the
+    rest of a line after it is ignored (``"#"`` for commented files).
     """
     path, sheet = split_sheet(path)
     path = check_file(path, what)
     try:
-        frame = _read_frame(path, sheet)
+        frame = _read_frame(path, sheet, comment)
     except _GeoJSON:
         raise InputFileError(f"{path}: a GeoJSON file, not a {what} table") from None
     return frame.astype(dtype).where(frame.notna(), None) if dtype is not None else frame
@@ -73,11 +75,11 @@ def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
     return frame
 
 
-def _read_frame(path: Path, sheet: str | None = None) -> pd.DataFrame:
+def _read_frame(path: Path, sheet: str | None = None, comment: str | None = None) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
         if suffix in {".csv", ".txt", ".tsv"}:
-            return _read_text_table(path)
+            return _read_text_table(path, comment)
         if suffix in EXCEL:
             return _read_excel(path, sheet)
         with open(path, encoding="utf-8-sig") as fh:
@@ -93,20 +95,21 @@ def _read_frame(path: Path, sheet: str | None = None) -> pd.DataFrame:
     return pd.DataFrame.from_records(data)
 
 
-def _read_text_table(path: Path) -> pd.DataFrame:
+def _read_text_table(path: Path, comment: str | None = None) -> pd.DataFrame:
     """Read a delimited text table as Chinese offices write them.
 
     The text is UTF-8 (with or without BOM) or GB18030/GBK (Excel's "CSV" on a Chinese Windows), separated
-    by commas, semicolons or tabs (guessed from the header).
+    by commas, semicolons or tabs (guessed from the header); text after ``comment`` on a line is ignored.
     """
     raw = path.read_bytes()
     try:
         text, encoding = raw.decode("utf-8-sig"), "utf-8-sig"
     except UnicodeDecodeError:
         text, encoding = raw.decode("gb18030"), "gb18030"  # raises UnicodeDecodeError if neither
-    header = text.splitlines()[0] if text else ""
+    lines = [line for line in text.splitlines() if not (comment and line.startswith(comment))]
+    header = lines[0] if lines else ""
     sep = max([",", ";", "\t"], key=header.count) if header else ","
-    return pd.read_csv(path, encoding=encoding, sep=sep)
+    return pd.read_csv(path, encoding=encoding, sep=sep, comment=comment)
 
 
 class _GeoJSON(Exception):

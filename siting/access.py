@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import routing
 from ._fca import DECAYS, DEFAULT_SOURCE, read_capacity, two_step, weighted_quantile
+from ._tables import read_table
 from .coverage import OUTSIDE, CoverageResult, compute_coverage
 from .demand import assign_areas
 from .errors import ColumnError, InputFileError, SitingError
@@ -95,10 +96,7 @@ def access_from_coverage(result: CoverageResult, *, capacity_column: str = "gps"
     regions
         Table or CSV of ``region``, ``subdistrict`` (see :func:`read_regions`).
     """
-    if capacity_column not in CAPACITY_CHOICES:
-        raise SitingError(f"unknown capacity column {capacity_column!r}; choose one of {', '.join(CAPACITY_CHOICES)}")
-    if decay not in DECAYS:
-        raise SitingError(f"unknown decay {decay!r}; choose one of {', '.join(DECAYS)}")
+    check_options(capacity_column=capacity_column, decay=decay)
     s = result.settings
     fac = result.facilities.copy()
     cap = read_capacity(fac)
@@ -131,6 +129,14 @@ def access_from_coverage(result: CoverageResult, *, capacity_column: str = "gps"
     beyond = dataclasses.replace(result, points=far).uncovered_places()
     summary = _summary(pts, fac, result, capacity_column, decay, ages, table)
     return AccessResult(pts, fac, by_sub, table, beyond, summary, result)
+
+
+def check_options(*, capacity_column: str = "gps", decay: str = "none") -> None:
+    """Refuse an unknown ``capacity_column`` or ``decay`` (SitingError naming the choices), before any work."""
+    if capacity_column not in CAPACITY_CHOICES:
+        raise SitingError(f"unknown `capacity_column` {capacity_column!r}; choose one of {', '.join(CAPACITY_CHOICES)}")
+    if decay not in DECAYS:
+        raise SitingError(f"unknown `decay` {decay!r}; choose one of {', '.join(DECAYS)}")
 
 
 def _reach(result: CoverageResult, fac: gpd.GeoDataFrame, pts: gpd.GeoDataFrame) -> tuple[np.ndarray, ...]:
@@ -209,13 +215,11 @@ def _small_stations(fac: gpd.GeoDataFrame) -> pd.Series:
 def read_regions(path: str | Path) -> pd.DataFrame:
     """Read a regions file into ``region``, ``subdistrict``, ``assumption`` columns.
 
-    The file is a CSV with ``region`` and ``subdistrict`` (one row per 街道) and optional ``assumption``;
-    lines starting with ``#`` are comments.
+    Any table :func:`siting._tables.read_table` reads (CSV in UTF-8 or GBK, Excel, JSON) with ``region``
+    and ``subdistrict`` (one row per 街道) and optional ``assumption``; in a CSV, text after ``#`` is a
+    comment.
     """
-    try:
-        frame = pd.read_csv(path, comment="#", encoding="utf-8-sig", dtype=str)
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: cannot read the regions file: {exc}") from exc
+    frame = read_table(path, what="regions", dtype=str, comment="#")
     missing = {"region", "subdistrict"} - set(frame.columns)
     if missing:
         raise ColumnError(f"{path}: regions file needs columns region, subdistrict; missing {sorted(missing)}")

@@ -16,9 +16,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ._cliopts import (
+    CacheOpt,
+    CrsChoice,
+    InputOptions,
+    OutOpt,
+    OutputOptions,
+    OverwriteOpt,
+    QuietOpt,
+    TilesOpt,
+    with_groups,
+)
 from ._lazy import lazy_module
 from .errors import SitingError
-from .settings import Settings
 
 if TYPE_CHECKING:
     import siting.access as access_model  # the package's `access` is the function
@@ -40,37 +50,7 @@ else:  # loaded on first use, so that `siting --help` does not import the scient
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="15-minute walking coverage and siting of community health facilities (OpenStreetMap).")
 
-OsmOpt = Annotated[Path | None, typer.Option("--osm", help="OpenStreetMap extract (.osm or .osm.pbf), offline")]
-PlaceOpt = Annotated[str | None, typer.Option("--place", help='place name to download, e.g. "徐汇区, 上海市"')]
-FacOpt = Annotated[Path | None, typer.Option("--facilities", help="facilities file (CSV/Excel/GeoJSON/GPKG/.osm)")]
-CrsChoice = Annotated[str, typer.Option(help="coordinates: wgs84, gcj02 (Amap/Tencent), bd09 (Baidu)")]
-
-
-# Options shared by the `coverage` and `site` commands.
-OutOpt = Annotated[Path, typer.Option("--out", help="output directory (must not exist unless --overwrite)")]
-TypesOpt = Annotated[str, typer.Option(help="facility types that count, comma-separated")]
-PopOpt = Annotated[Path | None, typer.Option(help="population points/polygons (CSV/JSON/GeoJSON/Excel)")]
-CensusOpt = Annotated[Path | None, typer.Option(help="control totals per district/街道 (CSV)")]
-CensusColOpt = Annotated[str, typer.Option(help="column of --census with the residents")]
-SubTotalsOpt = Annotated[list[Path] | None, typer.Option(
-    "--subdistrict-totals", help="街道 totals CSV (census or estimate; repeatable), kept exactly within --census")]
-BoundariesOpt = Annotated[Path | None, typer.Option(help="街道/镇 polygons (GeoJSON/GPKG)")]
-DistrictOpt = Annotated[str | None, typer.Option(help="restrict to one district, e.g. 徐汇区")]
-ModeOpt = Annotated[str, typer.Option(help="walk (4 km/h), elderly (3 km/h) or bike (12 km/h)")]
-SpeedOpt = Annotated[float | None, typer.Option(help="override the mode's speed")]
-MinutesOpt = Annotated[float, typer.Option(help="coverage threshold in minutes")]
-SnapOpt = Annotated[float, typer.Option(help="points farther from any way are not snapped")]
-CacheOpt = Annotated[Path | None, typer.Option(help="network cache (default ~/.cache/siting)")]
-OverwriteOpt = Annotated[bool, typer.Option(help="replace an existing --out directory")]
-NoMapOpt = Annotated[bool, typer.Option("--no-map", help="skip map.html")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no table, no progress")]
 IdsOpt = Annotated[str | None, typer.Option(help="candidate ids, comma-separated")]
-DedupeOpt = Annotated[bool, typer.Option("--dedupe", help="drop population rows that repeat an earlier row exactly")]
-SpreadOpt = Annotated[bool, typer.Option("--spread-polygons", help="spread population polygons over 0.25 km² over "
-                                         "grid points 200 m apart inside them (default: one point each)")]
-SheetOpt = Annotated[str | None, typer.Option(help="Excel sheet of --facilities (or write FILE.xlsx#SHEET)")]
-BrokenOpt = Annotated[bool, typer.Option("--allow-broken-network",
-                                         help="go on when over a quarter of the network is cut off (missing nodes)")]
 
 
 def _flags() -> dict[str, str]:
@@ -118,92 +98,55 @@ def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _settings(mode: str, speed_kmh: float | None, minutes: float, max_snap_m: float) -> Any:
-    return Settings(mode=mode, speed_kmh=speed_kmh, minutes=minutes, max_snap_m=max_snap_m)
+def _command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``siting NAME``: option groups spread into flags (:func:`with_groups`), errors as one line."""
+
+    def register(func: Callable[..., None]) -> Callable[..., None]:
+        return app.command(name)(_friendly(with_groups(func)))
+
+    return register
 
 
-TilesOpt = Annotated[bool, typer.Option("--tiles/--no-tiles", help="OSM basemap tiles in map.html (need internet; "
-                                        "the map's own layers draw offline either way)")]
-TYPES_DEFAULT = "center,subcenter,station,village_clinic"
+def _inputs_and_coverage(inputs: InputOptions, target: float | None) -> tuple[Any, Any]:
+    """Load the inputs and cover them (:func:`siting.pipeline.load_inputs`, :func:`~siting.pipeline.run_coverage`)."""
+    loaded = pipeline.load_inputs(**inputs.load_arguments())
+    return loaded, pipeline.run_coverage(loaded, inputs.settings(), types=inputs.facility_types, target=target)
 
 
-def _inputs_and_coverage(settings: Any, facility_types: str, target: float | None, **files: Any) -> tuple[Any, Any]:
-    """Load the inputs (``files``: the keyword arguments of :func:`siting.pipeline.load_inputs`) and cover."""
-    inputs = pipeline.load_inputs(settings=settings, **files)
-    return inputs, pipeline.run_coverage(inputs, settings, types=facility_types, target=target)
+def _check_out(output: OutputOptions, *inputs: Path | None) -> list[Path]:
+    """Refuse a bad ``--out`` before any work (see :func:`siting._outdir.check_output`); the inputs given."""
+    given = [p for p in inputs if p is not None]
+    _outdir.check_output(output.out, overwrite=output.overwrite, inputs=given)
+    return given
 
 
-@app.command("coverage")
-@_friendly
+def _done(output: OutputOptions, text: str, t0: float) -> None:
+    """Print the command's table and where it wrote, unless ``--quiet``."""
+    if not output.quiet:
+        typer.echo(text)
+        typer.echo(f"\nwrote {output.out}/ in {time.perf_counter() - t0:.1f} s")
+
+
+@_command("coverage")
 def coverage_cmd(
-    out: OutOpt,
-    osm: OsmOpt = None,
-    place: PlaceOpt = None,
-    facilities: FacOpt = None,
-    facility_crs: CrsChoice = "wgs84",
-    facility_types: TypesOpt = TYPES_DEFAULT,
-    population: PopOpt = None,
-    population_crs: CrsChoice = "wgs84",
-    census: CensusOpt = None,
-    census_column: CensusColOpt = "pop_census_2020",
-    subdistrict_totals: SubTotalsOpt = None,
-    boundaries: BoundariesOpt = None,
-    district: DistrictOpt = None,
-    mode: ModeOpt = "walk",
-    speed_kmh: SpeedOpt = None,
-    minutes: MinutesOpt = 15.0,
+    output: OutputOptions,
+    inputs: InputOptions,
     target: Annotated[float | None, typer.Option(help="target share (0–1), overriding data/targets.csv")] = None,
-    max_snap_m: SnapOpt = 500.0,
-    cache_dir: CacheOpt = None,
-    overwrite: OverwriteOpt = False,
-    no_map: NoMapOpt = False,
-    tiles: TilesOpt = True,
-    quiet: QuietOpt = False,
-    dedupe: DedupeOpt = False,
-    spread_polygons: SpreadOpt = False,
-    facility_sheet: SheetOpt = None,
-    allow_broken_network: BrokenOpt = False,
 ) -> None:
     """15-minute coverage per 街道 and district, compared with the district target."""
-    given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir,
-                       *(subdistrict_totals or []))
+    given = _check_out(output, *inputs.files())
     t0 = time.perf_counter()
-    inputs, result = _inputs_and_coverage(
-        _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
-        facilities=_sheet(facilities, facility_sheet), facility_crs=facility_crs, population=population,
-        population_crs=population_crs, census=census, census_column=census_column,
-        subdistrict_totals=subdistrict_totals, boundaries=boundaries, district=district, cache_dir=cache_dir,
-        dedupe=dedupe, spread_polygons=spread_polygons, allow_broken_network=allow_broken_network,
-    )
+    loaded, result = _inputs_and_coverage(inputs, target)
     result.summary = replace(result.summary, seconds=round(time.perf_counter() - t0, 2),
-                             network_cache=inputs.network.info.get("cache"))
-    report.write_coverage(result, out, overwrite=overwrite, map_html=not no_map, tiles=tiles, inputs=given)
-    if not quiet:
-        typer.echo(report.format_table(result))
-        typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
+                             network_cache=loaded.network.info.get("cache"))
+    report.write_coverage(result, output.out, **output.writing(), inputs=given)
+    _done(output, report.format_table(result), t0)
 
 
-@app.command("site")
-@_friendly
+@_command("site")
 def site_cmd(
-    out: OutOpt,
-    osm: OsmOpt = None,
-    place: PlaceOpt = None,
-    facilities: FacOpt = None,
-    facility_crs: CrsChoice = "wgs84",
-    facility_types: TypesOpt = TYPES_DEFAULT,
-    population: PopOpt = None,
-    population_crs: CrsChoice = "wgs84",
-    census: CensusOpt = None,
-    census_column: CensusColOpt = "pop_census_2020",
-    subdistrict_totals: SubTotalsOpt = None,
-    boundaries: BoundariesOpt = None,
-    district: DistrictOpt = None,
-    mode: ModeOpt = "walk",
-    speed_kmh: SpeedOpt = None,
-    minutes: MinutesOpt = 15.0,
-    max_snap_m: SnapOpt = 500.0,
-    cache_dir: CacheOpt = None,
+    output: OutputOptions,
+    inputs: InputOptions,
     candidates: Annotated[Path | None, typer.Option(
         help="candidate sites (CSV/Excel/GeoJSON/GPKG; optional `id`, `name`); generated on the network otherwise")
     ] = None,
@@ -223,94 +166,48 @@ def site_cmd(
     capacity: Annotated[float | None, typer.Option(help="residents per site above which it is flagged")] = None,
     time_limit: Annotated[float, typer.Option(help="seconds for the exact solver")] = 60.0,
     min_distance_m: Annotated[float, typer.Option(help="exclude candidates nearer an existing facility (m)")] = 300.0,
-    overwrite: OverwriteOpt = False,
-    no_map: NoMapOpt = False,
-    quiet: QuietOpt = False,
-    dedupe: DedupeOpt = False,
-    spread_polygons: SpreadOpt = False,
-    facility_sheet: SheetOpt = None,
-    allow_broken_network: BrokenOpt = False,
 ) -> None:
     """Where to build new stations: the k best sites, or the fewest reaching a target (exact + greedy)."""
-    given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir, candidates, quotas,
-                       *(subdistrict_totals or []))
+    given = _check_out(output, *inputs.files(), candidates, quotas)
     t0 = time.perf_counter()
-    inputs, result = _inputs_and_coverage(
-        _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, target, osm=osm, place=place,
-        facilities=_sheet(facilities, facility_sheet), facility_crs=facility_crs, population=population,
-        population_crs=population_crs, census=census, census_column=census_column,
-        subdistrict_totals=subdistrict_totals, boundaries=boundaries, district=district, cache_dir=cache_dir,
-        dedupe=dedupe, spread_polygons=spread_polygons, allow_broken_network=allow_broken_network,
-    )
+    loaded, result = _inputs_and_coverage(inputs, target)
+    osm = inputs.osm
     use_osm = osm_candidates if osm_candidates is not None else candidates is None
     cands = candidate_sites.build_candidates(
         result, path=candidates, crs=candidate_crs, osm=osm if use_osm and osm is not None else None,
         generate=candidates is None, spacing_m=spacing_m, only_uncovered=only_uncovered,
-        boundaries=inputs.boundaries, min_distance_m=min_distance_m, streets_from=osm,
+        boundaries=loaded.boundaries, min_distance_m=min_distance_m, streets_from=osm,
     )
     known = set(result.by_subdistrict["subdistrict"].astype(str)) | set(cands["subdistrict"].dropna().astype(str))
-    if inputs.boundaries is not None:
-        known |= set(inputs.boundaries["subdistrict"].astype(str))
+    if loaded.boundaries is not None:
+        known |= set(loaded.boundaries["subdistrict"].astype(str))
     site_plan = plan.plan_sites(
         result, cands, k=k, target=target, per_subdistrict=per_subdistrict,
-        quotas=plan.read_quotas(quotas, known) if quotas is not None else None,
-        locked=_split(lock), forbidden=_split(forbid), capacity=capacity, time_limit=time_limit, progress=not quiet,
+        quotas=plan.read_quotas(quotas, known) if quotas is not None else None, locked=_split(lock),
+        forbidden=_split(forbid), capacity=capacity, time_limit=time_limit, progress=not output.quiet,
     )
-    report.write_siting(site_plan, out, overwrite=overwrite, map_html=not no_map, inputs=given)
-    if not quiet:
-        typer.echo(report.format_siting(site_plan))
-        typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
+    report.write_siting(site_plan, output.out, **output.writing(), inputs=given)
+    _done(output, report.format_siting(site_plan), t0)
 
 
-def _check_out(out: Path, overwrite: bool, *inputs: Path | None) -> list[Path]:
-    """Refuse a bad ``--out`` before any work (see :func:`siting._outdir.check_output`); the inputs given."""
-    given = [p for p in inputs if p is not None]
-    _outdir.check_output(out, overwrite=overwrite, inputs=given)
-    return given
-
-
-@app.command("compare")
-@_friendly
+@_command("compare")
 def compare_cmd(
     scenario_file: Annotated[Path, typer.Argument(help="scenario file (YAML; see the README's Scenarios section)")],
-    out: OutOpt,
+    output: OutputOptions,
     cache_dir: CacheOpt = None,
-    overwrite: OverwriteOpt = False,
-    no_map: NoMapOpt = False,
-    tiles: TilesOpt = True,
-    quiet: QuietOpt = False,
 ) -> None:
     """Compare scenarios (close / add / move facilities, mode, speed, minutes, new sites) side by side."""
-    _check_out(out, overwrite, scenario_file, cache_dir, *scenarios.read_scenario_file(scenario_file).files())
+    _check_out(output, scenario_file, cache_dir, *scenarios.read_scenario_file(scenario_file).files())
     t0 = time.perf_counter()
-    comparison = scenarios.compare(scenario_file, cache_dir=cache_dir, progress=not quiet)
-    comparison.write(out, overwrite=overwrite, map_html=not no_map, tiles=tiles)
-    if not quiet:
-        typer.echo(repr(comparison))
-        typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
+    comparison = scenarios.compare(scenario_file, cache_dir=cache_dir, progress=not output.quiet)
+    comparison.write(output.out, **output.writing())
+    _done(output, repr(comparison), t0)
 
 
-@app.command("access")
-@_friendly
+@_command("access")
 def access_cmd(
-    out: OutOpt,
-    osm: OsmOpt = None,
-    place: PlaceOpt = None,
-    facilities: FacOpt = None,
-    facility_crs: CrsChoice = "wgs84",
-    facility_types: TypesOpt = TYPES_DEFAULT,
-    population: PopOpt = None,
-    population_crs: CrsChoice = "wgs84",
-    census: CensusOpt = None,
-    census_column: CensusColOpt = "pop_census_2020",
-    subdistrict_totals: SubTotalsOpt = None,
-    boundaries: BoundariesOpt = None,
-    district: DistrictOpt = None,
-    mode: ModeOpt = "walk",
-    speed_kmh: SpeedOpt = None,
-    minutes: MinutesOpt = 15.0,
-    max_snap_m: SnapOpt = 500.0,
-    cache_dir: CacheOpt = None,
+    output: OutputOptions,
+    inputs: InputOptions,
     capacity_column: Annotated[str, typer.Option(
         help="capacity behind supply_per_10k: gps (全科医生数) or floor_area_m2 (面积); defaults per type when absent")
     ] = "gps",
@@ -318,40 +215,24 @@ def access_cmd(
         help="none (2SFCA), gaussian or stepped (E2SFCA, Luo & Qi 2009 weights 1/0.68/0.22)")] = "none",
     regions: Annotated[Path | None, typer.Option(
         help="CSV region,subdistrict grouping 街道 into regions, e.g. data/regions/xuhui.csv")] = None,
-    overwrite: OverwriteOpt = False,
-    no_map: NoMapOpt = False,
-    tiles: TilesOpt = True,
-    quiet: QuietOpt = False,
 ) -> None:
     """Supply per resident (2SFCA / E2SFCA), GPs against 4.5 per 10,000, travel-time distributions, regions."""
-    given = _check_out(out, overwrite, osm, facilities, population, census, boundaries, cache_dir, regions,
-                       *(subdistrict_totals or []))
+    access_model.check_options(capacity_column=capacity_column, decay=decay)
+    given = _check_out(output, *inputs.files(), regions)
+    grouping = access_model.read_regions(regions) if regions is not None else None
     t0 = time.perf_counter()
-    _, result = _inputs_and_coverage(
-        _settings(mode, speed_kmh, minutes, max_snap_m), facility_types, None, osm=osm, place=place,
-        facilities=facilities, facility_crs=facility_crs, population=population, population_crs=population_crs,
-        census=census, census_column=census_column, subdistrict_totals=subdistrict_totals, boundaries=boundaries,
-        district=district, cache_dir=cache_dir,
-    )
-    res = access_model.access_from_coverage(result, capacity_column=capacity_column, decay=decay, regions=regions)
+    _, result = _inputs_and_coverage(inputs, None)
+    res = access_model.access_from_coverage(result, capacity_column=capacity_column, decay=decay, regions=grouping)
     res.summary["seconds"] = round(time.perf_counter() - t0, 2)
-    _access_out.write_access(res, out, overwrite=overwrite, map_html=not no_map, tiles=tiles, inputs=given)
-    if not quiet:
-        typer.echo(_access_out.format_access(res))
-        typer.echo(f"\nwrote {out}/ in {time.perf_counter() - t0:.1f} s")
-
-
-def _sheet(path: Path | None, sheet: str | None) -> Path | None:
-    """``--facilities book.xlsx --facility-sheet S`` → ``book.xlsx#S`` (what the table reader takes)."""
-    return Path(f"{path}#{sheet}") if path is not None and sheet else path
+    _access_out.write_access(res, output.out, **output.writing(), inputs=given)
+    _done(output, _access_out.format_access(res), t0)
 
 
 def _split(ids: str | None) -> list[str]:
     return [i.strip() for i in ids.split(",") if i.strip()] if ids else []
 
 
-@app.command("map")
-@_friendly
+@_command("map")
 def map_cmd(
     results_dir: Annotated[Path, typer.Argument(help="a directory written by `siting coverage` or `siting site`")],
     out: Annotated[Path | None, typer.Option(help="where to write the map (default RESULTS_DIR/map.html)")] = None,
@@ -363,8 +244,7 @@ def map_cmd(
     typer.echo(f"wrote {path}")
 
 
-@app.command("batch")
-@_friendly
+@_command("batch")
 def batch_cmd(
     jobs_file: Annotated[Path, typer.Argument(help="YAML jobs file (see README, 'Batch runs')")],
     out: OutOpt,
@@ -380,7 +260,7 @@ def batch_cmd(
     Exit code 0 when every job succeeded, 1 when some failed (their error is in batch.csv; the
     others are written), 2 when the jobs file is invalid or every job failed.
     """
-    _check_out(out, overwrite, jobs_file)
+    _outdir.check_output(out, overwrite=overwrite, inputs=[jobs_file])
     res = batch.run_batch(jobs_file, out, scheduler=scheduler, workers=workers, overwrite=overwrite, progress=not quiet,
                     compare=scenarios.compare)
     if not quiet:

@@ -181,7 +181,7 @@ def test_defaults_stated_and_bad_options() -> None:
     assert res.summary["stations_below_200m2"] == 0  # a defaulted 150 m² is not evidence of a small station
     assert any("defaults used" in n for n in res.summary["notes"])
     assert res.points["supply_per_10k"].tolist() == res.points["floor_m2_per_10k"].tolist()
-    with pytest.raises(SitingError, match="unknown capacity column"):
+    with pytest.raises(SitingError, match="unknown `capacity_column`"):
         access(net, fac, homes, Settings(), capacity_column="beds")
 
 

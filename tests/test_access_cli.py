@@ -54,7 +54,7 @@ def test_access_writes_its_files(access_run):
 def test_access_bad_decay_is_one_clear_line(access_run, tmp_path):
     _, _, args = access_run
     result = runner.invoke(app, [*args, "--decay", "cubic", "--out", str(tmp_path / "x")])
-    assert result.exit_code == 2 and "error: unknown decay 'cubic'" in result.output
+    assert result.exit_code == 2 and "error: unknown --decay 'cubic'" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "x").exists()
 
 
