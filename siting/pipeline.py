@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 
 from . import demand, totals
 from ._checks import OUTSIDE_AREA
@@ -77,32 +78,13 @@ def load_inputs(
     bnd = load_boundaries(boundaries, osm)
     if population is None and osm is None:
         raise SitingError("`population` (a file) is needed with `place` (buildings are read from `osm` files only)")
+    sub_files: list[str | Path] = (
+        [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
     with area_warnings(district, bnd, notes):
-        if population is not None:
-            pop = demand.read_population(population, population_crs, dedupe=dedupe, spread_polygons=spread_polygons)
-        else:
-            pop = demand.population_from_buildings(osm)  # type: ignore[arg-type]
-            notes.append("residents estimated from OSM residential buildings (footprint × levels ÷ floor area)")
-        if bnd is not None and population is not None:
-            warn_unmatched_names(pop, bnd, population)
-            if normalize_crs(population_crs) == "wgs84":
-                warn_if_population_offset(pop, bnd, population)
-        district_totals = demand.read_census(census, column=census_column) if census is not None else None
-        had_figures = bool(pop.attrs.get("weighted")) and bool(pop["population"].notna().all())
-        before = pop["population"].copy()
-        sub_files: list[str | Path] = (
-            [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
-        if sub_files:
-            if bnd is None:
-                raise SitingError("`subdistrict_totals` needs 街道 boundaries (`boundaries`, or an OSM file that has "
-                                  "them)")
-            pop = totals.spread_top_down(demand.assign_areas(pop, bnd), bnd, totals.read_all(sub_files),
-                                         district_totals)
-        else:
-            pop = totals.label_sources(demand.prepare_population(pop, district_totals, boundaries=bnd),
-                                       had_figures=had_figures)
-        if had_figures:
-            pop = totals.scale_age_columns(pop, before)
+        pop = load_population(population, population_crs, osm, bnd, notes, dedupe=dedupe,
+                              spread_polygons=spread_polygons)
+        census_totals = demand.read_census(census, column=census_column) if census is not None else None
+        pop = apply_totals(pop, bnd, census_totals, sub_files)
     if facilities is not None and bnd is not None and normalize_crs(facility_crs) == "wgs84":
         warn_if_offset(fac, bnd, facilities)
     if district is not None:
@@ -114,6 +96,47 @@ def load_inputs(
     sources += [{"what": "街道人口 subdistrict totals", "source": Path(f).name, "year": file_year(f)}
                 for f in sub_files]
     return Inputs(net, fac, pop, bnd, notes, sources)
+
+
+def load_population(population: str | Path | None, population_crs: str, osm: str | Path | None,
+                    boundaries: gpd.GeoDataFrame | None, notes: list[str], *, dedupe: bool = False,
+                    spread_polygons: bool = False) -> gpd.GeoDataFrame:
+    """Read the population file, else estimate residents from the ``osm`` file's buildings (saying so in ``notes``).
+
+    With ``boundaries``, a file's own 街道 names that match none and WGS84 points that fit their districts
+    better as GCJ-02/BD-09 are warned about (:func:`warn_unmatched_names`, :func:`warn_if_population_offset`).
+    """
+    if population is None:
+        homes = demand.population_from_buildings(osm)  # type: ignore[arg-type]
+        notes.append("residents estimated from OSM residential buildings (footprint × levels ÷ floor area)")
+        return homes
+    pop = demand.read_population(population, population_crs, dedupe=dedupe, spread_polygons=spread_polygons)
+    if boundaries is not None:
+        warn_unmatched_names(pop, boundaries, population)
+        if normalize_crs(population_crs) == "wgs84":
+            warn_if_population_offset(pop, boundaries, population)
+    return pop
+
+
+def apply_totals(pop: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None,
+                 census_totals: pd.DataFrame | None, subdistrict_files: list[str | Path]) -> gpd.GeoDataFrame:
+    """Weight the points by the control totals and label each point's ``population_source``.
+
+    ``subdistrict_files`` (街道 totals) are kept exactly inside the district ``census_totals``
+    (:func:`siting.totals.spread_top_down`); without them the census totals are spread over the points
+    (:func:`siting.demand.prepare_population`). Age columns of points with their own figures are scaled alike.
+    """
+    had_figures = bool(pop.attrs.get("weighted")) and bool(pop["population"].notna().all())
+    before = pop["population"].copy()
+    if subdistrict_files:
+        if boundaries is None:
+            raise SitingError("`subdistrict_totals` needs 街道 boundaries (`boundaries`, or an OSM file that has them)")
+        pop = totals.spread_top_down(demand.assign_areas(pop, boundaries), boundaries,
+                                     totals.read_all(subdistrict_files), census_totals)
+    else:
+        pop = totals.label_sources(demand.prepare_population(pop, census_totals, boundaries=boundaries),
+                                   had_figures=had_figures)
+    return totals.scale_age_columns(pop, before) if had_figures else pop
 
 
 def load_network(osm: str | Path | None, place: str | None, settings: Settings,
