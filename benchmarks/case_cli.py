@@ -1,70 +1,190 @@
 """Start-up as whole processes: ``siting --help``, and the README's main job (``siting coverage`` on the
-real sample) cold (empty network cache) and warm (cached network), against the floor any geopandas
-tool pays: ``python -c "import geopandas"``."""
+real sample) warm (cached network), cold (empty network cache) and warm with ``--no-report``.
+
+The peer is the code before the start-up work (:data:`BASELINE`, a commit of this repository, unpacked
+with ``git archive`` into a temp folder and run with ``PYTHONPATH`` pointing there), run alternately
+with ours in the same process, so both see the same machine load. Without git (or at ``--size ci``,
+to keep the suite fast) the peer is the floor any geopandas tool pays: ``python -c "import geopandas"``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ._common import REPO, SHARED, Result
 
 TARGETS = {"help": 0.3, "cold": 1.5, "warm": 1.0}
+#: main before the start-up work of issue 14 part 3 (all outputs written in sequence, PDF printed last).
+BASELINE = "95139e5"
+SITING = ["-c", "import sys; from siting.cli import app; sys.argv[0] = 'siting'; app()"]
+FLOOR = "python -c 'import geopandas'"
 
 
 def jobs(size: str) -> list[str]:
-    return ["help", "coverage"] if SHARED.exists() else ["help"]
+    return ["help", "coverage", "no-report"] if SHARED.exists() else ["help"]
 
 
-def main_job(out: Path) -> list[str]:
+def main_job(out: Path, *extra: str) -> list[str]:
     s = SHARED
     return ["coverage", "--osm", str(s / "osm/shanghai_center_overpass_roads.osm"),
             "--facilities", str(s / "facilities/xuhui_chc_healthxuhui.csv"), "--facility-crs", "bd09",
             "--population", str(s / "population/lianjia_xiaoqu_shanghai_2018_bd09.json"), "--population-crs", "bd09",
             "--census", str(s / "population/shanghai_district_population_census.csv"),
+            "--subdistrict-totals", str(s / "population/xuhui_subdistrict_households_2026_estimate.csv"),
             "--boundaries", str(s / "boundaries/shanghai_subdistricts_osm_8districts.geojson"),
-            "--district", "徐汇区", "--out", str(out), "--overwrite", "--quiet"]
+            "--district", "徐汇区", "--out", str(out), "--overwrite", "--quiet", *extra]
 
 
-#: Keys of summary.json that describe the run, not its result (they differ between a cold and a warm run).
-RUN_KEYS = {"seconds", "network_cache"}
+#: Keys of summary.json that describe the run, not its result (they differ between runs and versions).
+RUN_KEYS = {"seconds", "network_cache", "generator", "skipped"}
 
 
 def _figures(out: Path) -> dict:
     return {k: v for k, v in json.loads((out / "summary.json").read_text()).items() if k not in RUN_KEYS}
 
 
-def timed(args: list[str], env: dict[str, str]) -> float:
-    t0 = time.perf_counter()
-    subprocess.run(args, env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _files(out: Path) -> set[str]:
+    return {p.name for p in out.iterdir()}
+
+
+#: CPU seconds (user + system, the process and the children it waited for, e.g. Chromium) of each timed run,
+#: by the label passed to :func:`timed`: less sensitive than wall time to other jobs on a shared machine.
+CPU: dict[str, list[float]] = {}
+
+
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(args: list[str], env: dict[str, str], label: str = "") -> float:
+    t0, c0 = time.perf_counter(), _children_cpu()
+    subprocess.run([sys.executable, *args], env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)
+    CPU.setdefault(label, []).append(_children_cpu() - c0)
     return time.perf_counter() - t0
 
 
+def snapshot(tmp: Path) -> Path:
+    """Copy our ``siting/`` and ``data/`` into ``tmp/ours`` (edits during a long run do not leak into it)."""
+    for name in ("siting", "data"):
+        shutil.copytree(REPO / name, tmp / "ours" / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp / "ours"
+
+
+def baseline_tree(tmp: Path) -> Path | None:
+    """Unpack :data:`BASELINE`'s ``siting/`` and ``data/`` into ``tmp/baseline``; None without git or commit."""
+    archive = tmp / "baseline.tar"
+    try:
+        subprocess.run(["git", "-C", str(REPO), "archive", "-o", str(archive), BASELINE, "siting", "data"],
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp / "baseline", filter="data")
+    return tmp / "baseline"
+
+
+class Sides:
+    """Environment of our code and of the peer (the baseline tree, or None for the geopandas floor)."""
+
+    def __init__(self, tmp: Path, size: str) -> None:
+        self.tmp = tmp
+        self.ours = {**os.environ, "PYTHONPATH": str(snapshot(tmp)), "SITING_CACHE_DIR": str(tmp / "cache-ours")}
+        base = baseline_tree(tmp) if size == "full" else None
+        self.base = None if base is None else {**os.environ, "PYTHONPATH": str(base),
+                                               "SITING_CACHE_DIR": str(tmp / "cache-base")}
+        self.peer = f"code before (commit {BASELINE})" if self.base else FLOOR
+
+    def ours_time(self, args: list[str], label: str) -> float:
+        return timed([*SITING, *args], self.ours, label)
+
+    def peer_time(self, args: list[str], label: str) -> float:
+        if self.base is None:
+            return timed(["-c", "import geopandas"], self.ours, label)
+        return timed([*SITING, *args], self.base, label)
+
+
+def alternate(repeat: int, ours: Callable[[], float], peer: Callable[[], float]) -> tuple[float, float]:
+    """Best of ``repeat`` of each, run in turn (peer, ours, peer, ours ...)."""
+    a, b = [], []
+    for _ in range(repeat):
+        b.append(peer())
+        a.append(ours())
+    return min(a), min(b)
+
+
+def _cpu(label: str) -> float | None:
+    return round(min(CPU[label]), 3) if CPU.get(label) else None
+
+
 def run(size: str, job: str) -> Result:
-    repeat = 2 if size == "ci" else 7
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    siting = [sys.executable, "-c", "import sys; from siting.cli import app; sys.argv[0] = 'siting'; app()"]
-    floor = min(timed([sys.executable, "-c", "import geopandas"], env) for _ in range(repeat))
-    if job == "help":
-        t = min(timed([*siting, "--help"], env) for _ in range(repeat))
-        return Result("siting --help", t, "python -c 'import geopandas'", floor, 0.0, "exits 0", True,
-                      note=f"whole process, best of {repeat} (target < {TARGETS['help']} s)",
-                      extra={"target_s": TARGETS["help"], "meets_target": t < TARGETS["help"]})
+    repeat = 2 if size == "ci" else 5
     with tempfile.TemporaryDirectory() as tmp:
-        cold, warm = [], []
-        for i in range(repeat if size == "full" else 1):
-            env_i = {**env, "SITING_CACHE_DIR": str(Path(tmp) / f"cache{i}")}
-            cold.append(timed([*siting, *main_job(Path(tmp) / "cold")], env_i))
-            warm.append(timed([*siting, *main_job(Path(tmp) / "warm")], env_i))
-        warm += [timed([*siting, *main_job(Path(tmp) / "warm")], env_i) for _ in range(repeat - 1)]
-        same = _figures(Path(tmp) / "cold") == _figures(Path(tmp) / "warm")
-    return Result("siting coverage (README job), warm", min(warm), "python -c 'import geopandas'", floor, 0.0,
-                  "cold and warm summaries identical", same,
-                  note=f"cold {min(cold):.2f} s (targets: warm < {TARGETS['warm']} s, cold < {TARGETS['cold']} s)",
-                  extra={"cold_s": min(cold), "warm_s": min(warm),
-                         "meets_target": min(warm) < TARGETS["warm"] and min(cold) < TARGETS["cold"]})
+        sides = Sides(Path(tmp), size)
+        if job == "help":
+            t, p = alternate(repeat, lambda: sides.ours_time(["--help"], "help"),
+                             lambda: sides.peer_time(["--help"], "help-peer"))
+            return Result("siting --help", t, sides.peer, p, 0.0, "exits 0", True,
+                          note=f"whole process, best of {repeat} (target < {TARGETS['help']} s)",
+                          extra={"target_s": TARGETS["help"], "meets_target": t < TARGETS["help"],
+                                 "cpu_s": _cpu("help"), "peer_cpu_s": _cpu("help-peer")})
+        if job == "no-report":
+            return _no_report(sides, repeat)
+        return _coverage(sides, repeat if size == "full" else 1)
+
+
+def _coverage(sides: Sides, repeat: int) -> Result:
+    """Warm and cold runs of the whole job, each next to the peer's."""
+    tmp = sides.tmp
+    cold, cold_peer = [], []
+    for i in range(repeat):
+        if sides.base is not None:
+            sides.base["SITING_CACHE_DIR"] = str(tmp / f"cache-base{i}")
+            cold_peer.append(sides.peer_time(main_job(tmp / "base-cold"), "cold-peer"))
+        sides.ours["SITING_CACHE_DIR"] = str(tmp / f"cache-ours{i}")
+        cold.append(sides.ours_time(main_job(tmp / "cold"), "cold"))
+    warm, warm_peer = alternate(repeat, lambda: sides.ours_time(main_job(tmp / "warm"), "warm"),
+                                lambda: sides.peer_time(main_job(tmp / "base-warm"), "warm-peer"))
+    same = _figures(tmp / "cold") == _figures(tmp / "warm")
+    check = "cold and warm summaries identical"
+    if sides.base is not None:
+        same = same and _figures(tmp / "warm") == _figures(tmp / "base-warm")
+        same = same and _files(tmp / "warm") == _files(tmp / "base-warm")
+        check += "; summary and file list equal to the code before"
+    extra = {"warm_s": warm, "peer_warm_s": warm_peer, "cold_s": min(cold),
+             "peer_cold_s": min(cold_peer) if cold_peer else None,
+             "cpu_s": {"warm": _cpu("warm"), "cold": _cpu("cold")},
+             "peer_cpu_s": {"warm": _cpu("warm-peer"), "cold": _cpu("cold-peer")},
+             "meets_target": warm < TARGETS["warm"] and min(cold) < TARGETS["cold"]}
+    note = (f"best of {repeat}; cold {min(cold):.2f} s" + (f" (before: {min(cold_peer):.2f} s)" if cold_peer else "")
+            + f"; targets warm < {TARGETS['warm']} s, cold < {TARGETS['cold']} s")
+    return Result("siting coverage (README job), warm", warm, sides.peer, warm_peer, 0.0, check, same,
+                  note=note, extra=extra)
+
+
+def _no_report(sides: Sides, repeat: int) -> Result:
+    """Warm ``--no-report`` against the peer's whole job (what a scenario loop had to run before)."""
+    tmp = sides.tmp
+    sides.ours_time(main_job(tmp / "prime"), "prime")  # fill the network cache
+    if sides.base is not None:
+        sides.peer_time(main_job(tmp / "base-warm"), "prime")
+    t, p = alternate(repeat, lambda: sides.ours_time(main_job(tmp / "lean", "--no-report"), "lean"),
+                     lambda: sides.peer_time(main_job(tmp / "base-warm"), "lean-peer"))
+    skipped = json.loads((tmp / "lean" / "summary.json").read_text()).get("skipped", [])
+    same = _figures(tmp / "lean") == _figures(tmp / "prime") and "report.html" not in _files(tmp / "lean")
+    same = same and _files(tmp / "lean") | set(skipped) == _files(tmp / "prime")
+    return Result("siting coverage --no-report, warm", t, sides.peer, p, 0.0,
+                  "summary equal to the full job's; written + skipped = the full job's files", same,
+                  note=f"best of {repeat}; peer runs the whole job (all outputs)",
+                  extra={"warm_s": t, "skipped": skipped, "cpu_s": _cpu("lean"), "peer_cpu_s": _cpu("lean-peer")})

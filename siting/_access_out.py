@@ -29,13 +29,14 @@ def access_table(result: AccessResult) -> pd.DataFrame:
 
 
 def write_access(result: AccessResult, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
-                 tiles: bool = True, inputs: Iterable[Any] = ()) -> Path:
+                 tiles: bool = True, inputs: Iterable[Any] = (), reports: bool = True) -> Path:
     """Write the access output folder into ``out_dir``, atomically.
 
     The folder holds ``summary.json``, ``access.csv`` (per 街道), ``regions.csv`` (with ``--regions``),
     ``points.gpkg`` (input columns kept, plus ``supply_per_10k``, ``gps_per_10k``, ``walk_min``...),
     ``facilities.gpkg`` (capacity and where it came from), ``subdistricts.gpkg``, ``beyond_20min_places.csv``
-    and ``map.html`` (coverage map plus a supply-per-10k layer).
+    and ``map.html`` (coverage map plus a supply-per-10k layer). ``reports`` is taken as by the other
+    writers; there are no figures or report files here to leave out.
     """
     cov = result.coverage
 

@@ -95,11 +95,14 @@ class OutputOptions:
     no_map: Annotated[bool, typer.Option("--no-map", help="skip map.html")] = False
     tiles: TilesOpt = True
     quiet: QuietOpt = False
-
+    no_report: Annotated[bool, typer.Option(
+        "--no-report", help="skip the figures, report.html/.pdf and report.xlsx (for scenario loops; summary.json "
+        "lists what was skipped; access writes none of them anyway)")] = False
 
     def writing(self) -> dict[str, bool]:
-        """Return the writers' keyword arguments ``overwrite``, ``map_html`` and ``tiles``."""
-        return {"overwrite": self.overwrite, "map_html": not self.no_map, "tiles": self.tiles}
+        """Return the writers' keyword arguments ``overwrite``, ``map_html``, ``tiles`` and ``reports``."""
+        return {"overwrite": self.overwrite, "map_html": not self.no_map, "tiles": self.tiles,
+                "reports": not self.no_report}
 
 
 def _group_parameters(group: type) -> list[inspect.Parameter]:

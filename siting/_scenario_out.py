@@ -85,17 +85,19 @@ def comparison_map(comp: Comparison, *, tiles: bool = True, title: str | None = 
 
 
 def write_comparison(comp: Comparison, out: str | Path, *, overwrite: bool = False, map_html: bool = True,
-                     tiles: bool = True, inputs: Iterable[Any] = ()) -> Path:
+                     tiles: bool = True, inputs: Iterable[Any] = (), reports: bool = True) -> Path:
     """Write the comparison into ``out`` atomically.
 
     The folder holds comparison.csv, comparison.xlsx, map.html and one sub-folder per run (``baseline/``
     and each scenario) with the usual ``siting coverage`` files, or the ``siting site`` files where the
-    scenario sites stations.
+    scenario sites stations. ``reports=False`` leaves out comparison.xlsx and each run's figures and
+    report files (see :func:`siting.report.coverage_files`).
     """
 
     def write(tmp: Path) -> None:
         comp.to_csv(tmp / "comparison.csv")
-        write_excel(comp, tmp / "comparison.xlsx")
+        if reports:
+            write_excel(comp, tmp / "comparison.xlsx")
         if map_html:
             save_map(comparison_map(comp, tiles=tiles), tmp / "map.html")
         used: set[str] = set()
@@ -106,9 +108,9 @@ def write_comparison(comp: Comparison, out: str | Path, *, overwrite: bool = Fal
             used.add(folder.lower())
             (tmp / folder).mkdir()
             if run.plan is not None:
-                siting_files(run.plan, tmp / folder, map_html=map_html)
+                siting_files(run.plan, tmp / folder, map_html=map_html, tiles=tiles, reports=reports)
             else:
-                coverage_files(run.result, tmp / folder, map_html=map_html, tiles=tiles)
+                coverage_files(run.result, tmp / folder, map_html=map_html, tiles=tiles, reports=reports)
 
     return atomic_dir(out, write, overwrite=overwrite, inputs=inputs)
 

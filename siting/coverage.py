@@ -9,22 +9,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from ._coverage import TARGET_GIVEN, CoverageSummary, Prepared, Routed, aggregate, prepare, route, summarise
+from ._lazy import lazy_module
 from ._status import NONE, Status
 from ._validate import check_rate
 from .catchments import reached_area
 from .errors import NetworkError
 from .facilities import DEFAULT_TYPES
-from .maps import coverage_map
 from .network import Network
 from .settings import MODES, Settings
 from .targets import gap
+
+if TYPE_CHECKING:
+    from . import maps
+else:  # folium only when a map is drawn
+    maps = lazy_module("siting.maps")
 
 __all__ = ["DEFAULT_TYPES", "NONE", "Status", "CoverageResult", "CoverageSummary", "Prepared", "Routed",
            "TARGET_GIVEN", "aggregate", "check_mode", "compute_coverage", "prepare", "route", "summarise"]
@@ -121,7 +126,7 @@ class CoverageResult:
 
     def explore(self, **kwargs: Any) -> Any:
         """Draw an interactive folium map of this result (see :func:`siting.maps.coverage_map`)."""
-        return coverage_map(
+        return maps.coverage_map(
             self.points, self.facilities, subdistricts=self.subdistricts, summary=self.summary.to_dict(),
             service_area=self.service_area(), **kwargs,
         )

@@ -13,14 +13,18 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
+from ._lazy import lazy_module
 from .errors import OutputError
+
+if TYPE_CHECKING:
+    import openpyxl
+else:  # imported when a workbook is written: the sheet definitions and readers do not need it
+    openpyxl = lazy_module("openpyxl")
 
 __all__ = ["HEADERS", "PERCENT_COLUMNS", "Sheet", "bilingual", "csv_name", "read_sheet", "write_excel"]
 
@@ -48,7 +52,7 @@ _WHOLE = frozenset({"population", "covered", "gap_residents", "too_far_populatio
                     "delta_covered", "facilities",
                     "residents_within", "residents", "gain", "assigned", "covered_before", "covered_after", "rank",
                     "order", "new_sites"})
-_HEAD_FILL = PatternFill("solid", fgColor="DDE7F0")
+_HEAD_FILL = "DDE7F0"
 
 
 @dataclass
@@ -112,7 +116,7 @@ def write_excel(path: str | os.PathLike[str], sheets: Mapping[str, Sheet | pd.Da
     percentages, thousands separators, widths fitted to the text (CJK characters count double).
     """
     path = Path(path)
-    wb = Workbook()
+    wb = openpyxl.Workbook()
     wb.remove(wb.active)
     for title, sheet in sheets.items():
         sheet = sheet if isinstance(sheet, Sheet) else Sheet(sheet)
@@ -123,10 +127,11 @@ def write_excel(path: str | os.PathLike[str], sheets: Mapping[str, Sheet | pd.Da
         for row in frame.itertuples(index=False):
             ws.append([_cell(v) for v in row])
         for j, col in enumerate(frame.columns, start=1):
-            letter = get_column_letter(j)
+            letter = openpyxl.utils.get_column_letter(j)
             head = ws.cell(row=1, column=j)
-            head.font, head.fill = Font(bold=True), _HEAD_FILL
-            head.alignment = Alignment(wrap_text=True, vertical="top")
+            head.font = openpyxl.styles.Font(bold=True)
+            head.fill = openpyxl.styles.PatternFill("solid", fgColor=_HEAD_FILL)
+            head.alignment = openpyxl.styles.Alignment(wrap_text=True, vertical="top")
             fmt = sheet.formats.get(str(col), _default_format(str(col), frame[col]))
             per_row = [fmt] * len(frame) if fmt is None or isinstance(fmt, str) else list(fmt)
             for i, f in enumerate(per_row, start=2):

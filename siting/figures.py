@@ -246,13 +246,12 @@ FIGURE_FILES = {"subdistricts": "coverage_by_subdistrict.png", "walk_times": "wa
 
 def write_figures(folder: str | os.PathLike[str], points: Any, facilities: Any, *, summary: dict[str, Any],
                   table: pd.DataFrame | None = None, subdistricts: Any = None, service_area: Any = None,
-                  chosen: Any = None, extent: Any = None, dpi: int = 200) -> dict[str, Figure]:
-    """Write the standard figures into ``folder``.
+                  chosen: Any = None, extent: Any = None, dpi: int = 200, map_pdf: bool = True) -> dict[str, Figure]:
+    """Write the standard figures into ``folder``; return them by key (``subdistricts``, ``walk_times``, ``map``).
 
-    They are ``coverage_by_subdistrict.png`` (when there is a per-街道 ``table`` with residents),
-    ``walking_times.png``, ``map.png`` and ``map.pdf`` (print map).
-
-    Returns the figures by key (``subdistricts``, ``walk_times``, ``map``) for embedding in a report.
+    Files: ``coverage_by_subdistrict.png`` (when there is a per-街道 ``table`` with residents),
+    ``walking_times.png``, ``map.png`` and, unless ``map_pdf=False`` (the caller saves ``figs["map"]``
+    later), ``map.pdf`` (print map). Each figure is drawn once per file.
     """
     folder = Path(folder)
     unit = str(summary.get("unit") or "residents")
@@ -265,5 +264,6 @@ def write_figures(folder: str | os.PathLike[str], points: Any, facilities: Any, 
                              service_area=service_area, chosen=chosen, extent=extent)
     for key, fig in figs.items():
         save_figure(fig, folder / FIGURE_FILES[key], dpi=dpi)
-    save_figure(figs["map"], folder / "map.pdf")
+    if map_pdf:
+        save_figure(figs["map"], folder / "map.pdf")
     return figs

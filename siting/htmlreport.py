@@ -3,17 +3,27 @@
 The page holds the headline, 街道 chart, static map, 街道 table, sources and limits; the PDF is printed
 with headless Chromium when it is installed.
 
+The print runs as a child process (:func:`start_pdf`) while the caller writes its other files, and is
+waited for at the end (:meth:`PdfPrint.wait`); Chromium writes to a hidden ``.part`` name that becomes
+``report.pdf`` only when the print succeeded, and it is killed with siting (Linux: ``PR_SET_PDEATHSIG``).
 Set the environment variable ``SITING_PDF=0`` to skip the PDF (the test suite does, except one test).
 """
 
 from __future__ import annotations
 
 import base64
+import ctypes
 import html
 import os
 import shutil
+import signal
 import subprocess
+import sys
+import time
 import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +34,8 @@ from . import _labels
 from ._stats import sort_by_gap
 from .figures import png_bytes
 
-__all__ = ["CHROMIUM", "chromium", "report_html", "write_pdf", "write_report"]
+__all__ = ["CHROMIUM", "PdfPrint", "chromium", "pdf_wanted", "printing", "report_html", "start_pdf", "write_html",
+           "write_pdf", "write_report"]
 
 #: Where Chromium is looked for (first found), then ``chromium`` / ``chromium-browser`` / ``google-chrome`` on PATH.
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
@@ -55,10 +66,15 @@ th { background: #dde7f0; } tr.empty td { color: #888; }
 """
 
 
-def _img(fig: Figure | None, alt: str, dpi: int = 150) -> str:
-    if fig is None:
+#: A figure for the page: PNG bytes (e.g. the file :func:`siting.figures.write_figures` wrote) or a Figure
+#: (rendered here at 150 dpi).
+Image = Figure | bytes
+
+
+def _img(image: Image | None, alt: str, dpi: int = 150) -> str:
+    if image is None:
         return ""
-    data = base64.b64encode(png_bytes(fig, dpi=dpi)).decode("ascii")
+    data = base64.b64encode(image if isinstance(image, bytes) else png_bytes(image, dpi=dpi)).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
@@ -109,11 +125,12 @@ def _table(table: pd.DataFrame) -> str:
     return f"<table>{head}{''.join(body)}</table>"
 
 
-def report_html(summary: dict[str, Any], table: pd.DataFrame, figures: dict[str, Figure]) -> str:
-    """Return the one-page report as a self-contained HTML string (figures embedded as PNG).
+def report_html(summary: dict[str, Any], table: pd.DataFrame, figures: Mapping[str, Image]) -> str:
+    """Return the one-page report as a self-contained HTML string.
 
-    It holds the title, headline boxes, the 街道 and walking-time charts beside the print map, the 街道
-    table, sources and limits.
+    Title, headline boxes, the 街道 and walking-time charts beside the print map, the 街道 table, sources
+    and limits; ``figures`` (keys ``subdistricts``, ``walk_times``, ``map``) are embedded as PNG: bytes
+    as they are (no second rendering), a Figure rendered at 150 dpi.
     """
     s = summary
     note = _labels.extent_note(s, table)
@@ -140,36 +157,138 @@ def report_html(summary: dict[str, Any], table: pd.DataFrame, figures: dict[str,
 
 
 def chromium() -> str | None:
-    """Path of a Chromium/Chrome executable, or None."""
+    """Return the path of a Chromium/Chrome executable, or None."""
     for path in CHROMIUM:
         if Path(path).is_file():
             return path
     return next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
 
 
-def write_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 90.0) -> Path | None:
-    """Print ``html_path`` to ``pdf_path`` with headless Chromium (offline page, A4 from the CSS).
+def pdf_wanted() -> bool:
+    """Return False when the environment variable ``SITING_PDF`` is ``0`` (no report.pdf)."""
+    return os.environ.get("SITING_PDF", "1") != "0"
 
-    Returns None (with a warning saying how to get the PDF) when Chromium is absent or fails.
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """Return a ``preexec_fn`` that has the child killed when siting dies (Linux), else None."""
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in the forked child
+
+    def preexec() -> None:  # pragma: no cover - runs in the child between fork and exec
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    return preexec
+
+
+@dataclass
+class PdfPrint:
+    """Headless Chromium printing a page to PDF as a child process (:func:`start_pdf`).
+
+    Attributes
+    ----------
+    proc : subprocess.Popen
+        The Chromium process.
+    part : Path
+        Where Chromium writes (``.report.pdf.part`` beside the target), renamed to ``pdf_path`` on success.
+    pdf_path : Path
+        The PDF to produce.
+    deadline : float
+        ``time.monotonic()`` after which the print is stopped.
+    """
+
+    proc: subprocess.Popen[bytes]
+    part: Path
+    pdf_path: Path
+    deadline: float
+
+    def wait(self) -> Path | None:
+        """Wait for the print; return ``pdf_path``, or None with a warning (no file left) when it failed."""
+        try:
+            code = self.proc.wait(timeout=max(self.deadline - time.monotonic(), 0.0))
+        except subprocess.TimeoutExpired:
+            self.cancel()
+            warnings.warn("report.pdf skipped: Chromium did not finish in time; open report.html and print it",
+                          stacklevel=2)
+            return None
+        if code != 0 or not self.part.is_file() or self.part.stat().st_size == 0:
+            self.part.unlink(missing_ok=True)
+            warnings.warn(f"report.pdf skipped: Chromium failed (exit code {code}); open report.html and print it",
+                          stacklevel=2)
+            return None
+        os.replace(self.part, self.pdf_path)
+        return self.pdf_path
+
+    def cancel(self) -> None:
+        """Stop the print and remove what it wrote."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.part.unlink(missing_ok=True)
+
+
+def start_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 90.0) -> PdfPrint | None:
+    """Start printing ``html_path`` to ``pdf_path`` with headless Chromium (offline page, A4 from the CSS).
+
+    Returns the running print (call :meth:`PdfPrint.wait`), or None with a warning saying how to get the
+    PDF when Chromium is absent or cannot start.
     """
     exe = chromium()
     if exe is None:
         warnings.warn("report.pdf skipped: Chromium not found (apt-get install chromium); open report.html and "
                       "print it to PDF", stacklevel=2)
         return None
-    cmd = [exe, *CHROMIUM_ARGS, f"--print-to-pdf={pdf_path}", html_path.resolve().as_uri()]
+    part = pdf_path.with_name(f".{pdf_path.name}.part")
+    cmd = [exe, *CHROMIUM_ARGS, f"--print-to-pdf={part}", html_path.resolve().as_uri()]
     try:
-        subprocess.run(cmd, check=True, capture_output=True, timeout=timeout)
-    except (OSError, subprocess.SubprocessError) as exc:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=_die_with_parent())
+    except OSError as exc:
         warnings.warn(f"report.pdf skipped: Chromium failed ({exc}); open report.html and print it", stacklevel=2)
         return None
-    return pdf_path if pdf_path.is_file() else None
+    return PdfPrint(proc, part, pdf_path, time.monotonic() + timeout)
 
 
-def write_report(folder: Path, summary: dict[str, Any], table: pd.DataFrame, figures: dict[str, Figure]) -> Path:
-    """Write ``report.html`` into ``folder`` and, unless ``SITING_PDF=0``, ``report.pdf``."""
+def write_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 90.0) -> Path | None:
+    """Print ``html_path`` to ``pdf_path`` with headless Chromium and wait for it (see :func:`start_pdf`).
+
+    Returns None (with a warning saying how to get the PDF) when Chromium is absent or fails.
+    """
+    job = start_pdf(html_path, pdf_path, timeout=timeout)
+    return None if job is None else job.wait()
+
+
+def write_html(folder: Path, summary: dict[str, Any], table: pd.DataFrame, figures: Mapping[str, Image]) -> Path:
+    """Write ``report.html`` into ``folder`` (see :func:`report_html`); return its path."""
     path = folder / "report.html"
     path.write_text(report_html(summary, table, figures), encoding="utf-8")
-    if os.environ.get("SITING_PDF", "1") != "0":
-        write_pdf(path, folder / "report.pdf")
+    return path
+
+
+@contextmanager
+def printing(html_path: Path) -> Iterator[None]:
+    """Print ``html_path`` to ``report.pdf`` beside it while the body runs (unless ``SITING_PDF=0``).
+
+    The print starts on entry and is waited for on a normal exit; when the body raises, it is stopped
+    and nothing of it is left.
+    """
+    job = start_pdf(html_path, html_path.with_name("report.pdf")) if pdf_wanted() else None
+    try:
+        yield
+    except BaseException:
+        if job is not None:
+            job.cancel()
+        raise
+    if job is not None:
+        job.wait()
+
+
+def write_report(folder: Path, summary: dict[str, Any], table: pd.DataFrame, figures: Mapping[str, Image]) -> Path:
+    """Write ``report.html`` into ``folder`` and, unless ``SITING_PDF=0``, ``report.pdf`` (waiting for it)."""
+    path = write_html(folder, summary, table, figures)
+    with printing(path):
+        pass
     return path

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,18 +16,21 @@ import pandas as pd
 import shapely
 
 from ._checks import OUTSIDE_AREA
+from ._lazy import lazy_module
 from ._outdir import generator, output_dir
 from ._stats import sort_by_gap
 from ._workbook import coverage_sheets, rounded, site_sheets
 from ._workbook import table as workbook_table
 from .catchments import facility_catchments
-from .excel import write_excel
-from .figures import write_figures
-from .htmlreport import write_report
-from .maps import coverage_map, save_map
 
 if TYPE_CHECKING:  # the writers sit below coverage: they only read a result
+    from . import excel, figures, htmlreport, maps
     from .coverage import CoverageResult
+else:  # loaded when written: no matplotlib without figures, no folium without map.html, no openpyxl without xlsx
+    excel = lazy_module("siting.excel")
+    figures = lazy_module("siting.figures")
+    htmlreport = lazy_module("siting.htmlreport")
+    maps = lazy_module("siting.maps")
 
 #: Above this many counted facilities no per-facility catchments are written (they would swamp the map).
 MAX_CATCHMENTS = 300
@@ -95,18 +99,19 @@ def atomic_dir(out_dir: str | Path, write: Callable[[Path], None], *, overwrite:
     return Path(out_dir)
 
 
-def write_layers(result: CoverageResult, folder: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
-    """Write the GeoPackages; return the service area and the catchments (None when not written).
+def write_layers(result: CoverageResult, folder: Path,
+                 area: gpd.GeoDataFrame | None = None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
+    """Write the GeoPackages of a result; return the service area and the catchments (None when not written).
 
-    They are ``points``, ``facilities``, ``subdistricts`` (when any), ``service_area`` and (up to
-    :data:`MAX_CATCHMENTS` counted facilities) ``catchments`` GeoPackages (each facility's own street area
-    within 5 / 10 / 15 min and the threshold: what ``siting map`` re-draws from).
+    ``points``, ``facilities``, ``subdistricts`` (when any), ``service_area`` (``area`` when given, else
+    computed) and, up to :data:`MAX_CATCHMENTS` counted facilities, ``catchments`` (each facility's own
+    street area within 5 / 10 / 15 min and the threshold: what ``siting map`` re-draws from).
     """
     _writable(result.points).to_file(folder / "points.gpkg", driver="GPKG")
     _writable(result.facilities).to_file(folder / "facilities.gpkg", driver="GPKG")
     if result.subdistricts is not None and len(result.subdistricts):
         _writable(result.subdistricts).to_file(folder / "subdistricts.gpkg", driver="GPKG")
-    area = result.service_area()
+    area = result.service_area() if area is None else area
     area.to_file(folder / "service_area.gpkg", driver="GPKG")
     catchments = None
     if int(result.facilities["snapped"].sum()) <= MAX_CATCHMENTS:
@@ -115,43 +120,83 @@ def write_layers(result: CoverageResult, folder: Path) -> tuple[gpd.GeoDataFrame
     return area, catchments
 
 
+#: What ``reports=False`` leaves out: the figures, report.html / .pdf and report.xlsx (the analysis outputs
+#: for reading; the CSVs, GeoPackages, summary.json and map.html are still written).
+#: (The figure names are those of :data:`siting.figures.FIGURE_FILES`, tested equal.)
+REPORT_FILES = ("coverage_by_subdistrict.png", "walking_times.png", "map.png", "map.pdf", "report.xlsx", "report.html",
+                "report.pdf")
+
+
 def write_coverage(
     result: CoverageResult, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
-    self_contained: bool = True, tiles: bool = True, inputs: Iterable[Any] = (),
+    self_contained: bool = True, tiles: bool = True, inputs: Iterable[Any] = (), reports: bool = True,
 ) -> Path:
     """Write a coverage result into ``out_dir``, atomically (the files: see :func:`coverage_files`)."""
-    return atomic_dir(out_dir, lambda tmp: coverage_files(result, tmp, map_html=map_html,
-                                                          self_contained=self_contained, tiles=tiles),
+    return atomic_dir(out_dir, lambda tmp: coverage_files(result, tmp, map_html=map_html, self_contained=self_contained,
+                                                          tiles=tiles, reports=reports),
                       overwrite=overwrite, inputs=inputs)
 
 
+def skipped_files(*, map_html: bool, reports: bool) -> list[str]:
+    """Return the output files left out by ``map_html=False`` / ``reports=False`` (for ``summary.json``)."""
+    return ([] if map_html else ["map.html"]) + ([] if reports else list(REPORT_FILES))
+
+
 def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = True, self_contained: bool = True,
-                   tiles: bool = True) -> None:
+                   tiles: bool = True, reports: bool = True) -> None:
     """Write a coverage result's files into an existing (temporary) ``folder``.
 
     Files: ``summary.json``, ``subdistricts.csv`` (one row per 街道), ``districts.csv``,
     ``points.gpkg`` (every population point: ``population``, ``subdistrict``, ``walk_min``,
     ``facility_id``, ``covered``, ``status``; WGS84), ``facilities.gpkg``, ``subdistricts.gpkg``
     (polygons with rates, when boundaries were given), ``service_area.gpkg``, ``uncovered_places.csv``,
-    the figures and ``map.html`` (self-contained: works offline).
+    ``map.html`` (self-contained: works offline) and, unless ``reports=False``, the figures, ``report.xlsx``,
+    ``report.html`` and ``report.pdf`` (printed by Chromium while the other files are written).
+    ``summary.json`` lists what was left out under ``skipped``.
     """
     extent = analysed_area(result)
     summary = with_run_facts(result.summary.to_dict(), extent)
+    skipped = skipped_files(map_html=map_html, reports=reports)
+    if skipped:
+        summary["skipped"] = skipped
     (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
     table = rounded(subdistrict_table(result))
     table.to_csv(folder / "subdistricts.csv", index=False, encoding="utf-8-sig")
     rounded(result.by_district).to_csv(folder / "districts.csv", index=False, encoding="utf-8-sig")
-    area, catchments = write_layers(result, folder)
     places = workbook_table(result.uncovered_places())
     places.to_csv(folder / "uncovered_places.csv", index=False, encoding="utf-8-sig")
-    figs = write_figures(folder, result.points, result.facilities, summary=summary, table=table,
-                         subdistricts=result.subdistricts, service_area=area, extent=extent)
-    write_excel(folder / "report.xlsx", coverage_sheets(summary, table, result.facilities, places))
-    write_report(folder, summary, table, figs)
-    if map_html:
-        fmap = coverage_map(result.points, result.facilities, subdistricts=result.subdistricts,
-                            summary=summary, service_area=area, catchments=catchments, tiles=tiles)
-        save_map(fmap, folder / "map.html", self_contained=self_contained)
+    area = result.service_area()
+    drawn = {"points": result.points, "facilities": result.facilities, "subdistricts": result.subdistricts,
+             "service_area": area, "extent": extent}
+    with report_page(folder, summary, table, drawn, enabled=reports):
+        area, catchments = write_layers(result, folder, area)
+        if reports:
+            excel.write_excel(folder / "report.xlsx", coverage_sheets(summary, table, result.facilities, places))
+        if map_html:
+            fmap = maps.coverage_map(result.points, result.facilities, subdistricts=result.subdistricts,
+                                     summary=summary, service_area=area, catchments=catchments, tiles=tiles)
+            maps.save_map(fmap, folder / "map.html", self_contained=self_contained)
+
+
+@contextmanager
+def report_page(folder: Path, summary: dict[str, Any], table: pd.DataFrame, drawn: dict[str, Any], *,
+                enabled: bool = True) -> Iterator[None]:
+    """Write the figures and ``report.html``, then run the body while ``report.pdf`` prints.
+
+    ``drawn``: the keyword arguments of :func:`siting.figures.write_figures` (``points``, ``facilities``,
+    ``subdistricts``, ``service_area``, ``extent``, ``chosen``). The page embeds the PNG files just written
+    (nothing is drawn twice); ``map.pdf`` is saved while Chromium prints. With ``enabled=False`` the body
+    runs alone.
+    """
+    if not enabled:
+        yield
+        return
+    figs = figures.write_figures(folder, summary=summary, table=table, map_pdf=False, **drawn)
+    images = {key: (folder / figures.FIGURE_FILES[key]).read_bytes() for key in figs}
+    html_path = htmlreport.write_html(folder, summary, table, images)
+    with htmlreport.printing(html_path):
+        figures.save_figure(figs["map"], folder / "map.pdf")
+        yield
 
 
 def analysed_area(result: CoverageResult) -> shapely.Geometry:
@@ -248,15 +293,16 @@ def _pad(text: str, width: int) -> str:
 
 
 def write_siting(plan: Any, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
-                 tiles: bool = True, self_contained: bool = True, inputs: Iterable[Any] = ()) -> Path:
+                 tiles: bool = True, self_contained: bool = True, inputs: Iterable[Any] = (),
+                 reports: bool = True) -> Path:
     """Write a site plan (:class:`siting.plan.SitePlan`) into ``out_dir``, atomically (see :func:`siting_files`)."""
     return atomic_dir(out_dir, lambda tmp: siting_files(plan, tmp, map_html=map_html, tiles=tiles,
-                                                        self_contained=self_contained),
+                                                        self_contained=self_contained, reports=reports),
                       overwrite=overwrite, inputs=inputs)
 
 
 def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: bool = True,
-                 self_contained: bool = True) -> None:
+                 self_contained: bool = True, reports: bool = True) -> None:
     """Write a site plan's files into an existing (temporary) ``folder``.
 
     Files: ``candidates.gpkg`` (every candidate: ``gain``, ``share_of_gap``, ``rank``, ``excluded``,
@@ -266,7 +312,8 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: bool 
     (the "after" coverage summary plus the plan's: before/after, exact vs greedy objective, gap,
     status, seconds, feasible, message) and, for ``siting map``, the "after" ``points.gpkg``,
     ``facilities.gpkg`` (new sites have ``source`` "new site"), ``subdistricts.gpkg``,
-    ``service_area.gpkg``, and ``map.html`` (self-contained).
+    ``service_area.gpkg``, and ``map.html`` (self-contained); unless ``reports=False``, the figures and
+    ``report.xlsx`` / ``.html`` / ``.pdf`` as for :func:`coverage_files`.
     """
     after = plan.after
     before = plan.result.summary
@@ -276,25 +323,31 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: bool 
                "sources": list(before.sources or [])}
     extent = analysed_area(after)
     summary = with_run_facts(summary, extent)
+    skipped = skipped_files(map_html=map_html, reports=reports)
+    if skipped:
+        summary["skipped"] = skipped
     chosen = plan.chosen
     (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
-    _writable(plan.candidates).to_file(folder / "candidates.gpkg", driver="GPKG")
-    _writable(chosen).to_file(folder / "chosen.gpkg", driver="GPKG")
     before_after = rounded(plan.before_after)
     before_after.to_csv(folder / "before_after.csv", index=False, encoding="utf-8-sig")
-    area, catchments = write_layers(after, folder)
     table = rounded(subdistrict_table(after))
-    figs = write_figures(folder, after.points, after.facilities, summary=summary, table=table,
-                         subdistricts=after.subdistricts, service_area=area, chosen=chosen, extent=extent)
-    places = workbook_table(after.uncovered_places())
-    write_excel(folder / "report.xlsx", {**coverage_sheets(summary, table, after.facilities, places),
-                                         **site_sheets(chosen, plan.candidates, before_after)})
-    write_report(folder, summary, table, figs)
-    if map_html:
-        usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
-        fmap = coverage_map(after.points, after.facilities, subdistricts=after.subdistricts, summary=summary,
-                            service_area=area, candidates=usable, chosen=chosen, catchments=catchments, tiles=tiles)
-        save_map(fmap, folder / "map.html", self_contained=self_contained)
+    area = after.service_area()
+    drawn = {"points": after.points, "facilities": after.facilities, "subdistricts": after.subdistricts,
+             "service_area": area, "chosen": chosen, "extent": extent}
+    with report_page(folder, summary, table, drawn, enabled=reports):
+        _writable(plan.candidates).to_file(folder / "candidates.gpkg", driver="GPKG")
+        _writable(chosen).to_file(folder / "chosen.gpkg", driver="GPKG")
+        area, catchments = write_layers(after, folder, area)
+        if reports:
+            places = workbook_table(after.uncovered_places())
+            excel.write_excel(folder / "report.xlsx", {**coverage_sheets(summary, table, after.facilities, places),
+                                                       **site_sheets(chosen, plan.candidates, before_after)})
+        if map_html:
+            usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
+            fmap = maps.coverage_map(after.points, after.facilities, subdistricts=after.subdistricts,
+                                     summary=summary, service_area=area, candidates=usable, chosen=chosen,
+                                     catchments=catchments, tiles=tiles)
+            maps.save_map(fmap, folder / "map.html", self_contained=self_contained)
 
 
 def format_siting(plan: Any) -> str:

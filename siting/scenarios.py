@@ -139,12 +139,14 @@ class Comparison:
         """Show the console comparison table."""
         return format_comparison(self)
 
-    def write(self, out: str | Path, *, overwrite: bool = False, map_html: bool = True, tiles: bool = True) -> Path:
+    def write(self, out: str | Path, *, overwrite: bool = False, map_html: bool = True, tiles: bool = True,
+              reports: bool = True) -> Path:
         """Write the output folder (see :func:`siting._scenario_out.write_comparison`), atomically.
 
         ``overwrite`` never replaces a folder holding one of the comparison's input files.
         """
-        return write_comparison(self, out, overwrite=overwrite, map_html=map_html, tiles=tiles, inputs=self.files)
+        return write_comparison(self, out, overwrite=overwrite, map_html=map_html, tiles=tiles, inputs=self.files,
+                                reports=reports)
 
 
 # ------------------------------------------------------------------------------------------------ preparing
