@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .errors import SitingError
 from .settings import Settings
 
 CrsChoice = Annotated[str, typer.Option(help="coordinates: wgs84, gcj02 (Amap/Tencent), bd09 (Baidu)")]
@@ -29,6 +30,7 @@ TilesOpt = Annotated[bool, typer.Option("--tiles/--no-tiles", help="OSM basemap 
                                         "the map's own layers draw offline either way)")]
 CacheOpt = Annotated[Path | None, typer.Option(help="network cache (default ~/.cache/siting)")]
 TYPES_DEFAULT = "center,subcenter,station,village_clinic"
+EXCEL = (".xlsx", ".xls")  # as siting._tables.EXCEL (not imported here: `siting --help` stays light)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +81,10 @@ class InputOptions:
     def load_arguments(self) -> dict[str, Any]:
         """Return the keyword arguments of :func:`siting.pipeline.load_inputs` (settings included)."""
         facilities = self.facilities
-        if facilities is not None and self.facility_sheet:  # what the table reader takes: book.xlsx#SHEET
+        if self.facility_sheet is not None:  # what the table reader takes: book.xlsx#SHEET
+            if facilities is None or facilities.suffix.lower() not in EXCEL:
+                raise SitingError(f"--facility-sheet {self.facility_sheet} needs an Excel workbook (.xlsx/.xls) as "
+                                  f"--facilities; got {facilities or 'none'}")
             facilities = Path(f"{facilities}#{self.facility_sheet}")
         skip = {"facility_sheet", "facility_types", "mode", "speed_kmh", "minutes", "max_snap_m"}
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}

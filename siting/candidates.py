@@ -160,7 +160,7 @@ def generate_candidates(
         ``source`` (``"generated"``).
     """
     if not spacing_m > 0:
-        raise SitingError(f"spacing_m must be > 0, got {spacing_m!r}")
+        raise SitingError(f"`spacing_m` must be > 0, got {spacing_m!r}")
     step = spacing_m / 4.0
     x0, y0, x1, y1 = net.segments_xy()
     seg_len = np.hypot(x1 - x0, y1 - y0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 import re
 import sys
@@ -53,34 +52,40 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 IdsOpt = Annotated[str | None, typer.Option(help="candidate ids, comma-separated")]
 
 
-def _flags() -> dict[str, str]:
-    """Library parameter name → this command line's flag, for every option of every command."""
-    out = {}
-    for command in app.registered_commands:
-        for name in inspect.signature(command.callback).parameters if command.callback else ():
-            out[name] = "--" + name.replace("_", "-")
-    return out
+def _flags(command: str | None = None) -> dict[str, str]:
+    """Library parameter name → flag, for the options of ``siting COMMAND`` (default: of every command).
+
+    Arguments (``SCENARIO_FILE``...) are no flags: a scenario or jobs file's keys keep their names.
+    """
+    commands: dict[str, Any] = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    chosen = [commands[command]] if command is not None else list(commands.values())
+    return {p.name: p.opts[0] for c in chosen for p in c.params
+            if p.param_type_name == "option" and p.name and p.opts[0].startswith("--")}
 
 
-def cli_words(text: str) -> str:
-    """Show the library's parameter names as flags.
+def cli_words(text: str, command: str | None = None) -> str:
+    """Show the library's parameter names as the flags of ``command`` (default: of any command).
 
     ``facility_crs='bd09'`` becomes ``--facility-crs bd09``, ``overwrite=True`` becomes ``--overwrite``
-    and `` `district` `` becomes ``--district``; names that are no option of this command line are kept.
+    and `` `district` `` becomes ``--district``; names that are no option of the command are kept
+    (``siting compare`` says `` `osm` ``: a key of the scenario file, not a flag of ``compare``).
     """
-    flags = _flags()
+    flags = _flags(command)
     text = re.sub(r"\b(\w+)=True\b", lambda m: flags.get(m[1], m[0]), text)
     text = re.sub(r"\b(\w+)=(['\"])(.*?)\2", lambda m: f"{flags[m[1]]} {m[3]}" if m[1] in flags else m[0], text)
     return re.sub(r"`(\w+)`", lambda m: flags.get(m[1], m[0]), text)
 
 
-def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn SitingError into one clear line and exit code 2; show warnings as 'warning:' lines."""
+def _friendly(func: Callable[..., Any], command: str) -> Callable[..., Any]:
+    """Turn SitingError into one clear line and exit code 2; show warnings as 'warning:' lines.
+
+    Both name the library's parameters by the flags of ``siting COMMAND`` (:func:`cli_words`).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-            typer.echo(f"warning: {cli_words(str(message))}", err=True)
+            typer.echo(f"warning: {cli_words(str(message), command)}", err=True)
 
         old = warnings.showwarning
         warnings.showwarning = show
@@ -90,7 +95,7 @@ def _friendly(func: Callable[..., Any]) -> Callable[..., Any]:
                     raise SitingError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
             return func(*args, **kwargs)
         except SitingError as exc:
-            typer.echo(f"error: {cli_words(str(exc))}", err=True)
+            typer.echo(f"error: {cli_words(str(exc), command)}", err=True)
             raise typer.Exit(2) from None
         finally:
             warnings.showwarning = old
@@ -102,7 +107,7 @@ def _command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register ``siting NAME``: option groups spread into flags (:func:`with_groups`), errors as one line."""
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
-        return app.command(name)(_friendly(with_groups(func)))
+        return app.command(name)(_friendly(with_groups(func), name))
 
     return register
 

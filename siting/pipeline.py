@@ -18,7 +18,7 @@ from ._labels import describe_sources, file_year
 from ._validate import closest
 from .coords import normalize_crs
 from .coverage import DEFAULT_TYPES, CoverageResult, compute_coverage
-from .errors import AreaWarning, NetworkError, SitingError
+from .errors import AreaWarning, CRSError, NetworkError, SitingError
 from .facilities import check_offset, facilities_from_osm, facilities_from_place, read_facilities
 from .network import Network
 from .settings import Settings
@@ -72,6 +72,7 @@ def load_inputs(
     notes: list[str] = []
     if (osm is None) == (place is None):
         raise SitingError("give exactly one of `osm` (a file) or `place` (a name)")
+    check_crs(facility_crs=facility_crs, population_crs=population_crs)  # before the (slow) network
     net = network if network is not None else load_network(osm, place, settings, cache_dir)
     check_network(net, allow_broken=allow_broken_network)
     fac = load_facilities(facilities, facility_crs, osm, place, cache_dir, notes)
@@ -96,6 +97,15 @@ def load_inputs(
     sources += [{"what": "街道人口 subdistrict totals", "source": Path(f).name, "year": file_year(f)}
                 for f in sub_files]
     return Inputs(net, fac, pop, bnd, notes, sources)
+
+
+def check_crs(**given: str | None) -> None:
+    """Raise CRSError naming the parameter whose coordinate system is unknown (``facility_crs='xx'``)."""
+    for name, value in given.items():
+        try:
+            normalize_crs(value)
+        except CRSError as exc:
+            raise CRSError(f"`{name}`: {exc}") from None
 
 
 def load_population(population: str | Path | None, population_crs: str, osm: str | Path | None,

@@ -344,7 +344,8 @@ def _check_options(
         known = sorted(set(candidates["subdistrict"].dropna().astype(str)) | set(result.by_subdistrict["subdistrict"]))
         matched = {_match(str(g), known, "quota for unknown 街道"): int(q) for g, q in quotas.items()}
     if target is not None and (k is not None or matched):
-        raise ModelError("give k / quotas (the best k sites) or a target (the fewest sites reaching it), not both")
+        raise ModelError("give `k` / `quotas` (the best k sites) or a `target` (the fewest sites reaching it), "
+                         "not both")
     if target is None and k is None and not matched:
         k = 5
     if target is None:

@@ -54,13 +54,13 @@ class Settings:
         for name in ("speed_kmh", "minutes", "max_snap_m"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value):
-                raise SitingError(f"{name} must be a finite number, got {value}")
+                raise SitingError(f"`{name}` must be a finite number, got {value}")
         if not (self.speed_kmh and self.speed_kmh > 0):
-            raise SitingError(f"speed_kmh must be positive, got {self.speed_kmh}")
+            raise SitingError(f"`speed_kmh` must be positive, got {self.speed_kmh}")
         if not self.minutes > 0:
-            raise SitingError(f"minutes must be positive, got {self.minutes}")
+            raise SitingError(f"`minutes` must be positive, got {self.minutes}")
         if not self.max_snap_m > 0:
-            raise SitingError(f"max_snap_m must be positive, got {self.max_snap_m}")
+            raise SitingError(f"`max_snap_m` must be positive, got {self.max_snap_m}")
 
     @property
     def network_type(self) -> str:

@@ -102,7 +102,7 @@ def check_k(k: int, allowed: np.ndarray, n_locked: int) -> int:
     """Return ``k`` when it is ≥ 0, no more than the usable candidates and at least the locked sites."""
     n, n_ok = len(allowed), int(allowed.sum())
     if k < 0:
-        raise ModelError(f"k must be ≥ 0, got {k}")
+        raise ModelError(f"`k` must be ≥ 0, got {k}")
     if k > n_ok:
         raise ModelError(f"k = {k} but only {n_ok} candidates are usable ({n} minus {n - n_ok} forbidden)")
     if n_locked > k:

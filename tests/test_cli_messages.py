@@ -1,0 +1,95 @@
+"""What a hostile planner types gets one clear ``error:`` line naming the flag of the command run.
+
+The library names its parameters (`` `minutes` ``, ``facility_crs``); the CLI shows the flags of the
+command being run, and only those: ``siting compare`` reports a scenario file's keys (`` `osm` ``) as
+keys, not as flags it does not have.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import siting.pipeline
+from siting import network
+from siting.cli import app, cli_words
+from siting.errors import CRSError, SitingError
+from siting.settings import Settings
+
+runner = CliRunner()
+
+
+def _fail(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the network was built")
+
+
+def test_cli_words_uses_the_flags_of_the_command_run() -> None:
+    said = "give exactly one of `osm` (a file) or `place` (a name)"
+    assert cli_words(said, "coverage") == "give exactly one of --osm (a file) or --place (a name)"
+    assert cli_words(said, "compare") == said  # keys of the scenario file: compare has no --osm
+    assert cli_words("`out` /x is the home folder", "compare") == "--out /x is the home folder"
+    assert cli_words("`k` must be ≥ 0", "site") == "--k must be ≥ 0"
+    assert cli_words("`k` must be ≥ 0", "coverage") == "`k` must be ≥ 0"
+    assert cli_words("`scenario_file` and `jobs_file`") == "`scenario_file` and `jobs_file`"  # arguments: no flags
+
+
+def test_compare_reports_scenario_keys_as_keys(tmp_path: Path) -> None:
+    scenario = tmp_path / "plans.yaml"
+    scenario.write_text("name: x\nbaseline:\n  minutes: 15\nscenarios:\n  - name: a\n    minutes: 10\n",
+                        encoding="utf-8")
+    result = runner.invoke(app, ["compare", str(scenario), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "give exactly one of `osm` (a file) or `place`" in result.output, result.output
+    assert "--osm" not in result.output and "--place" not in result.output
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    (["--minutes", "-3"], "--minutes must be positive, got -3.0"),
+    (["--max-snap-m", "0"], "--max-snap-m must be positive, got 0.0"),
+    (["--speed-kmh", "-1"], "--speed-kmh must be positive, got -1.0"),
+    (["--population-crs", "gcj2"], "--population-crs: unknown coordinate system 'gcj2'"),
+    (["--facility-crs", "baidu09"], "--facility-crs: unknown coordinate system 'baidu09'"),
+    (["--facility-sheet", "S1"], "--facility-sheet S1 needs an Excel workbook (.xlsx/.xls) as --facilities; got "),
+])
+def test_bad_options_named_by_their_flag_before_the_network(tiny_job, monkeypatch, extra, said) -> None:
+    work, args = tiny_job
+    monkeypatch.setattr(network.Network, "from_osm", _fail)
+    for command in ("coverage", "site", "access"):
+        result = runner.invoke(app, [command, *args[1:], *extra, "--out", str(work / "out")])
+        assert result.exit_code == 2, result.output
+        assert f"error: {said}" in result.output, result.output
+        assert "Traceback" not in result.output and result.output.count("error:") == 1
+        assert not (work / "out").exists()
+
+
+def test_facility_sheet_without_facilities(tiny_job) -> None:
+    work, args = tiny_job
+    args = [a for a in args if a != "--facilities" and not a.endswith("fac.csv")]
+    result = runner.invoke(app, [*args, "--facility-sheet", "S1", "--out", str(work / "out")])
+    assert result.exit_code == 2 and "error: --facility-sheet S1 needs an Excel workbook" in result.output
+    assert "got none" in result.output
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    (["--k", "2", "--target", "0.9"], "give --k / --quotas (the best k sites) or a --target (the fewest sites"),
+    (["--spacing-m", "0"], "--spacing-m must be > 0, got 0.0"),
+    (["--k", "-1"], "--k must be ≥ 0, got -1"),
+])
+def test_siting_options_named_by_their_flag(tiny_job, extra, said) -> None:
+    work, args = tiny_job
+    result = runner.invoke(app, ["site", *args[1:], "--everywhere", *extra, "--out", str(work / "out")])
+    assert result.exit_code == 2, result.output
+    assert f"error: {said}" in result.output, result.output
+    assert not (work / "out").exists()
+
+
+def test_python_api_names_the_parameters(tiny_job) -> None:
+    with pytest.raises(SitingError, match="^`minutes` must be positive"):
+        Settings(minutes=-3)
+    with pytest.raises(SitingError, match="^`max_snap_m` must be a finite number"):
+        Settings(max_snap_m=float("nan"))
+    work, _ = tiny_job
+    with pytest.raises(CRSError, match="^`facility_crs`: unknown coordinate system 'xx'"):
+        siting.pipeline.load_inputs(osm=work / "none.osm", facility_crs="xx")
