@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 
 from ._osm import read_osm_features
+from ._utm import utm_crs
 from .errors import InputFileError, SitingError
 
 #: OSM ``building`` values counted as homes (explicit residential types only).
@@ -54,7 +55,7 @@ def population_from_buildings(path: str | Path, *, floor_area_per_resident: floa
         raise InputFileError(f"{path}: no residential buildings (building={'|'.join(sorted(RESIDENTIAL_BUILDINGS))})")
     tagged = feats["tags"].map(lambda t: _levels(t.get("building:levels"))).to_numpy(dtype=float)
     levels = np.where(np.isnan(tagged), default_levels, tagged)
-    area = feats.geometry.to_crs(feats.estimate_utm_crs()).area.to_numpy()
+    area = feats.geometry.to_crs(utm_crs(feats)).area.to_numpy()
     out = gpd.GeoDataFrame({
         "osm_type": feats["osm_type"].to_numpy(), "osm_id": feats["osm_id"].to_numpy(),
         "name": feats["name"].to_numpy(), "building": feats["tags"].map(lambda t: t["building"]).to_numpy(),

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._utm import utm_crs
+
 #: Prefix of the notes that hold warnings about data outside the analysed area (summary.json only; the
 #: console says how many there are).
 OUTSIDE_AREA = "outside the analysed area: "
@@ -29,7 +31,7 @@ def _rows(frame: pd.DataFrame, mask: np.ndarray, limit: int = 8) -> str:
 
 
 def _metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    return gdf.to_crs(gdf.estimate_utm_crs())
+    return gdf.to_crs(utm_crs(gdf))
 
 
 def explode_multipoints(gdf: gpd.GeoDataFrame, path: object, id_columns: Sequence[str],
@@ -135,7 +137,7 @@ def check_boundaries(gdf: gpd.GeoDataFrame, names: pd.Series, path: object) -> g
         warnings.warn(f"{path}: {int(invalid.sum())} invalid (e.g. self-intersecting) polygon(s) repaired, "
                       f"keeping all their area: {listed}", stacklevel=3)
     series = gpd.GeoSeries(geoms, crs=gdf.crs)
-    metric = series.to_crs(series.estimate_utm_crs()).to_numpy()
+    metric = series.to_crs(utm_crs(series)).to_numpy()
     tree = shapely.STRtree(metric)
     left, right = tree.query(metric, predicate="overlaps")
     pairs = [(a, b) for a, b in zip(left, right, strict=True) if a < b]

@@ -15,21 +15,13 @@ import numpy as np
 import pandas as pd
 
 from ._mapstyle import (
-    ABSOLUTE_CLASSES,
     ATTRIBUTION,
     BOX_STYLE,
-    COVERED_COLOR,
-    FACILITY_STYLE,
-    MODE_LABEL,
-    NO_DATA,
     OSM_TILES,
     PAGE_CSS,
-    STATUS_LABEL,
-    TARGET_CLASSES,
     Attribution,
     choropleth_legend,
     collection,
-    fill,
     geometry,
     grid,
     legend_html,
@@ -38,6 +30,16 @@ from ._mapstyle import (
     radii,
     summary_html,
     tooltip,
+)
+from ._palette import (
+    ABSOLUTE_CLASSES,
+    COVERED_COLOR,
+    FACILITY_STYLE,
+    MODE_LABEL,
+    NO_DATA,
+    STATUS_LABEL,
+    TARGET_CLASSES,
+    fill,
 )
 from ._status import Status
 

@@ -15,8 +15,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 
 from . import _labels
-from ._mapstyle import COVERED_COLOR, FACILITY_STYLE, NO_DATA, STATUS_LABEL, TARGET_CLASSES, fill
+from ._palette import COVERED_COLOR, FACILITY_STYLE, NO_DATA, STATUS_LABEL, TARGET_CLASSES, fill
 from ._status import Status
+from ._utm import utm_crs
 
 MARKERS = {"center": "s", "subcenter": "D", "station": "o", "village_clinic": "^", "kiosk": "o", "hospital": "P"}
 
@@ -54,7 +55,7 @@ def north_arrow(ax: Any) -> None:
 def draw_map(fig: Figure, points: Any, facilities: Any, *, subdistricts: Any, summary: dict[str, Any],
              service_area: Any, chosen: Any, extent: Any) -> None:
     """Draw the map into ``fig``: one axes in UTM metres (true scale bar), legend, title, credits."""
-    crs = points.estimate_utm_crs()
+    crs = utm_crs(points)
     ax = fig.add_subplot()
     ax.set_aspect("equal")
     target = summary.get("target")

@@ -22,6 +22,7 @@ from . import routing
 from ._osm import read_osm_features
 from ._status import Status
 from ._tables import read_points
+from ._utm import utm_crs
 from .demand import assign_areas
 from .errors import ColumnError, SitingError
 from .facilities import NAME_COLUMNS, NOT_A_FACILITY, _ids, _points
@@ -326,7 +327,7 @@ def label_candidates(cand: gpd.GeoDataFrame, streets: gpd.GeoDataFrame | None = 
     out = cand.copy()
     near = pd.Series([None] * len(out), index=out.index, dtype=object)
     if streets is not None and len(streets) and len(out):
-        utm = out.estimate_utm_crs()
+        utm = utm_crs(out)
         lines = streets.to_crs(utm)
         tree = shapely.STRtree(lines.geometry.to_numpy())
         pts = out.geometry.to_crs(utm).to_numpy()

@@ -16,6 +16,7 @@ import shapely
 from ._checks import explode_multipoints
 from ._osm import read_osm_features
 from ._tables import read_points
+from ._utm import utm_crs
 from .coords import normalize_crs, to_wgs84
 from .errors import ColumnError, CRSError, GeocodeError, SitingError
 from .network import default_cache_dir
@@ -135,7 +136,7 @@ def _points(geom: gpd.GeoSeries) -> gpd.GeoSeries:
     """Points stay; lines/polygons become their centroid computed in the local UTM CRS (WGS84 out)."""
     if len(geom) == 0 or (geom.geom_type == "Point").all():
         return geom
-    utm = geom.estimate_utm_crs()
+    utm = utm_crs(geom)
     return geom.to_crs(utm).centroid.to_crs("EPSG:4326").where(geom.geom_type != "Point", geom)
 
 
@@ -347,7 +348,7 @@ def check_offset(points_wgs84: gpd.GeoSeries, reference: gpd.GeoSeries | shapely
     pts = pts[pts.notna() & ~pts.is_empty]
     if len(pts) == 0:
         return None
-    utm = pts.estimate_utm_crs()
+    utm = utm_crs(pts)
     aligned = isinstance(reference, gpd.GeoSeries) and reference.index.equals(gpd.GeoSeries(points_wgs84).index)
     if isinstance(reference, gpd.GeoSeries):
         ref = reference if reference.crs is not None else reference.set_crs("EPSG:4326")

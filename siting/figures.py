@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 
-from ._mapstyle import NO_DATA, TARGET_CLASSES, fill
+from ._palette import NO_DATA, TARGET_CLASSES, fill
 from ._staticmap import draw_map
 from ._stats import WITHIN_MINUTES, sort_by_gap, walk_time_stats
 from ._status import Status
