@@ -3,13 +3,12 @@ monotonicity, capacity defaults, travel-time distributions, regions; and the REA
 
 from __future__ import annotations
 
-import warnings
-
 import access as pysal_access  # PySAL's `access` (dev extra): the independent implementation
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SAMPLE, expected_warnings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -61,8 +60,7 @@ def _pysal(fac, place, minutes, supply, demand, decay):
     dem = pd.DataFrame({"id": [f"p{i}" for i in range(len(demand))], "pop": demand})
     sup = pd.DataFrame({"id": [f"f{j}" for j in range(len(supply))], "cap": supply})
     cost = pd.DataFrame({"origin": [f"p{i}" for i in place], "dest": [f"f{j}" for j in fac], "cost": minutes})
-    with warnings.catch_warnings():  # PySAL's own pandas deprecation warnings
-        warnings.simplefilter("ignore")
+    with expected_warnings((DeprecationWarning, "The inplace keyword in DataFrame.set_index")):  # PySAL's pandas use
         a = pysal_access.Access(demand_df=dem, demand_index="id", demand_value="pop", supply_df=sup, supply_index="id",
                                 supply_value="cap", cost_df=cost, cost_origin="origin", cost_dest="dest",
                                 cost_name="cost")
@@ -200,8 +198,7 @@ def test_real_xuhui_access(shanghai, repo_root, tmp_path) -> None:
     from siting.pipeline import load_inputs, run_coverage
 
     s = shanghai
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(*SAMPLE):
         inputs = load_inputs(
             osm=s / "osm/shanghai_center_overpass_roads.osm", facilities=s / "facilities/xuhui_chc_healthxuhui.csv",
             facility_crs="bd09", population=s / "population/lianjia_xiaoqu_shanghai_2018_bd09.json",

@@ -3,7 +3,6 @@ coverage itself confirms: reach sets = coverage of a facility placed there; "aft
 
 from __future__ import annotations
 
-import warnings
 from itertools import combinations
 
 import geopandas as gpd
@@ -11,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import SAMPLE, expected_warnings
 from shapely.geometry import box
 
 import siting
@@ -154,8 +154,7 @@ def test_exclusions_with_reasons(tiny):
 def xuhui(shanghai, tmp_path_factory):
     """The README's inputs: northern Xuhui streets, 13 centres (BD-09), Lianjia 小区 weighted by the census."""
     s = shanghai
-    with warnings.catch_warnings():  # the sample's known limits (off-extract centres, areas without 小区)
-        warnings.simplefilter("ignore")
+    with expected_warnings(*SAMPLE):  # the sample's known limits (off-extract centres, areas without 小区)
         inputs = siting.load_inputs(
             osm=s / "osm" / "shanghai_center_overpass_roads.osm",
             facilities=s / "facilities" / "xuhui_chc_healthxuhui.csv", facility_crs="bd09",

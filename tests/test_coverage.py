@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import geopandas as gpd
 import numpy as np
 import pytest
+from conftest import OFF_NETWORK, SAMPLE, expected_warnings
 
 from siting import demand
 from siting.coverage import OUTSIDE, compute_coverage
@@ -18,8 +17,7 @@ from siting.settings import Settings
 @pytest.fixture(scope="module")
 def xuhui(shanghai, tmp_path_factory):
     cache = tmp_path_factory.mktemp("cache")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(*SAMPLE):
         net = Network.from_osm(shanghai / "osm/shanghai_center_overpass_roads.osm", cache_dir=cache)
         fac = read_facilities(shanghai / "facilities/xuhui_chc_healthxuhui.csv", crs="bd09")
         bnd = demand.read_boundaries(shanghai / "boundaries/shanghai_subdistricts_osm_8districts.geojson")
@@ -31,8 +29,7 @@ def xuhui(shanghai, tmp_path_factory):
 
 
 def run(net, fac, pop, bnd, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(OFF_NETWORK):
         return compute_coverage(net, fac, pop, kw.pop("settings", Settings()), boundaries=bnd, **kw)
 
 

@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import EMPTY_AREAS, OUTSIDE_AREAS, REPEATED_ROWS, UNTOTALLED_AREAS, expected_warnings
 from pyproj import Geod
 from shapely.geometry import Point, box
 
@@ -27,7 +28,8 @@ PROVENANCE_COUNTS = {"徐汇区": 1053, "长宁区": 914, "静安区": 1032, "�
 
 @pytest.fixture(scope="module")
 def xiaoqu(shanghai: Path) -> gpd.GeoDataFrame:
-    return demand.read_population(shanghai / LIANJIA, crs="bd09")
+    with expected_warnings(REPEATED_ROWS):
+        return demand.read_population(shanghai / LIANJIA, crs="bd09")
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +123,7 @@ def test_no_totals_counts_locations(joined: gpd.GeoDataFrame, census: pd.DataFra
     located = demand.prepare_population(joined)
     assert located.attrs["unit"] == "locations" and (located["population"] == 1).all()
     assert located["population"].sum() == 12_277
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(EMPTY_AREAS, OUTSIDE_AREAS):  # 8 districts outside the sample, points outside Shanghai
         residents = demand.prepare_population(joined, census)
     assert residents.attrs["unit"] == "residents"
     assert residents.loc[residents["district"] == "黄浦区", "population"].sum() == pytest.approx(662_030)
@@ -163,7 +164,8 @@ def test_population_column_detection(tmp_path: Path) -> None:
 
 
 def test_polygon_population_file(test_data: Path) -> None:
-    pts = demand.read_population(test_data / "demand_polygons.geojson")
+    with pytest.warns(UserWarning, match=r".*2 population polygon\(s\) exceed 0.25 km² .*spread_polygons=True"):
+        pts = demand.read_population(test_data / "demand_polygons.geojson")
     polygons = gpd.read_file(test_data / "demand_polygons.geojson")
     assert (pts.geom_type == "Point").all()
     assert pts["population"].tolist() == [1200.0, 800.5] and pts["name"].tolist() == ["康健新村", "L-shaped block"]
@@ -219,8 +221,7 @@ def test_weighting_warnings_proportional_and_rescale(areas: gpd.GeoDataFrame) ->
     assert out["population"].tolist()[:3] == [500.0, 500.0, 600.0]
     assert np.isnan(out["population"].iloc[3]) and np.isnan(out["population"].iloc[4])
     pts["households"] = [1, 3, 2, 1, 1]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(EMPTY_AREAS, UNTOTALLED_AREAS, OUTSIDE_AREAS):  # the three checked above
         prop = demand.weight_by_census(pts, totals, level="subdistrict", weight_column="households")
         again = demand.rescale_to_totals(prop.assign(population=prop["population"] * 7), totals,
                                          level="subdistrict")

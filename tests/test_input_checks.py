@@ -193,7 +193,8 @@ def test_missing_node_references_are_counted_and_a_broken_network_refused(tmp_pa
     broken, _ = _caught(Network.from_osm, _cut_off(tmp_path), cache_dir=tmp_path / "c2")
     with pytest.raises(NetworkError, match=r"33% of the network's nodes \(30\).*15 node ref.*allow_broken_network="):
         check_network(broken)
-    check_network(broken, allow_broken=True)
+    with pytest.warns(UserWarning, match=r".*15 node reference\(s\) of its ways are missing"):
+        check_network(broken, allow_broken=True)
 
 
 # -- item 18: an empty type filter names the types
@@ -261,6 +262,13 @@ def test_notebooks_do_not_silence_warnings_wholesale(repo_root):
     for path in (repo_root / "notebooks").glob("*.ipynb"):
         text = path.read_text(encoding="utf-8")
         assert 'simplefilter(\\"ignore\\")' not in text and "filterwarnings(\\\"ignore\\\")" not in text, path.name
+
+
+def test_tests_do_not_silence_warnings_wholesale(repo_root):
+    """Tests ignore a warning by category and message (conftest.expected_warnings), never every warning."""
+    wholesale = re.compile(r'simplefilter\(\s*"ignore"|filterwarnings\(\s*"ignore::|filterwarnings\(\s*"ignore"\s*\)')
+    for path in (repo_root / "tests").glob("*.py"):
+        assert not wholesale.search(path.read_text(encoding="utf-8")), path.name
 
 
 # -- item 24: districts / 街道 with residents and no facility at all

@@ -177,7 +177,7 @@ def test_time_limit_honoured_on_a_hard_instance():
     assert fewest.bound <= fewest.objective <= fewest.greedy_solution.k and fewest.feasible
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:Constructing LpVariable:DeprecationWarning")  # PuLP 3 on its 4.0 API
 def test_from_sparse_equals_spopt_mclp():
     spopt_locate = pytest.importorskip("spopt.locate")
     pulp = pytest.importorskip("pulp")

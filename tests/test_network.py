@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-import warnings
 
 import numpy as np
 import pytest
+from conftest import NETWORK_SPLIT, expected_warnings
 
 from siting.errors import InputFileError, NetworkError
 from siting.network import Network
@@ -35,9 +35,7 @@ def test_walk_filter_keeps_footway_drops_foot_no_motorway_building(tiny):
 
 
 def test_bike_filter_respects_oneway_and_drops_footway(tiny):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        net = Network.from_osm(tiny, "bike", cache=False)
+    net = Network.from_osm(tiny, "bike", cache=False)
     pairs = _pairs(net)
     assert (1, 5) not in pairs  # footway is not in osmnx's bike network
     assert (3, 9) in pairs  # foot=no does not concern bikes
@@ -106,8 +104,7 @@ def test_real_central_shanghai(shanghai):
 @pytest.mark.realdata
 def test_real_campus_footways(shanghai):
     path = shanghai / "osm/shanghai_tongji_siping_campus_export.osm"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(NETWORK_SPLIT):
         walk = Network.from_osm(path, "walk", cache=False)
     import osmium
 
@@ -119,8 +116,7 @@ def test_real_campus_footways(shanghai):
 
 
 def test_pbf_reading(helsinki_pbf):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(NETWORK_SPLIT):
         net = Network.from_osm(helsinki_pbf, "walk", cache=False)
     assert net.crs == "EPSG:32635"
     assert net.info["ways_highway"] == 2650
@@ -129,8 +125,7 @@ def test_pbf_reading(helsinki_pbf):
 
 @pytest.mark.realdata
 def test_real_shu_campus(shanghai):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(NETWORK_SPLIT):
         net = Network.from_osm(shanghai / "osm/shanghai_shu_baoshan_campus_export.osm", "walk", cache=False)
     # PROVENANCE: 1,035 graph nodes, largest component 1,001 (all highway ways, consecutive nodes)
     assert 900 < net.n_nodes <= 1035

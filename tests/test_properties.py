@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from conftest import NETWORK_SPLIT, expected_warnings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -32,8 +33,7 @@ def random_network(draw):
     oneway = rng.random(len(u)) < draw(st.floats(0, 0.5))
     if not keep.any():
         keep[0] = True
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(NETWORK_SPLIT):
         net = Network.from_projected(np.arange(n * m), x, y, u[keep], v[keep], oneway[keep], crs="EPSG:32651")
     k_fac = draw(st.integers(1, 4))
     k_home = draw(st.integers(1, 15))
@@ -154,9 +154,11 @@ def test_fuzz_file_readers_raise_only_siting_errors(tmp_path_factory, content, s
     readers = [lambda p: Network.from_osm(p, cache=False)] if suffix.startswith(".osm") else [
         read_facilities, read_population, read_boundaries]
     for reader in readers:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
                 reader(path)
-        except SitingError:
-            pass
+            except SitingError:
+                pass
+        # garbage in: a SitingError or a user-facing warning (siting's, or pyogrio's "more than one layer")
+        assert all(issubclass(w.category, UserWarning) for w in caught), [str(w.message) for w in caught]

@@ -13,7 +13,7 @@ import json
 import shlex
 
 import pytest
-from conftest import equal_shares, readme_commands
+from conftest import SAMPLE, equal_shares, expected_warnings, readme_commands
 from typer.testing import CliRunner
 
 from siting.cli import app
@@ -66,14 +66,15 @@ def test_main_job_unchanged(cli_args, tmp_path):
 def test_python_path_unchanged(shanghai, tmp_path):
     s = shanghai
     settings = Settings()
-    inputs = load_inputs(
-        osm=s / "osm/shanghai_center_overpass_roads.osm", facilities=s / "facilities/xuhui_chc_healthxuhui.csv",
-        facility_crs="bd09", population=s / "population/lianjia_xiaoqu_shanghai_2018_bd09.json",
-        population_crs="bd09", census=s / "population/shanghai_district_population_census.csv",
-        boundaries=s / "boundaries/shanghai_subdistricts_osm_8districts.geojson", district="徐汇区",
-        settings=settings, cache_dir=tmp_path,
-    )
-    result = run_coverage(inputs, settings)
+    with expected_warnings(*SAMPLE):
+        inputs = load_inputs(
+            osm=s / "osm/shanghai_center_overpass_roads.osm", facilities=s / "facilities/xuhui_chc_healthxuhui.csv",
+            facility_crs="bd09", population=s / "population/lianjia_xiaoqu_shanghai_2018_bd09.json",
+            population_crs="bd09", census=s / "population/shanghai_district_population_census.csv",
+            boundaries=s / "boundaries/shanghai_subdistricts_osm_8districts.geojson", district="徐汇区",
+            settings=settings, cache_dir=tmp_path,
+        )
+        result = run_coverage(inputs, settings)
     _check_coverage(result.summary.to_dict())
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import NETWORK_SPLIT, expected_warnings
 from pyproj import Transformer
 
 from siting import routing
@@ -40,9 +39,7 @@ def walk(test_data):
 
 @pytest.fixture(scope="module")
 def bike(test_data):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return Network.from_osm(test_data / "walk_tiny.osm", "bike", cache=False)
+    return Network.from_osm(test_data / "walk_tiny.osm", "bike", cache=False)
 
 
 def one(net, home, fac):
@@ -134,8 +131,7 @@ def _oracle_graph(net, fsnap, hsnap):
 
 @pytest.mark.realdata
 def test_oracle_against_networkx_on_real_extract(shanghai):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(NETWORK_SPLIT):
         net = Network.from_osm(shanghai / "osm/shanghai_center_overpass_roads.osm", "walk", cache=False)
     rng = np.random.default_rng(7)
     x0, x1 = np.percentile(net.x, [20, 80])

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
+from conftest import NETWORK_SPLIT, REPEATED_ROWS, expected_warnings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -41,8 +40,7 @@ def probe_points(net: Network, rng: np.random.Generator, n: int, pad: float) -> 
 
 @pytest.fixture(scope="module")
 def central(shanghai):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(NETWORK_SPLIT):
         return Network.from_osm(shanghai / "osm/shanghai_center_overpass_roads.osm", cache=False)
 
 
@@ -56,7 +54,8 @@ def test_identical_to_strtree_on_real_extract(central, max_dist):
 @pytest.mark.realdata
 def test_real_homes_identical_and_mostly_decided_without_the_strtree(central, shanghai):
     """The real residents of the sample: same answer, and the grid (not the fallback) decides them."""
-    homes = read_population(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json", "bd09")
+    with expected_warnings(REPEATED_ROWS):
+        homes = read_population(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json", "bd09")
     pts = homes.geometry.to_crs(central.crs).centroid.get_coordinates()
     x, y = pts["x"].to_numpy(), pts["y"].to_numpy()
     assert_same(central, x, y, 500.0)
@@ -74,8 +73,7 @@ def grid_network(side: int, jitter: float, drop: float, seed: int) -> Network:
     v = np.concatenate([idx[1:, :].ravel(), idx[:, 1:].ravel()])
     keep = rng.random(len(u)) >= drop
     keep[0] = True
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(NETWORK_SPLIT):
         return Network.from_projected(np.arange(side * side), x, y, u[keep], v[keep], crs="EPSG:32651")
 
 

@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPEATED_ROWS, SUBDISTRICT_TOTALS, expected_warnings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
@@ -118,8 +119,7 @@ def test_every_known_total_kept(counts: list[int], known: list[float], mask: lis
     xu = sum(v for d, _, v in rows if d == "徐汇区") + extra
     yp = sum(v for d, _, v in rows if d == "杨浦区") + extra
     districts = pd.DataFrame({"area": ["徐汇区", "杨浦区"], "population": [xu, yp]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(SUBDISTRICT_TOTALS):
         out = totals.spread_top_down(_points(counts), names, _table(rows), districts)
     by_sub = out.groupby("subdistrict")["population"].sum()
     for _, s, v in rows:
@@ -146,12 +146,14 @@ def test_read_subdistrict_totals_labels_source(tmp_path: Path) -> None:
 
 @pytest.mark.realdata
 def test_real_xuhui_estimate_and_yangpu_census_kept(shanghai: Path) -> None:
-    pts = demand.read_population(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json", crs="bd09")
+    with expected_warnings(REPEATED_ROWS):
+        pts = demand.read_population(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json", crs="bd09")
     bnd = demand.read_boundaries(shanghai / "boundaries/shanghai_subdistricts_osm_8districts.geojson")
     census = demand.read_census(shanghai / "population/shanghai_district_population_census.csv")
     table = totals.read_all([shanghai / XUHUI_EST, shanghai / YANGPU_CENSUS])
     assert set(table.groupby("population_source").size().items()) == {("estimate", 13), ("census", 23)}
-    with pytest.warns(UserWarning, match="青浦区 \\(11\\)"):
+    with pytest.warns(UserWarning, match="青浦区 \\(11\\)"), \
+            pytest.warns(UserWarning, match="the 街道 totals of 杨浦 sum to 1,242,600 .* the 街道 totals are kept"):
         out = totals.spread_top_down(demand.assign_areas(pts, bnd), bnd, table, census)
     by_sub = out.groupby("subdistrict")["population"].sum()
     raw = pd.read_csv(shanghai / XUHUI_EST)
