@@ -9,11 +9,10 @@ last bit but for a few (one unit in the last place).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import shapely
+from conftest import NETWORK_SPLIT, REPEATED_ROWS, expected_warnings
 from test_snapping import grid_network, probe_points
 
 from siting import routing
@@ -92,8 +91,7 @@ def strtree_pick(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float) ->
 
 @pytest.mark.realdata
 def test_rule_agrees_with_the_strtree_pick_on_the_real_extract(shanghai):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with expected_warnings(NETWORK_SPLIT, REPEATED_ROWS):
         net = Network.from_osm(shanghai / "osm/shanghai_center_overpass_roads.osm", cache=False)
         homes = read_population(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json", "bd09")
     rng = np.random.default_rng(7)
