@@ -286,7 +286,10 @@ def same_segment_pairs(net: Network, sources: Snap, targets: Snap) -> tuple[np.n
     segment can be shorter and is added separately (one-way segments only allow u → v).
     """
     src_ok = np.flatnonzero(sources.ok)
+    shared = np.zeros(net.n_edges, bool)
+    shared[sources.seg[src_ok]] = True
     tgt_ok = np.flatnonzero(targets.ok)
+    tgt_ok = tgt_ok[shared[targets.seg[tgt_ok]]]  # only targets on a source's segment: few to sort
     order = tgt_ok[np.argsort(targets.seg[tgt_ok], kind="stable")]
     segs = targets.seg[order]
     lo = np.searchsorted(segs, sources.seg[src_ok], side="left")
