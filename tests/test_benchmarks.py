@@ -22,3 +22,15 @@ def test_benchmarks_ci_size(repo_root, tmp_path, shanghai):
         assert row["ours_s"] is not None and row["ours_s"] > 0, row
     coverage = [r for r in rows if r["case"].startswith("coverage")]
     assert len(coverage) == 3 and all(r["ok"] for r in coverage)
+
+
+def test_coverage_against_a_git_revision(repo_root):
+    """``bench_coverage_before`` imports another revision beside this one; against HEAD's own package the
+    results are identical (and the comparison says so)."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.bench_coverage_before", "HEAD", "--n", "2000",
+                           "--repeat", "1", "--kind", "jitter"], cwd=repo_root, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    row = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert row["kind"] == "jitter" and row["before_s"] > 0 and row["now_s"] > 0
+    assert row["points_identical"] and row["summary_identical"] and row["tables_identical"], row
