@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import _validate
 from .coords import CRS_ALIASES
@@ -23,6 +23,8 @@ FILE_KEYS = ("path", "crs")
 FACILITY_KEYS = ("id", "name", "type", "lon", "lat", "crs")
 RESIDENT_KEYS = ("name", "population", "lon", "lat", "crs")
 POSITION_KEYS = ("lon", "lat", "crs", "name")
+T = TypeVar("T")  # the inline point type of `_points`
+
 #: The name of the unedited run in every table.
 BASELINE = "baseline"
 
@@ -99,37 +101,32 @@ class FileSpec:
     crs: str = "wgs84"
 
 
-@dataclass(frozen=True)
-class NewFacility:
-    """One facility added inline (``id`` defaults to ``<scenario>:<n>``)."""
+@dataclass(frozen=True, kw_only=True)
+class Position:
+    """Where a moved facility goes (``name`` optionally renames it, e.g. its new address).
+
+    Also the place of the other inline points of a scenario file: ``lon``/``lat`` in ``crs``, and a ``name``.
+    """
 
     lon: float
     lat: float
     crs: str = "wgs84"
     name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewFacility(Position):
+    """One facility added inline (``id`` defaults to ``<scenario>:<n>``)."""
+
     type: str = "station"
     id: str | None = None
 
 
-@dataclass(frozen=True)
-class NewResidents:
+@dataclass(frozen=True, kw_only=True)
+class NewResidents(Position):
     """Residents added at one point (a new housing estate)."""
 
-    lon: float
-    lat: float
     population: float
-    crs: str = "wgs84"
-    name: str | None = None
-
-
-@dataclass(frozen=True)
-class Position:
-    """Where a moved facility goes (``name`` optionally renames it, e.g. its new address)."""
-
-    lon: float
-    lat: float
-    crs: str = "wgs84"
-    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -156,18 +153,20 @@ def file_value(w: Where, key: str, value: object) -> FileSpec:
     return FileSpec(w.path(key, value))
 
 
-def _lonlat(w: Where, key: str, data: Mapping[str, Any]) -> tuple[float, float, str]:
+def _place(w: Where, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the checked ``lon``, ``lat``, ``crs`` and ``name`` of an inline point (the fields of `Position`)."""
     for k in ("lon", "lat"):
         if k not in data:
             raise w.error(key, f"missing `{k}` (each point needs lon, lat and optionally crs)")
     lon = w.number(f"{key}.lon", data["lon"], low=-180, high=180)
     lat = w.number(f"{key}.lat", data["lat"], low=-90, high=90)
-    return lon, lat, w.crs(f"{key}.crs", data.get("crs"))
+    name = None if data.get("name") is None else str(data["name"])
+    return {"lon": lon, "lat": lat, "crs": w.crs(f"{key}.crs", data.get("crs")), "name": name}
 
 
 def _as_dict(obj: object) -> Mapping[str, Any] | object:
     """Already parsed objects back to their mapping form (parsing is idempotent)."""
-    if isinstance(obj, NewFacility | NewResidents | Position):
+    if isinstance(obj, Position):
         return {k: v for k, v in obj.__dict__.items() if v is not None}
     return obj
 
@@ -181,42 +180,41 @@ def _items(value: object) -> list[Any]:
     return [value]
 
 
-def facilities_value(w: Where, value: object) -> tuple[NewFacility | FileSpec, ...]:
-    out: list[NewFacility | FileSpec] = []
+def _points(w: Where, value: object, name: str, allowed: Sequence[str], what: str,
+            build: Callable[[int, str, Mapping[str, Any], dict[str, Any]], T]) -> tuple[T | FileSpec, ...]:
+    """Return the entries of ``value``: checked files, and inline points made by ``build(n, key, data, place)``."""
+    out: list[T | FileSpec] = []
     for i, item in enumerate(_items(value), start=1):
         item = _as_dict(item)
-        key = f"add[{i}]"
+        key = f"{name}[{i}]"
         if isinstance(item, str | Path | FileSpec) or (isinstance(item, Mapping) and "path" in item):
             out.append(file_value(w, key, item))
-            continue
-        data = w.keys(item, FACILITY_KEYS, key, "an added facility")
-        lon, lat, crs = _lonlat(w, key, data)
+        else:
+            data = w.keys(item, allowed, key, what)
+            out.append(build(i, key, data, _place(w, key, data)))
+    return tuple(out)
+
+
+def facilities_value(w: Where, value: object) -> tuple[NewFacility | FileSpec, ...]:
+    def facility(i: int, key: str, data: Mapping[str, Any], place: dict[str, Any]) -> NewFacility:
         try:
             kind = normalize_type(data.get("type", "station"))
         except ColumnError:
             raise w.error(f"{key}.type", f"unknown facility type {data.get('type')!r}"
                                          f"{closest(data.get('type'), FACILITY_TYPES)}") from None
         fid = data.get("id")
-        out.append(NewFacility(lon, lat, crs, None if data.get("name") is None else str(data["name"]), kind,
-                               f"{w.scenario}:{i}" if fid is None else str(fid)))
-    return tuple(out)
+        return NewFacility(**place, type=kind, id=f"{w.scenario}:{i}" if fid is None else str(fid))
+
+    return _points(w, value, "add", FACILITY_KEYS, "an added facility", facility)
 
 
 def residents_value(w: Where, value: object) -> tuple[NewResidents | FileSpec, ...]:
-    out: list[NewResidents | FileSpec] = []
-    for i, item in enumerate(_items(value), start=1):
-        item = _as_dict(item)
-        key = f"add_population[{i}]"
-        if isinstance(item, str | Path | FileSpec) or (isinstance(item, Mapping) and "path" in item):
-            out.append(file_value(w, key, item))
-            continue
-        data = w.keys(item, RESIDENT_KEYS, key, "added residents")
-        lon, lat, crs = _lonlat(w, key, data)
+    def residents(_: int, key: str, data: Mapping[str, Any], place: dict[str, Any]) -> NewResidents:
         if "population" not in data:
             raise w.error(key, "missing `population` (residents at this point)")
-        pop = w.number(f"{key}.population", data["population"], low=-1e-12)
-        out.append(NewResidents(lon, lat, pop, crs, None if data.get("name") is None else str(data["name"])))
-    return tuple(out)
+        return NewResidents(**place, population=w.number(f"{key}.population", data["population"], low=-1e-12))
+
+    return _points(w, value, "add_population", RESIDENT_KEYS, "added residents", residents)
 
 
 def moves_value(w: Where, value: object) -> tuple[tuple[str, Position], ...]:
@@ -232,8 +230,7 @@ def moves_value(w: Where, value: object) -> tuple[tuple[str, Position], ...]:
         if isinstance(pos, Sequence) and not isinstance(pos, str) and len(pos) == 2:
             pos = {"lon": pos[0], "lat": pos[1]}
         data = w.keys(pos, POSITION_KEYS, key, "a new position")
-        lon, lat, crs = _lonlat(w, key, data)
-        out.append((str(fid), Position(lon, lat, crs, None if data.get("name") is None else str(data["name"]))))
+        out.append((str(fid), Position(**_place(w, key, data))))
     return tuple(out)
 
 

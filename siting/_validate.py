@@ -125,10 +125,8 @@ def suggest(name: object, known: Iterable[object]) -> str:
 
     Parameters
     ----------
-    name : object
-        A mistyped name or id.
-    known : iterable
-        The valid names.
+    name, known
+        As in :func:`closest`: a mistyped name or id, and the valid names.
 
     Returns
     -------

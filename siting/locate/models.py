@@ -17,6 +17,7 @@ import pandas as pd
 
 from .._validate import check_rate
 from ..errors import ModelError
+from .base import LocateModel
 from .certify import certify_coverage, certify_sites, final_status, sites_mip
 from .greedy import (
     Spec,
@@ -41,12 +42,6 @@ __all__ = [
     "MaximalCoverage",
     "MinimumSites",
 ]
-
-
-def _problem(reach: Any, weights: Any, kwargs: dict[str, Any]) -> SitingProblem:
-    """Build a `SitingProblem` from ``reach``/``weights``, popping its own keyword arguments out of ``kwargs``."""
-    fields = ("covered0", "groups", "candidate_groups", "candidate_ids")
-    return SitingProblem(reach, weights, **{f: kwargs.pop(f) for f in fields if f in kwargs})
 
 
 def marginal_gain(problem: SitingProblem) -> np.ndarray:
@@ -146,7 +141,7 @@ def _greedy_target(
         feasible=not short, message=msg, capacity=capacity,
     )
 
-class MaximalCoverage:
+class MaximalCoverage(LocateModel):
     r"""Maximal covering location problem (Church & ReVelle 1974) with existing coverage, quotas, locks.
 
     With :math:`I` the points not yet covered (weights :math:`w_i`), :math:`J` the candidates,
@@ -198,34 +193,9 @@ class MaximalCoverage:
         quotas: Mapping[str, int] | None = None,
         capacity: float | None = None,
     ) -> None:
-        self.problem, self.k, self.quotas, self.capacity = problem, k, quotas, capacity
-        self.locked, self.forbidden = list(locked), list(forbidden)
+        super().__init__(problem, locked=locked, forbidden=forbidden, capacity=capacity)
+        self.k, self.quotas = k, quotas
         self.spec = make_spec(problem, k, self.locked, self.forbidden, quotas, need_k=True)
-
-    @classmethod
-    def from_sparse(cls, reach: Any, weights: Any, k: int | None = None, **kwargs: Any) -> MaximalCoverage:
-        """Build the model from a sparse reach matrix and residents per point.
-
-        Parameters
-        ----------
-        reach : scipy.sparse matrix, shape (n_candidates, n_points)
-            ``reach[j, i]`` is 1 when candidate ``j`` reaches point ``i``.
-        weights : array, shape (n_points,)
-            Residents at each point.
-        k : int, optional
-            Number of new sites.
-        **kwargs
-            ``covered0``, ``groups``, ``candidate_groups`` and ``candidate_ids`` go to `SitingProblem`,
-            the rest (``locked``, ``forbidden``, ``quotas``, ``capacity``) to the model.
-
-        Returns
-        -------
-        MaximalCoverage
-            The model, not yet solved.
-        """
-        return cls(_problem(reach, weights, kwargs), k, **kwargs)
-
-    from_reach = from_sparse  # the name used before siting.locate
 
     def solve(
         self, time_limit: float = 60.0, mip_rel_gap: float = 0.0, options: Mapping[str, Any] | None = None
@@ -261,13 +231,10 @@ class MaximalCoverage:
         status = final_status(sol.gap, mip_rel_gap, status)
         sol.seconds, sol.status = time.perf_counter() - t0, status
         sol.message = f"{sol.k} sites cover {100 * sol.coverage_rate:.1f} % ({status}, gap {sol.gap or 0:.3%})"
-        self.solution, self.objective, self.mip_gap, self.bound = sol, sol.objective, sol.gap, sol.bound
-        self.gap, self.bound_source = sol.gap, sol.bound_source
-        self.status, self.solve_seconds, self.chosen = status, run_s, sol.chosen
-        return self
+        return self.keep(sol, sol.objective, run_s)
 
 
-class MinimumSites:
+class MinimumSites(LocateModel):
     r"""Fewest new sites lifting coverage to a target, district-wide and/or in every 街道.
 
     With the notation of `MaximalCoverage`, :math:`W` all residents, :math:`W_g` / :math:`C_{0,g}`
@@ -310,35 +277,10 @@ class MinimumSites:
     ) -> None:
         if target is None and per_group_target is None:
             raise ModelError("give a target share (district-wide) and/or per_group_target")
-        self.problem, self.capacity = problem, capacity
+        super().__init__(problem, locked=locked, forbidden=forbidden, capacity=capacity)
         self.target, self.per_group_target = target, per_group_target
-        self.locked, self.forbidden = list(locked), list(forbidden)
         self.spec = make_spec(problem, None, self.locked, self.forbidden, None, need_k=False)
         self.targets = targets(problem, target, per_group_target)
-
-    @classmethod
-    def from_sparse(cls, reach: Any, weights: Any, target: float | None = None, **kwargs: Any) -> MinimumSites:
-        """Build the model from a sparse reach matrix and residents per point.
-
-        Parameters
-        ----------
-        reach : scipy.sparse matrix, shape (n_candidates, n_points)
-            ``reach[j, i]`` is 1 when candidate ``j`` reaches point ``i``.
-        weights : array, shape (n_points,)
-            Residents at each point.
-        target : float, optional
-            District-wide share to reach.
-        **kwargs
-            As in `MaximalCoverage.from_sparse` (``per_group_target`` goes to the model).
-
-        Returns
-        -------
-        MinimumSites
-            The model, not yet solved.
-        """
-        return cls(_problem(reach, weights, kwargs), target, **kwargs)
-
-    from_reach = from_sparse  # the name used before siting.locate
 
     def solve(
         self, time_limit: float = 60.0, mip_rel_gap: float = 0.0, options: Mapping[str, Any] | None = None
@@ -386,9 +328,5 @@ class MinimumSites:
             sol.message = describe(short, verb, sol.k, "best")
         else:
             sol.message = f"{sol.k} sites reach the target ({status}, gap {gap or 0:.3%})"
-        self.solution, self.objective, self.mip_gap, self.bound = sol, sol.k, gap, sol.bound
-        self.gap, self.bound_source = gap, source
-        self.status, self.solve_seconds, self.chosen = status, run_s, sol.chosen
-        self.feasible, self.message = sol.feasible, sol.message
-        return self
+        return self.keep(sol, sol.k, run_s)
 
