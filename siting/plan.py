@@ -299,6 +299,8 @@ def plan_sites(
         Unknown or excluded locked/forbidden ids, k or quotas above the usable candidates, quotas
         for 街道 that hold no candidate (with the closest name).
     """
+    if per_subdistrict and target is None:
+        raise ModelError("`per_subdistrict` needs a `target` (the share every 街道 must reach)")
     k, quotas, locked_ids, forbidden_ids = _check_options(result, candidates, k, target, quotas, locked, forbidden)
     t0 = time.perf_counter()
     problem = problem_from_result(result, candidates, progress=progress)

@@ -21,6 +21,9 @@ from ._reproject import points_xy
 from ._segindex import SegmentIndex, fraction
 from .network import Network
 
+#: Most cells of one search's dense (sources × window nodes) distance array: 128 MB; more sources are split.
+DENSE_CELLS = 1 << 24
+
 
 @dataclass
 class Snap:
@@ -344,7 +347,8 @@ def reach_matrix(
     path no longer than ``limit`` never leaves that window (network distance ≥ straight-line
     distance), so the result is exact, and the work is local: 10,000 candidates on a
     1,000,000-node grid stay in seconds and memory in megabytes (``benchmarks/``). ``chunk`` caps
-    the sources per search (default: a cell's sources). Only hits within the limit are stored.
+    the sources per search (default: a cell's sources, fewer when their dense distance array would
+    exceed ``DENSE_CELLS``). Only hits within the limit are stored.
     """
     n_src, n_tgt = len(sources), len(targets)
     graph, virt = _augmented(net, sources, reverse=True)
@@ -378,7 +382,7 @@ def reach_matrix(
         cand_t = tbuck.around(cx, cy)
         ta, tb = pos[a[cand_t]], pos[b[cand_t]]
         members_arr = np.asarray(members)
-        step = chunk or len(members_arr)
+        step = chunk or max(1, min(len(members_arr), DENSE_CELLS // max(len(window), len(cand_t), 1)))
         for s0 in range(0, len(members_arr), step):
             srcs = members_arr[s0:s0 + step]
             dist = dijkstra(local, directed=True, indices=pos[virt[srcs]], limit=limit)

@@ -93,3 +93,10 @@ def test_python_api_names_the_parameters(tiny_job) -> None:
     work, _ = tiny_job
     with pytest.raises(CRSError, match="^`facility_crs`: unknown coordinate system 'xx'"):
         siting.pipeline.load_inputs(osm=work / "none.osm", facility_crs="xx")
+
+
+def test_per_subdistrict_needs_a_target(tiny_job) -> None:
+    """It was ignored without --target: the run went on as a choose-5 plan and failed on k instead."""
+    work, args = tiny_job
+    result = runner.invoke(app, ["site", *args[1:], "--everywhere", "--per-subdistrict", "--out", str(work / "out")])
+    assert result.exit_code == 2 and "error: --per-subdistrict needs a --target" in result.output, result.output
