@@ -99,19 +99,6 @@ class CoverageSummary:
             del out["seconds"], out["network_cache"]
         return out
 
-    # Read-only mapping view (``summary["coverage_rate"]``, ``{**summary}``) for code written against the
-    # former dict; new code reads the attributes.
-    def __getitem__(self, key: str) -> Any:
-        return self.to_dict()[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """Return ``to_dict()[key]``, or ``default``."""
-        return self.to_dict().get(key, default)
-
-    def keys(self) -> Any:
-        """Return the keys of `to_dict`."""
-        return self.to_dict().keys()
-
     @classmethod
     def field_names(cls) -> list[str]:
         """Return the keys of `to_dict`, in order."""

@@ -134,10 +134,14 @@ def test_fuzz_table_readers_raise_only_siting_errors(tmp_path_factory, text, crs
     path = tmp_path_factory.mktemp("fz") / "in.csv"
     path.write_text(text, encoding="utf-8")
     for reader in (read_facilities, read_population):
-        try:
-            reader(path, crs)
-        except SitingError:
-            pass
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                reader(path, crs)
+            except SitingError:
+                pass
+        # garbage in: a SitingError or a user-facing warning (e.g. repeated rows), never another kind
+        assert all(issubclass(w.category, UserWarning) for w in caught), [str(w.message) for w in caught]
 
 
 @FUZZ
