@@ -68,9 +68,11 @@ def _children_cpu() -> float:
 
 
 def timed(args: list[str], env: dict[str, str], label: str = "") -> float:
+    """Run ``python ARGS`` in the folder above ``PYTHONPATH`` (not the checkout: ``-c`` puts the working folder
+    first on ``sys.path``, which would run the checkout's siting on both sides); return its wall time."""
     t0, c0 = time.perf_counter(), _children_cpu()
-    subprocess.run([sys.executable, *args], env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run([sys.executable, *args], env=env, cwd=Path(env["PYTHONPATH"]).parent, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     CPU.setdefault(label, []).append(_children_cpu() - c0)
     return time.perf_counter() - t0
 
@@ -105,6 +107,9 @@ class Sides:
         self.base = None if base is None else {**os.environ, "PYTHONPATH": str(base),
                                                "SITING_CACHE_DIR": str(tmp / "cache-base")}
         self.peer = f"code before (commit {BASELINE})" if self.base else FLOOR
+        for env in (self.ours, self.base):
+            if env is not None:
+                _check_tree(env)
 
     def ours_time(self, args: list[str], label: str) -> float:
         return timed([*SITING, *args], self.ours, label)
@@ -113,6 +118,14 @@ class Sides:
         if self.base is None:
             return timed(["-c", "import geopandas"], self.ours, label)
         return timed([*SITING, *args], self.base, label)
+
+
+def _check_tree(env: dict[str, str]) -> None:
+    """Make sure a side imports siting from its own tree (not from the checkout or the installed copy)."""
+    where = subprocess.run([sys.executable, "-c", "import siting; print(siting.__file__)"], env=env, check=True,
+                           cwd=Path(env["PYTHONPATH"]).parent, capture_output=True, text=True).stdout.strip()
+    if not Path(where).is_relative_to(env["PYTHONPATH"]):
+        raise RuntimeError(f"siting imported from {where}, not from {env['PYTHONPATH']}")
 
 
 def alternate(repeat: int, ours: Callable[[], float], peer: Callable[[], float]) -> tuple[float, float]:
