@@ -21,6 +21,7 @@ import siting
 from siting._scenario_out import read_excel_table
 from siting.cli import app
 from siting.pipeline import Inputs
+from siting.report import REPORT_FILES
 from siting.scenarios import BASELINE, Scenario, prepare
 
 LON0, LAT0 = 121.44, 31.20
@@ -253,3 +254,19 @@ def test_a_from_chain_equals_the_same_edits_in_one_scenario(order, split, mode):
     two, once = comp.runs["two"].result, comp.runs["at_once"].result
     assert two.summary.population_covered == once.summary.population_covered
     assert (two.points["walk_min"].to_numpy() == once.points["walk_min"].to_numpy()).all()
+
+
+def test_no_report_leaves_out_comparison_xlsx_and_each_runs_reports(tmp_path):
+    """compare --no-report (``reports=False``): the same folders, less the workbook, figures and report pages."""
+    comp = siting.compare(grid_inputs(), [Scenario("close", close=["f1"]),
+                                          Scenario("sites", site={"k": 1, "spacing_m": 150})],
+                          settings=siting.Settings(minutes=5))
+    full = comp.write(tmp_path / "full", tiles=False, map_html=False)
+    lean = comp.write(tmp_path / "lean", tiles=False, map_html=False, reports=False)
+    assert (full / "comparison.xlsx").is_file() and not (lean / "comparison.xlsx").exists()
+    for folder in ("baseline", "close", "sites"):
+        written = {p.name for p in (full / folder).iterdir()}
+        kept = {p.name for p in (lean / folder).iterdir()}
+        skipped = json.loads((lean / folder / "summary.json").read_text(encoding="utf-8"))["skipped"]
+        assert kept == written - set(REPORT_FILES) and "report.html" in written, folder
+        assert skipped == ["map.html", *REPORT_FILES]
