@@ -110,7 +110,9 @@ class SegmentIndex:
     def level(self, k: int) -> SegmentGrid:
         while len(self.levels) <= k:
             radius = self.r0 * 4 ** len(self.levels)
-            self.levels.append(SegmentGrid(self.x0, self.y0, self.x1, self.y1, radius=radius, u=self.u, v=self.v))
+            like = self.levels[0] if self.levels else None
+            self.levels.append(SegmentGrid(self.x0, self.y0, self.x1, self.y1, radius=radius, u=self.u, v=self.v,
+                                           like=like))
         return self.levels[k]
 
     def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
@@ -150,19 +152,36 @@ class SegmentGrid:
         exceed ``MAX_CELLS``).
     u, v : ndarray, optional
         The segments' end nodes, to settle ties at one node; without them every tie is undecided.
+    like : SegmentGrid, optional
+        A grid of the same segments (another level), whose per-segment arrays are reused.
     """
 
+    x0: np.ndarray
+    y0: np.ndarray
+    x1: np.ndarray
+    y1: np.ndarray
+    dx: np.ndarray
+    dy: np.ndarray
+    ll: np.ndarray
+    inv_ll: np.ndarray
+    bounds: tuple[float, float, float, float]
+
     def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, radius: float,
-                 u: np.ndarray | None = None, v: np.ndarray | None = None) -> None:
-        self.x0, self.y0 = np.asarray(x0, float), np.asarray(y0, float)
-        self.x1, self.y1 = np.asarray(x1, float), np.asarray(y1, float)
-        self.dx, self.dy = self.x1 - self.x0, self.y1 - self.y0
+                 u: np.ndarray | None = None, v: np.ndarray | None = None, like: SegmentGrid | None = None) -> None:
         self.u, self.v = u, v
-        ll = self.ll = self.dx * self.dx + self.dy * self.dy
-        self.inv_ll = np.divide(1.0, ll, out=np.zeros_like(ll), where=ll > 0)
-        length = np.sqrt(ll)
-        xmin, xmax = float(min(self.x0.min(), np.min(x1))), float(max(self.x0.max(), np.max(x1)))
-        ymin, ymax = float(min(self.y0.min(), np.min(y1))), float(max(self.y0.max(), np.max(y1)))
+        if like is not None:  # another level of the same segments: their arrays once for all levels
+            self.x0, self.y0, self.x1, self.y1 = like.x0, like.y0, like.x1, like.y1
+            self.dx, self.dy, self.ll, self.inv_ll, self.bounds = like.dx, like.dy, like.ll, like.inv_ll, like.bounds
+        else:
+            self.x0, self.y0 = np.asarray(x0, float), np.asarray(y0, float)
+            self.x1, self.y1 = np.asarray(x1, float), np.asarray(y1, float)
+            self.dx, self.dy = self.x1 - self.x0, self.y1 - self.y0
+            self.ll = self.dx * self.dx + self.dy * self.dy
+            self.inv_ll = np.divide(1.0, self.ll, out=np.zeros_like(self.ll), where=self.ll > 0)
+            self.bounds = (float(min(self.x0.min(), self.x1.min())), float(max(self.x0.max(), self.x1.max())),
+                           float(min(self.y0.min(), self.y1.min())), float(max(self.y0.max(), self.y1.max())))
+        length = np.sqrt(self.ll)
+        xmin, xmax, ymin, ymax = self.bounds
         self.radius = float(radius)
         cell = 2.0 * self.radius
         span = max(xmax - xmin, ymax - ymin) + 2 * cell
@@ -231,7 +250,7 @@ class SegmentGrid:
             uncertain[finite[~on_grid]] = True
         idx = finite[on_grid]
         cell = gx[on_grid].astype(np.int64) * self.ny + gy[on_grid].astype(np.int64)
-        order = np.argsort(cell, kind="stable")  # neighbours together: the gathers stay in cache
+        order = np.argsort(cell)  # neighbours together: the gathers stay in cache (each point on its own)
         idx, cell = idx[order], cell[order]
         count = np.diff(self.lists.indptr)[cell]
         long = count > MAX_LIST  # a few far points in coarse cells: here; many (odd data): the STRtree
