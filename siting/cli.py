@@ -71,6 +71,8 @@ def cli_words(text: str, command: str | None = None) -> str:
     (``siting compare`` says `` `osm` ``: a key of the scenario file, not a flag of ``compare``).
     """
     flags = _flags(command)
+    if "cdn" in flags:  # `siting map --cdn` is the library's self_contained=False
+        text = text.replace("self_contained=False", flags["cdn"])
     text = re.sub(r"\b(\w+)=True\b", lambda m: flags.get(m[1], m[0]), text)
     text = re.sub(r"\b(\w+)=(['\"])(.*?)\2", lambda m: f"{flags[m[1]]} {m[3]}" if m[1] in flags else m[0], text)
     return re.sub(r"`(\w+)`", lambda m: flags.get(m[1], m[0]), text)

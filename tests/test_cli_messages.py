@@ -100,3 +100,9 @@ def test_per_subdistrict_needs_a_target(tiny_job) -> None:
     work, args = tiny_job
     result = runner.invoke(app, ["site", *args[1:], "--everywhere", "--per-subdistrict", "--out", str(work / "out")])
     assert result.exit_code == 2 and "error: --per-subdistrict needs a --target" in result.output, result.output
+
+
+def test_self_contained_false_is_cdn_for_siting_map() -> None:
+    said = "`pip install django-js-lib-leaflet` or save with self_contained=False"
+    assert cli_words(said, "map") == "`pip install django-js-lib-leaflet` or save with --cdn"
+    assert cli_words(said, "coverage") == said  # coverage has no --cdn (its way out is --no-map)
