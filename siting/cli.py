@@ -49,7 +49,7 @@ else:  # loaded on first use, so that `siting --help` does not import the scient
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="15-minute walking coverage and siting of community health facilities (OpenStreetMap).")
 
-IdsOpt = Annotated[str | None, typer.Option(help="candidate ids, comma-separated")]
+IdsOpt = Annotated[list[str] | None, typer.Option(help="candidate ids, comma-separated (repeatable)")]
 
 
 def _flags(command: str | None = None) -> dict[str, str]:
@@ -235,8 +235,9 @@ def access_cmd(
     _done(output, _access_out.format_access(res), t0)
 
 
-def _split(ids: str | None) -> list[str]:
-    return [i.strip() for i in ids.split(",") if i.strip()] if ids else []
+def _split(ids: list[str] | None) -> list[str]:
+    """Return the ids of every ``--lock`` / ``--forbid`` given (each comma-separated), in order."""
+    return [i.strip() for text in ids or [] for i in text.split(",") if i.strip()]
 
 
 @_command("map")

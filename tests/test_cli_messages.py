@@ -106,3 +106,12 @@ def test_self_contained_false_is_cdn_for_siting_map() -> None:
     said = "`pip install django-js-lib-leaflet` or save with self_contained=False"
     assert cli_words(said, "map") == "`pip install django-js-lib-leaflet` or save with --cdn"
     assert cli_words(said, "coverage") == said  # coverage has no --cdn (its way out is --no-map)
+
+
+def test_lock_given_twice_locks_both(tiny_job) -> None:
+    """`--lock a --lock b` locked only b (the last), silently; now both (as `--lock a,b`)."""
+    work, args = tiny_job
+    result = runner.invoke(app, ["site", *args[1:], "--everywhere", "--k", "1", "--lock", "nosuch1", "--lock", "gen:1",
+                                 "--out", str(work / "out")])
+    assert result.exit_code == 2 and "error: locked site 'nosuch1' is not a candidate id" in result.output, \
+        result.output
