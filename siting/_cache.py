@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import time
@@ -16,6 +17,27 @@ T = TypeVar("T")
 #: What an unreadable cache file raises while loading (truncated, garbled, empty, a key missing).
 UNREADABLE = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, IndexError, TypeError)
 _STALE_S = 3600.0
+
+
+def default_cache_dir() -> Path:
+    """Return ``$SITING_CACHE_DIR``, else ``~/.cache/siting``."""
+    return Path(os.environ.get("SITING_CACHE_DIR", Path.home() / ".cache" / "siting"))
+
+
+def cache_folder(cache_dir: str | Path | None, *parts: str) -> Path:
+    """Return a folder of the cache (``cache_dir`` or :func:`default_cache_dir`), e.g. ``osmnx-http``."""
+    return Path(cache_dir or default_cache_dir()).joinpath(*parts)
+
+
+def cache_path(cache_dir: str | Path | None, kind: str, key: str) -> Path:
+    """Return the npz file of a cached network: ``networks/<kind>/<key>.npz`` in the cache folder."""
+    return cache_folder(cache_dir, "networks", kind) / f"{key}.npz"
+
+
+def file_digest(path: str | Path) -> str:
+    """Return the sha256 (hex) of a file's bytes, read in 1 MiB chunks. Raises OSError."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def read_cached(path: Path | None, load: Callable[[Path], T]) -> T | None:

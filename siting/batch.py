@@ -9,7 +9,6 @@ table (``status`` "failed", ``error``) and does not stop the others.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from tqdm import tqdm
 
+from ._cache import file_digest
 from ._jobs import Task, read_jobs
 from ._scenario_file import read_scenario_file
 from ._workbook import rounded
@@ -118,14 +118,10 @@ def network_builds() -> dict[str, dict[str, int]]:
 
 
 def _sha256(path: str) -> str:
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+        return file_digest(path)
     except OSError:
         return f"unreadable:{path}"  # Network.from_osm names the problem
-    return h.hexdigest()
 
 
 def run_task(task: Task, out_root: str, compare: Callable[..., Any] | None = None) -> list[dict[str, Any]]:

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._cache import cache_folder
 from ._checks import explode_multipoints
 from ._osm import read_osm_features
 from ._tables import read_points
 from ._utm import utm_crs
 from .coords import normalize_crs, to_wgs84
 from .errors import ColumnError, CRSError, GeocodeError, SitingError
-from .network import default_cache_dir
 
 #: Every facility type, from the most to the least specific primary-care level.
 FACILITY_TYPES = ("center", "subcenter", "station", "village_clinic", "kiosk", "hospital", "other")
@@ -183,7 +183,7 @@ def facilities_from_place(query: str, *, cache_dir: str | Path | None = None) ->
     import osmnx as ox
     from osmnx._errors import InsufficientResponseError
 
-    ox.settings.cache_folder = str((Path(cache_dir) if cache_dir else default_cache_dir()) / "osmnx-http")
+    ox.settings.cache_folder = str(cache_folder(cache_dir, "osmnx-http"))
     try:
         raw = ox.features_from_place(query, tags=ONLINE_TAGS)
     except InsufficientResponseError:

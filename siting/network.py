@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,18 +16,14 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components
 
-from ._cache import atomic_write, read_cached, write_cached
+from ._cache import atomic_write, cache_folder, cache_path, file_digest, read_cached, write_cached
+from ._graphs import csr_min, hull_candidates
 from ._osmnet import graph_to_segments, read_osm_ways
 from ._validate import check_file
 from .errors import GeocodeError, NetworkError
 from .settings import MODES
 
 CACHE_VERSION = "2"
-
-
-def default_cache_dir() -> Path:
-    """``$SITING_CACHE_DIR``, else ``~/.cache/siting``."""
-    return Path(os.environ.get("SITING_CACHE_DIR", Path.home() / ".cache" / "siting"))
 
 
 def utm_crs(lon: float, lat: float) -> CRS:
@@ -90,7 +85,7 @@ class Network:
         w = np.concatenate([self.length, self.length[two]])
         if reverse:
             src, dst = dst, src
-        return _csr_min(src, dst, w, self.n_nodes)
+        return csr_min(src, dst, w, self.n_nodes)
 
     def segments_xy(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(x0, y0, x1, y1) arrays of every segment."""
@@ -118,11 +113,11 @@ class Network:
         Points outside it are "outside the network extent": the extract does not describe their
         streets, so they are left out of coverage rates (and reported), not counted as uncovered.
         Cached (and prepared for fast point tests); the hull is shapely's, computed on the nodes
-        that can be its vertices (:func:`_hull_candidates`), so it is the same polygon.
+        that can be its vertices (:func:`siting._graphs.hull_candidates`), so it is the same polygon.
         """
         hull = self.__dict__.get("_extent")
         if hull is None:
-            keep = _hull_candidates(self.x, self.y)
+            keep = hull_candidates(self.x, self.y)
             hull = shapely.convex_hull(shapely.multipoints(np.column_stack([self.x[keep], self.y[keep]])))
             shapely.prepare(hull)
             self.__dict__["_extent"] = hull
@@ -252,8 +247,8 @@ class Network:
         """
         path = check_file(path, "OSM")
         network_type = _network_type(mode)
-        key = _sha256(path) + f"-{network_type}-v{CACHE_VERSION}"
-        cached = _cache_path(cache_dir, "osm", key) if cache else None
+        key = file_digest(path)[:32] + f"-{network_type}-v{CACHE_VERSION}"
+        cached = cache_path(cache_dir, "osm", key) if cache else None
         net = read_cached(cached, cls.load)
         if net is not None:
             net.info["cache"] = "hit"
@@ -318,12 +313,12 @@ class Network:
         network_type = _network_type(mode)
         text = query.wkt if kind == "polygon" else json.dumps(query, ensure_ascii=False, sort_keys=True)
         key = hashlib.sha256(f"{kind}:{text}".encode()).hexdigest()[:32] + f"-{network_type}-v{CACHE_VERSION}"
-        cached = _cache_path(cache_dir, "online", key) if cache else None
+        cached = cache_path(cache_dir, "online", key) if cache else None
         net = read_cached(cached, cls.load)
         if net is not None:
             net.info["cache"] = "hit"
             return net
-        http_cache = (Path(cache_dir) if cache_dir else default_cache_dir()) / "osmnx-http"
+        http_cache = cache_folder(cache_dir, "osmnx-http")
         ox.settings.use_cache = cache
         ox.settings.cache_folder = str(http_cache)
         # keep the tags that make a one-way street two-way for bikes (osmnx's own rule ignores them)
@@ -377,61 +372,3 @@ def _network_type(mode: str) -> str:
     if mode in {"walk", "bike"}:
         return mode
     raise NetworkError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-
-
-def _hull_candidates(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Return the mask of the points that may be convex-hull vertices (Akl–Toussaint).
-
-    That is all but those lying strictly inside (by 1 mm) the octagon of the extreme points in 8 directions.
-    """
-    keep = np.ones(len(x), bool)
-    if len(x) < 16:
-        return keep
-    s, d = x + y, x - y
-    corners = [np.argmin(y), np.argmax(d), np.argmax(x), np.argmax(s), np.argmax(y), np.argmin(d),
-               np.argmin(x), np.argmin(s)]  # counter-clockwise, from the south
-    inside = np.ones(len(x), bool)
-    for a, b in zip(corners, corners[1:] + corners[:1], strict=True):
-        ex, ey = x[b] - x[a], y[b] - y[a]
-        norm = float(np.hypot(ex, ey))
-        if norm == 0:
-            continue
-        inside &= ex * (y - y[a]) - ey * (x - x[a]) > 1e-3 * norm
-    keep[inside] = False
-    keep[corners] = True
-    return keep
-
-
-def _csr_min(src: np.ndarray, dst: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
-    """CSR matrix keeping the *shortest* of parallel arcs (scipy would sum duplicates).
-
-    scipy's counting-sort conversion builds it; the few parallel arcs (a one-way and a two-way street
-    between the same nodes), found because the matrix has fewer entries than arcs, then get their
-    shortest length instead of the sum.
-    """
-    # csgraph treats stored zeros as edges; keep a tiny positive length so nothing is lost either way.
-    w = np.maximum(w, 1e-9)
-    mat = sp.csr_matrix((w, (src, dst)), shape=(n, n))
-    if mat.nnz < len(src):
-        count = sp.csr_matrix((np.ones(len(src), np.int32), (src, dst)), shape=(n, n))  # same layout as mat
-        where = np.flatnonzero(count.data > 1)
-        row = np.searchsorted(mat.indptr, where, side="right") - 1
-        pairs = row.astype(np.int64) * n + mat.indices[where]  # sorted, as the matrix is
-        key = src.astype(np.int64) * n + dst
-        par = np.flatnonzero(np.isin(key, pairs))
-        shortest = np.full(len(pairs), np.inf)
-        np.minimum.at(shortest, np.searchsorted(pairs, key[par]), w[par])
-        mat.data[where] = shortest
-    return mat
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:32]
-
-
-def _cache_path(cache_dir: str | Path | None, kind: str, key: str) -> Path:
-    return (Path(cache_dir) if cache_dir else default_cache_dir()) / "networks" / kind / f"{key}.npz"

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from conftest import TEST_DATA, run_siting
 
+from siting._cache import cache_path
 from siting.catchments import _sub_lines
-from siting.network import Network, _cache_path
+from siting.network import Network
 from siting.settings import Settings
 
 ZERO = TEST_DATA / "zero_length.osm"
@@ -117,7 +118,7 @@ def test_cache_writers_use_unique_temp_names(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tempfile, "mkstemp", spy)
     net = Network.from_osm(TEST_DATA / "walk_tiny.osm", cache_dir=tmp_path)
-    path = _cache_path(tmp_path, "osm", "x")
+    path = cache_path(tmp_path, "osm", "x")
     net.save(path)
     net.save(path)
     assert len(set(names)) == len(names) == 3 and not any(Path(n).exists() for n in names)
