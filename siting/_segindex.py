@@ -34,6 +34,8 @@ import shapely
 
 #: Two distances closer than this (metres) are treated as a tie.
 TOL = 1e-6
+#: GEOS distances this many units in the last place apart are an exact tie to the STRtree (see ``_settle``).
+ULPS = 4
 #: Most cells the grid may have (memory: 4 bytes each); coarser cells beyond that.
 MAX_CELLS = 16_000_000
 #: Beyond this radius (m) the few remaining points go to the STRtree.
@@ -321,7 +323,9 @@ class SegmentGrid:
         dist = shapely.distance(shapely.points(px[p], py[p]), lines)
         low = np.full(n, np.inf)
         np.minimum.at(low, p, dist)
-        win = np.flatnonzero(dist == low[p])
+        # within a few units in the last place of the nearest: the STRtree may return any of them (its search
+        # stops at the first whose distance meets the bounding-box bound), so only it can say which
+        win = np.flatnonzero(dist <= low[p] * (1 + ULPS * np.finfo(float).eps))
         single = np.bincount(p[win], minlength=n) == 1
         settled = tie & (single | self._one_node(px, py, p[win], seg[win], n))
         exact = np.full(n, -1, np.int64)
