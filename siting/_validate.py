@@ -16,7 +16,10 @@ from typing import Any
 
 from .errors import InputFileError, ModelError, SitingError
 
-__all__ = ["check_file", "check_rate", "closest", "district_key", "positions_of", "subdistrict_key", "suggest"]
+__all__ = [
+    "check_file", "check_rate", "check_site_options", "closest", "district_key", "positions_of", "subdistrict_key",
+    "suggest",
+]
 
 
 #: Shanghai's 16 districts by pinyin, so ``--district Xuhui`` works (lower-case keys).
@@ -97,6 +100,38 @@ def check_rate(rate: float, what: str, error: type[SitingError] = ModelError) ->
         hint = f" — did you mean {rate / 100:g}?" if 1 < rate <= 100 else ""
         raise error(f"{what} is a share between 0 and 1, got {rate!r}{hint}")
     return float(rate)
+
+
+def check_site_options(
+    *, k: int | None = None, target: float | None = None, per_subdistrict: bool = False, quotas: object = None,
+    capacity: float | None = None, time_limit: float = 60.0, spacing_m: float = 200.0, min_distance_m: float = 0.0,
+) -> None:
+    """Check the plain options of a siting run against each other, before any input is read.
+
+    ``quotas`` counts only as given or not (a mapping or a file). Candidates, ids and quota names
+    are checked later, against the data.
+
+    Raises
+    ------
+    ModelError
+        ``k`` below 0, a ``target`` outside 0–1, ``k``/``quotas`` together with a ``target``,
+        ``per_subdistrict`` without a ``target``, or a non-positive ``capacity``, ``time_limit``
+        or ``spacing_m``, or a negative ``min_distance_m``.
+    """
+    if k is not None and k < 0:
+        raise ModelError(f"`k` must be ≥ 0, got {k}")
+    if target is not None:
+        check_rate(target, "`target`")
+        if k is not None or quotas:
+            raise ModelError("give `k` / `quotas` (the best k sites) or a `target` (the fewest sites reaching it), "
+                             "not both")
+    elif per_subdistrict:
+        raise ModelError("`per_subdistrict` needs a `target` (the share every 街道 must reach)")
+    for name, value in (("capacity", capacity), ("time_limit", time_limit), ("spacing_m", spacing_m)):
+        if value is not None and not value > 0:
+            raise ModelError(f"`{name}` must be > 0, got {value!r}")
+    if not min_distance_m >= 0:
+        raise ModelError(f"`min_distance_m` must be ≥ 0, got {min_distance_m!r}")
 
 
 def closest(name: object, known: Iterable[object], cutoff: float = 0.4) -> str | None:

@@ -27,6 +27,7 @@ from ._cliopts import (
     with_groups,
 )
 from ._lazy import lazy_module
+from ._validate import check_site_options
 from .errors import SitingError
 
 if TYPE_CHECKING:
@@ -175,6 +176,8 @@ def site_cmd(
     min_distance_m: Annotated[float, typer.Option(help="exclude candidates nearer an existing facility (m)")] = 300.0,
 ) -> None:
     """Where to build new stations: the k best sites, or the fewest reaching a target (exact + greedy)."""
+    check_site_options(k=k, target=target, per_subdistrict=per_subdistrict, quotas=quotas, capacity=capacity,
+                       time_limit=time_limit, spacing_m=spacing_m, min_distance_m=min_distance_m)
     given = _check_out(output, *inputs.files(), candidates, quotas)
     t0 = time.perf_counter()
     loaded, result = _inputs_and_coverage(inputs, target)

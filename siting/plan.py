@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ._tables import read_table
-from ._validate import positions_of, subdistrict_key, suggest
+from ._validate import check_site_options, positions_of, subdistrict_key, suggest
 from .candidates import candidate_reach
 from .coverage import NONE, OUTSIDE, TARGET_GIVEN, CoverageResult, compute_coverage
 from .errors import ColumnError, InputFileError, ModelError
@@ -299,8 +299,8 @@ def plan_sites(
         Unknown or excluded locked/forbidden ids, k or quotas above the usable candidates, quotas
         for 街道 that hold no candidate (with the closest name).
     """
-    if per_subdistrict and target is None:
-        raise ModelError("`per_subdistrict` needs a `target` (the share every 街道 must reach)")
+    check_site_options(k=k, target=target, per_subdistrict=per_subdistrict, quotas=quotas, capacity=capacity,
+                       time_limit=time_limit)
     k, quotas, locked_ids, forbidden_ids = _check_options(result, candidates, k, target, quotas, locked, forbidden)
     t0 = time.perf_counter()
     problem = problem_from_result(result, candidates, progress=progress)
@@ -345,9 +345,6 @@ def _check_options(
     if quotas:
         known = sorted(set(candidates["subdistrict"].dropna().astype(str)) | set(result.by_subdistrict["subdistrict"]))
         matched = {_match(str(g), known, "quota for unknown 街道"): int(q) for g, q in quotas.items()}
-    if target is not None and (k is not None or matched):
-        raise ModelError("give `k` / `quotas` (the best k sites) or a `target` (the fewest sites reaching it), "
-                         "not both")
     if target is None and k is None and not matched:
         k = 5
     if target is None:

@@ -140,3 +140,23 @@ def test_site_no_tiles(tiny_job) -> None:
         assert result.exit_code == 0, result.output
     assert "tile.openstreetmap.org" in (work / "with" / "map.html").read_text(encoding="utf-8")
     assert "tile.openstreetmap.org" not in (work / "without" / "map.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    (["--k", "2", "--target", "0.9"], "give --k / --quotas (the best k sites) or a --target"),
+    (["--per-subdistrict"], "--per-subdistrict needs a --target"),
+    (["--target", "90"], "--target is a share between 0 and 1, got 90.0 — did you mean 0.9?"),
+    (["--k", "-1"], "--k must be ≥ 0, got -1"),
+    (["--time-limit", "-5"], "--time-limit must be > 0, got -5.0"),
+    (["--capacity", "0"], "--capacity must be > 0, got 0.0"),
+    (["--spacing-m", "0"], "--spacing-m must be > 0, got 0.0"),
+    (["--min-distance-m", "-1"], "--min-distance-m must be ≥ 0, got -1.0"),
+])
+def test_site_refuses_bad_options_before_loading(tiny_job, monkeypatch, extra, said) -> None:
+    """Wrong siting options used to be refused only after the inputs were read (about 10 s on the sample)."""
+    work, args = tiny_job
+    monkeypatch.setattr(siting.pipeline, "load_inputs", _fail)
+    monkeypatch.setattr(network.Network, "from_osm", _fail)
+    result = runner.invoke(app, ["site", *args[1:], *extra, "--out", str(work / "out")])
+    assert result.exit_code == 2 and f"error: {said}" in result.output, result.output
+    assert "Traceback" not in result.output and not (work / "out").exists()
