@@ -144,7 +144,7 @@ def _check_named_crs(lon_col: str, kind: str, path: Path, what: str) -> None:
     named = next((k for k in ("wgs84", "gcj02", "bd09") if str(lon_col).lower().endswith("_" + k)), None)
     if named is not None and named != kind:
         param = CRS_PARAMS.get(what, "crs")
-        raise CRSError(f"{path}: coordinate column {lon_col!r} is named {named} but crs={kind!r} was given; "
+        raise CRSError(f"{path}: coordinate column {lon_col!r} is named {named} but {param}={kind!r} was given; "
                        f"pass {param}={named!r} or choose other columns")
 
 

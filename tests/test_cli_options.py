@@ -160,3 +160,14 @@ def test_site_refuses_bad_options_before_loading(tiny_job, monkeypatch, extra, s
     result = runner.invoke(app, ["site", *args[1:], *extra, "--out", str(work / "out")])
     assert result.exit_code == 2 and f"error: {said}" in result.output, result.output
     assert "Traceback" not in result.output and not (work / "out").exists()
+
+
+def test_crs_named_columns_error_shows_the_flags(tiny_job) -> None:
+    """The whole message reads in flags on the terminal (it said "crs='wgs84' was given" before)."""
+    work, args = tiny_job
+    (work / "cands.csv").write_text("id,lon_bd09,lat_bd09\nC1,121.4125,31.2062\n", encoding="utf-8")
+    result = runner.invoke(app, ["site", *args[1:], "--candidates", str(work / "cands.csv"), "--k", "1",
+                                 "--out", str(work / "out")])
+    assert result.exit_code == 2, result.output
+    assert "is named bd09 but --candidate-crs wgs84 was given; pass --candidate-crs bd09" in result.output
+    assert "crs=" not in result.output and not (work / "out").exists()

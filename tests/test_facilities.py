@@ -118,7 +118,7 @@ def test_minhang_gumei_bd09_columns(shanghai) -> None:
     assert fac["facility_id"].tolist() == [f"row:{i}" for i in range(1, 8)]  # the file has no id column
     derived = gpd.GeoSeries(gpd.points_from_xy(fac["lon_wgs84_derived"], fac["lat_wgs84_derived"]), crs=4326)
     assert metres(fac.geometry, derived).max() < 1.0  # same conversion, rounded to 6 decimals there
-    with pytest.raises(CRSError, match=r"'lon_bd09' is named bd09 but crs='wgs84'.*facility_crs='bd09'"):
+    with pytest.raises(CRSError, match=r"'lon_bd09' is named bd09 but facility_crs='wgs84'.*facility_crs='bd09'"):
         read_facilities(path)  # BD-09-named columns silently read as WGS84 would shift everything ~1 km
     explicit = read_facilities(path, lon_col="lon_wgs84_derived", lat_col="lat_wgs84_derived")
     assert metres(explicit.geometry, fac.geometry).max() < 1.0
