@@ -31,12 +31,7 @@ def run(size: str, job: str) -> Result:
     side, n_fac, n_home = SIZES[size]
     net = synthetic.grid(side)
     rng = np.random.default_rng(11)
-    span = (side - 1) * 100.0
-    pts = rng.uniform(0, span, (n_fac + n_home, 2)) + [synthetic.X0, synthetic.Y0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fac = routing.snap(net, pts[:n_fac, 0], pts[:n_fac, 1], 500.0)
-        home = routing.snap(net, pts[n_fac:, 0], pts[n_fac:, 1], 500.0)
+    fac, home = synthetic.snapped_uniform(net, side, (n_fac, n_home), rng)
     t0 = time.perf_counter()
     coo = routing.reach_matrix(net, fac, home, LIMIT_M).tocoo()
     t_reach = time.perf_counter() - t0

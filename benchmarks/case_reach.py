@@ -5,7 +5,6 @@ candidates and extrapolated; the sampled rows must be identical."""
 from __future__ import annotations
 
 import time
-import warnings
 
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
@@ -27,12 +26,7 @@ def run(size: str, job: str) -> Result:
     side, n_cand, n_home = SIZES[size]
     net = synthetic.grid(side)
     rng = np.random.default_rng(3)
-    span = (side - 1) * 100.0
-    pts = rng.uniform(0, span, (n_cand + n_home, 2)) + [synthetic.X0, synthetic.Y0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cand = routing.snap(net, pts[:n_cand, 0], pts[:n_cand, 1], 500.0)
-        home = routing.snap(net, pts[n_cand:, 0], pts[n_cand:, 1], 500.0)
+    cand, home = synthetic.snapped_uniform(net, side, (n_cand, n_home), rng)
     t_ours, reach = best_of(1, lambda: routing.reach_matrix(net, cand, home, LIMIT_M))
     rss = peak_rss_mb()
     graph, virt = routing._augmented(net, cand, reverse=True)

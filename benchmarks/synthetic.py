@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 from scipy.spatial import Delaunay
 
+from siting import routing
 from siting.network import Network
 
 CRS = "EPSG:32651"
@@ -85,3 +86,13 @@ def homes(net: Network, n: int, *, seed: int = 1, clusters: tuple[np.ndarray, np
     fac = gpd.GeoDataFrame({"name": [f"f{i}" for i in range(facilities)], "type": "station"},
                            geometry=gpd.points_from_xy(f[:, 0], f[:, 1]), crs=CRS)
     return pop, fac
+
+
+def snapped_uniform(net: Network, side: int, counts: tuple[int, ...], rng: np.random.Generator) -> list[routing.Snap]:
+    """Draw ``sum(counts)`` points uniformly over a ``grid(side)`` with ``rng`` and snap them, one set per count."""
+    span = (side - 1) * 100.0
+    pts = rng.uniform(0, span, (sum(counts), 2)) + [X0, Y0]
+    ends = np.cumsum((0, *counts))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # points far from the grid's streets are expected
+        return [routing.snap(net, pts[a:b, 0], pts[a:b, 1], 500.0) for a, b in zip(ends[:-1], ends[1:], strict=True)]
