@@ -14,12 +14,17 @@ from typing import Any
 import numpy as np
 from pyproj import CRS, Transformer
 
-__all__ = ["utm_crs"]
+__all__ = ["utm_crs", "zone_crs"]
 
 
 @lru_cache(maxsize=128)
 def _zone(epsg: int) -> CRS:
     return CRS.from_epsg(epsg)
+
+
+def zone_crs(lon: float, lat: float) -> CRS:
+    """Return the UTM CRS (WGS 84) of the zone holding a point in degrees (EPSG:32651 for Shanghai)."""
+    return _zone((32600 if lat >= 0 else 32700) + int((lon + 180.0) // 6.0) + 1)
 
 
 def _centre(frame: Any) -> tuple[float, float]:
@@ -53,4 +58,4 @@ def utm_crs(frame: Any) -> CRS:
     edge = (x + 180) / 6
     if not (-180 < x < 180 and -80 < y < 84 and y != 0 and edge != math.floor(edge)):
         return frame.estimate_utm_crs()
-    return _zone((32600 if y > 0 else 32700) + math.floor(edge) + 1)
+    return zone_crs(x, y)  # y is not 0 and x not on a zone edge here

@@ -19,17 +19,12 @@ from scipy.sparse.csgraph import connected_components
 from ._cache import atomic_write, cache_folder, cache_path, file_digest, read_cached, write_cached
 from ._graphs import csr_min, hull_candidates
 from ._osmnet import graph_to_segments, read_osm_ways
+from ._utm import zone_crs
 from ._validate import check_file
 from .errors import GeocodeError, NetworkError
 from .settings import MODES
 
 CACHE_VERSION = "2"
-
-
-def utm_crs(lon: float, lat: float) -> CRS:
-    """Return the local UTM zone of a WGS84 point (EPSG:32651 for Shanghai)."""
-    zone = int((lon + 180.0) // 6.0) + 1
-    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
 @dataclass
@@ -142,7 +137,7 @@ class Network:
         lon, lat = np.asarray(lon, float), np.asarray(lat, float)
         if len(lon) == 0 or len(u) == 0:
             raise NetworkError("the network has no usable ways (no walkable segments after filtering)")
-        pcrs = CRS.from_user_input(crs) if crs else utm_crs(float(np.mean(lon)), float(np.mean(lat)))
+        pcrs = CRS.from_user_input(crs) if crs else zone_crs(float(np.mean(lon)), float(np.mean(lat)))
         x, y = Transformer.from_crs("EPSG:4326", pcrs, always_xy=True).transform(lon, lat)
         return cls.from_projected(
             np.asarray(node_id), np.asarray(x), np.asarray(y), np.asarray(u), np.asarray(v),
