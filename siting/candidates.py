@@ -23,6 +23,7 @@ from ._osm import read_osm_features
 from ._status import Status
 from ._tables import read_points
 from ._utm import utm_crs
+from ._validate import check_site_options
 from .demand import assign_areas
 from .errors import ColumnError, SitingError
 from .facilities import NAME_COLUMNS, NOT_A_FACILITY, _ids, _points
@@ -160,8 +161,7 @@ def generate_candidates(
         ``candidate_id`` (``"gen:1"`` …, west to east, south to north), ``name`` (None), ``kind`` and
         ``source`` (``"generated"``).
     """
-    if not spacing_m > 0:
-        raise SitingError(f"`spacing_m` must be > 0, got {spacing_m!r}")
+    check_site_options(spacing_m=spacing_m)
     step = spacing_m / 4.0
     x0, y0, x1, y1 = net.segments_xy()
     seg_len = np.hypot(x1 - x0, y1 - y0)
