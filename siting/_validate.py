@@ -17,8 +17,8 @@ from typing import Any
 from .errors import InputFileError, ModelError, SitingError
 
 __all__ = [
-    "check_file", "check_rate", "check_site_options", "closest", "district_key", "positions_of", "subdistrict_key",
-    "suggest",
+    "MAX_GENERATED", "check_file", "check_generated", "check_rate", "check_site_options", "closest",
+    "district_key", "positions_of", "subdistrict_key", "suggest",
 ]
 
 
@@ -132,6 +132,59 @@ def check_site_options(
             raise ModelError(f"`{name}` must be > 0, got {value!r}")
     if not min_distance_m >= 0:
         raise ModelError(f"`min_distance_m` must be ≥ 0, got {min_distance_m!r}")
+
+
+#: The most candidate sites a generated grid may have. On the real sample (northern 徐汇, 9.5 km² of
+#: streets analysed) a 1 m grid gives 93,039 candidates: `siting site` then takes 12 s and 1 GB (its
+#: reach sets grow with the candidates); 10× more would take minutes and ~10 GB. Spacings that fine are
+#: also far below where a station could stand apart (a building plot is 20–50 m), so more candidates
+#: add work, not answers. A 200 m grid stays under the cap up to ~4,000 km² of analysed district.
+MAX_GENERATED = 100_000
+
+
+def check_generated(spacing_m: float, *, area_m2: float, street_m: float, segments: int = 0,
+                    limit: int = MAX_GENERATED) -> int:
+    """Estimate how many candidates a grid of ``spacing_m`` generates, and refuse more than ``limit``.
+
+    A generated grid keeps at most one street point per ``spacing_m`` square: no more than the squares
+    of the area (``area_m2 / spacing_m²``), nor than the squares its streets cross (a segment crosses
+    about ``(|dx| + |dy|) / spacing_m + 1`` of them; ``street_m`` is the sum of ``|dx| + |dy|``). The
+    smaller of the two is the estimate, computed from totals before any point is made. It leaves out
+    the thinning to uncovered residents, so on fine grids, where the cap matters, it errs high.
+
+    Parameters
+    ----------
+    spacing_m : float
+        The grid spacing (m).
+    area_m2 : float
+        Area where candidates may lie (m²).
+    street_m : float
+        Sum of ``|dx| + |dy|`` over the street segments in that area (m).
+    segments : int
+        Number of those segments.
+    limit : int
+        The most candidates allowed (:data:`MAX_GENERATED`).
+
+    Returns
+    -------
+    int
+        The estimate.
+
+    Raises
+    ------
+    ModelError
+        When the estimate exceeds ``limit``, naming ``spacing_m``, the estimate and the finest spacing
+        that passes.
+    """
+    estimate = min(area_m2 / spacing_m**2, street_m / spacing_m + segments)
+    if estimate > limit:
+        finest = (area_m2 / limit) ** 0.5
+        if segments < limit:
+            finest = min(finest, street_m / (limit - segments))
+        raise ModelError(f"`spacing_m` {spacing_m:g} would generate about {estimate:,.0f} candidate sites "
+                         f"({street_m / 1000:,.1f} km of streets over {area_m2 / 1e6:,.1f} km²); at most "
+                         f"{limit:,} are allowed: give a spacing of at least {finest:.3g} m")
+    return round(estimate)
 
 
 def closest(name: object, known: Iterable[object], cutoff: float = 0.4) -> str | None:

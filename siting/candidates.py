@@ -23,7 +23,7 @@ from ._osm import read_osm_features
 from ._status import Status
 from ._tables import read_points
 from ._utm import utm_crs
-from ._validate import check_site_options
+from ._validate import check_generated, check_site_options
 from .demand import assign_areas
 from .errors import ColumnError, SitingError
 from .facilities import NAME_COLUMNS, NOT_A_FACILITY, _ids, _points
@@ -138,6 +138,16 @@ def _area_geometry(area: Any, crs: str) -> shapely.Geometry | None:
     return shapely.union_all(geoms.to_crs(crs).buffer(0).to_numpy())
 
 
+def _check_count(net: Network, spacing_m: float, region: shapely.Geometry | None,
+                 segments: tuple[np.ndarray, ...]) -> None:
+    """Refuse a grid with too many points before making any: area and streets of ``region`` (or the extent)."""
+    where = net.extent() if region is None else shapely.intersection(region, net.extent())
+    x0, y0, x1, y1 = segments
+    inside = shapely.intersects_xy(where, x0, y0) | shapely.intersects_xy(where, x1, y1)
+    street = float(np.sum(np.abs(x1 - x0)[inside] + np.abs(y1 - y0)[inside]))
+    check_generated(spacing_m, area_m2=float(where.area), street_m=street, segments=int(inside.sum()))
+
+
 def generate_candidates(
     net: Network,
     spacing_m: float = 200.0,
@@ -155,6 +165,12 @@ def generate_candidates(
     — with the uncovered residents and the walking threshold this drops no useful site, since a
     walk is never shorter than the straight line.
 
+    Raises
+    ------
+    ModelError
+        Before any point is made, when the grid would have more than
+        :data:`siting._validate.MAX_GENERATED` points (:func:`siting._validate.check_generated`).
+
     Returns
     -------
     GeoDataFrame (EPSG:4326)
@@ -162,8 +178,10 @@ def generate_candidates(
         ``source`` (``"generated"``).
     """
     check_site_options(spacing_m=spacing_m)
-    step = spacing_m / 4.0
     x0, y0, x1, y1 = net.segments_xy()
+    region = _area_geometry(area, net.crs)
+    _check_count(net, spacing_m, region, (x0, y0, x1, y1))
+    step = spacing_m / 4.0
     seg_len = np.hypot(x1 - x0, y1 - y0)
     counts = np.floor(seg_len / step).astype(np.int64)
     seg = np.repeat(np.arange(len(seg_len)), counts)
@@ -173,7 +191,6 @@ def generate_candidates(
     seg, frac = seg[inner], frac[inner]
     x = np.concatenate([net.x, x0[seg] + frac * (x1[seg] - x0[seg])])
     y = np.concatenate([net.y, y0[seg] + frac * (y1[seg] - y0[seg])])
-    region = _area_geometry(area, net.crs)
     keep = shapely.intersects_xy(region if region is not None else net.extent(), x, y)
     if near is not None:
         nxy = near.geometry.to_crs(net.crs).centroid.get_coordinates().to_numpy() if len(near) else np.empty((0, 2))
@@ -278,11 +295,7 @@ def build_candidates(
     when ``streets_from`` (an OSM file; default ``osm``) is given.
     """
     frames: list[gpd.GeoDataFrame] = []
-    if path is not None:
-        frames.append(read_candidates(path, crs))
-    if osm is not None:
-        frames.append(candidates_from_osm(osm))
-    if generate or (generate is None and path is None):
+    if generate or (generate is None and path is None):  # first: a too fine grid is refused before files are read
         near = None
         if only_uncovered:
             pts = result.points
@@ -290,6 +303,10 @@ def build_candidates(
             near = pts.loc[open_pts]
         frames.append(generate_candidates(result._network, spacing_m, area=boundaries, near=near,
                                           near_m=result.settings.limit_m))
+    if osm is not None:
+        frames.insert(0, candidates_from_osm(osm))
+    if path is not None:
+        frames.insert(0, read_candidates(path, crs))
     if not frames:
         raise SitingError("no candidate sites: give a candidates file, an OSM file, or generate them")
     merged = pd.concat([f for f in frames], ignore_index=True) if len(frames) > 1 else frames[0]

@@ -3,6 +3,7 @@ coverage itself confirms: reach sets = coverage of a facility placed there; "aft
 
 from __future__ import annotations
 
+import time
 from itertools import combinations
 
 import geopandas as gpd
@@ -14,6 +15,7 @@ from conftest import SAMPLE, expected_warnings
 from shapely.geometry import box
 
 import siting
+from siting._validate import MAX_GENERATED, check_generated
 from siting.candidates import (
     build_candidates,
     candidate_reach,
@@ -111,6 +113,33 @@ def test_generated_candidates_are_spread_on_the_network(tiny):
     assert gaps.max() <= spacing * np.sqrt(2) + spacing / 4  # every street point is near a candidate
     assert len(generate_candidates(tiny, 50.0)) >= 2 * len(cand)
     assert cand["candidate_id"].is_unique and (cand["kind"] == "generated").all()
+
+
+def test_too_fine_a_grid_is_refused_before_any_point_is_made(tiny):
+    """--spacing-m 0.001 used to sample billions of street points for minutes; the estimate refuses it at once."""
+    spacing = 0.001
+    t0 = time.perf_counter()
+    with pytest.raises(ModelError, match=r"^`spacing_m` 0.001 would generate about [\d,]+ candidate sites") as err:
+        generate_candidates(tiny, spacing)
+    assert time.perf_counter() - t0 < 1.0  # refused before the street sampling
+    # the count named is the estimate: streets' |dx| + |dy| over the spacing (area / spacing² is larger here)
+    x0, y0, x1, y1 = tiny.segments_xy()
+    street = np.abs(x1 - x0).sum() + np.abs(y1 - y0).sum()
+    assert f"about {street / spacing + len(x0):,.0f} candidate" in str(err.value)
+    finest = float(str(err.value).rsplit("at least ", 1)[1].split()[0])
+    assert 0 < len(generate_candidates(tiny, finest * 1.01)) <= MAX_GENERATED
+
+
+def test_grid_estimate_bounds_the_real_count(tiny):
+    """The estimate errs on the high side: it never undercounts the grid actually made."""
+    x0, y0, x1, y1 = tiny.segments_xy()
+    street = float(np.abs(x1 - x0).sum() + np.abs(y1 - y0).sum())
+    area = tiny.extent().area
+    for spacing in (1.0, 5.0, 20.0, 50.0):  # on fine grids; on coarse ones the cap is far
+        made = len(generate_candidates(tiny, spacing))
+        assert made <= check_generated(spacing, area_m2=area, street_m=street, segments=len(x0)) <= 2 * made
+    with pytest.raises(ModelError, match="at most 10 are allowed"):
+        check_generated(5.0, area_m2=area, street_m=street, limit=10)
 
 
 def test_generated_candidates_near_uncovered_only(tiny):

@@ -75,6 +75,7 @@ def test_facility_sheet_without_facilities(tiny_job) -> None:
 @pytest.mark.parametrize(("extra", "said"), [
     (["--k", "2", "--target", "0.9"], "give --k / --quotas (the best k sites) or a --target (the fewest sites"),
     (["--spacing-m", "0"], "--spacing-m must be > 0, got 0.0"),
+    (["--spacing-m", "0.001"], "--spacing-m 0.001 would generate about 1,029,773 candidate sites"),
     (["--k", "-1"], "--k must be ≥ 0, got -1"),
 ])
 def test_siting_options_named_by_their_flag(tiny_job, extra, said) -> None:
