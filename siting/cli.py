@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import re
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -47,7 +48,42 @@ else:  # loaded on first use, so that `siting --help` does not import the scient
     report = lazy_module("siting.report")
     scenarios = lazy_module("siting.scenarios")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+#: click's UsageError as typer raises it (recent typer carries its own copy of click, typer._click).
+_USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
+
+
+class _OneLineUsage(typer.core.TyperGroup):
+    """Show usage errors (unknown option, missing value, bad type) as one ``error:`` line, exit code 2.
+
+    Like every other refusal (:func:`_friendly`), instead of typer's boxed panel; click's own words are
+    kept, with its "did you mean" / "possible options" suggestion. ``siting`` alone still prints the help.
+    """
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        """Parse ``siting``'s own options; a usage error as one line."""
+        with _one_line():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        """Parse and run the command; a usage error as one line."""
+        with _one_line():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _one_line() -> Iterator[None]:
+    """Turn a click usage error into ``error: <click's message>`` on stderr and exit code 2."""
+    try:
+        yield
+    except _USAGE_ERROR as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `siting` alone: the help
+            raise
+        usage: Any = exc
+        typer.echo(f"error: {' '.join(usage.format_message().split())}", err=True)
+        raise typer.Exit(usage.exit_code) from None
+
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, cls=_OneLineUsage,
                   help="15-minute walking coverage and siting of community health facilities (OpenStreetMap).")
 
 IdsOpt = Annotated[list[str] | None, typer.Option(help="candidate ids, comma-separated (repeatable)")]

@@ -116,3 +116,27 @@ def test_lock_given_twice_locks_both(tiny_job) -> None:
                                  "--out", str(work / "out")])
     assert result.exit_code == 2 and "error: locked site 'nosuch1' is not a candidate id" in result.output, \
         result.output
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["coverage", "--facilitys", "x"], "error: No such option: --facilitys (Possible options: --facilities,"),
+    (["coverage", "--targe", "0.9"], "error: No such option: --targe (Possible options: --target)"),
+    (["coverage", "--minutes", "abc"], "error: Invalid value for '--minutes': "),
+    (["site", "--k", "1.5"], "error: Invalid value for '--k': "),
+    (["coverage", "--osm"], "error: Option '--osm' requires an argument."),
+    (["compare"], "error: Missing argument 'scenario_file'."),
+    (["coverag"], "error: No such command 'coverag'. Did you mean 'coverage'?"),
+    (["--bogus"], "error: No such option: --bogus"),
+])
+def test_usage_errors_are_one_error_line(args, said) -> None:
+    """Unknown options, missing values and bad types: one ``error:`` line (was typer's boxed panel), exit 2."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(said), result.output
+    assert result.output.count("\n") == 1 and "╭" not in result.output and "Usage:" not in result.output
+
+
+def test_help_still_shows() -> None:
+    for args in ([], ["--help"], ["coverage", "--help"]):
+        result = runner.invoke(app, args)
+        assert "Usage:" in result.output and "error:" not in result.output, args
