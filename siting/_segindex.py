@@ -7,10 +7,17 @@ STRtree only the points it cannot decide *provably* the same way:
 * Every segment is registered in every cell (of size ``c = 2 r``) that its bounding box, widened by
   ``r`` (plus a small margin), touches — long segments piece by piece. So a cell's list holds every
   segment lying within ``r`` of any point of that cell.
-* For a point in a cell, the exact distance to each listed segment is computed; if the smallest, ``U``,
-  is ≤ ``r``, no unlisted segment can be nearer (it would lie within ``r`` and hence be listed), so the
-  nearest segment is certified. With a snapping limit below ``r``, ``U > r`` is certified as well
-  (nothing within the limit).
+* A point is measured against the lists of a square block of cells around its own, ``k`` cells each
+  way (first ``k = 0``: its own cell). The block covers the disc of radius ``ρ = e + k c`` around the
+  point (``e``: its distance to its own cell's border), so every segment within ``R = ρ + r`` of the
+  point is listed there (the spot ``max(D - r, 0)`` from the point towards the segment's nearest spot
+  lies in the block and within ``r`` of the segment). If the nearest listed segment, at ``U``, is
+  ≤ ``R``, it is certified; with a snapping limit ≤ ``R``, ``U`` beyond the limit certifies that
+  nothing lies within it.
+* A point its own cell does not certify (far from every street: 16 % of a clustered city's homes lie
+  more than 40 m from one) is measured again on the block that ``U`` calls for (``R ≥ U``: one more
+  pass); a point whose own cell lists nothing first looks for the nearest non-empty block on a
+  summed-area table of the list lengths. One grid serves every distance.
 * Equidistant segments (a tie: a second segment within ``TOL`` metres of the best). The STRtree
   picks among exactly equidistant segments by its internal traversal order, which nothing else
   reproduces, so such ties are settled by a rule instead, on both paths: when every tied segment's
@@ -21,9 +28,7 @@ STRtree only the points it cannot decide *provably* the same way:
   distances within ``TOL`` of the snapping limit, are measured again by GEOS (as the STRtree
   measures them): a single nearest segment settles them. Only exact ties between different
   spots (a point exactly between two streets) are reported as undecided, with the points beyond
-  ``MAX_RADIUS`` and the rare overflow of long cell lists; the caller asks the STRtree about those.
-* Points farther than ``r`` from every street go to a grid of radius ``4 r``, and so on
-  (:class:`SegmentIndex`), each built when first needed and cached with the network.
+  ``MAX_RADIUS`` and the rare overflow of long blocks; the caller asks the STRtree about those.
 """
 
 from __future__ import annotations
@@ -36,14 +41,14 @@ import shapely
 TOL = 1e-6
 #: GEOS distances this many units in the last place apart are an exact tie to the STRtree (see ``_settle``).
 ULPS = 4
-#: Most cells the grid may have (memory: 4 bytes each); coarser cells beyond that.
+#: Most cells the grid may have (memory: 4 bytes each, 8 more for the summed-area table); coarser beyond that.
 MAX_CELLS = 16_000_000
-#: Beyond this radius (m) the few remaining points go to the STRtree.
+#: Points farther than this (m) from every street go to the STRtree (when the limit is beyond it).
 MAX_RADIUS = 1_000.0
 #: (point, segment) pairs handled per vectorised pass (keeps the temporary arrays in cache).
 CHUNK_PAIRS = 1 << 19
-#: Cells listing more segments than this are long: their points are decided here up to ``LONG_PAIRS``
-#: (point, segment) pairs in all (far points in coarse cells), the rest are left to the STRtree.
+#: Blocks listing more segments than this are long: their points are decided here up to ``LONG_PAIRS``
+#: (point, segment) pairs in all (far points beside dense streets), the rest are left to the STRtree.
 MAX_LIST = 400
 LONG_PAIRS = 20_000_000
 
@@ -75,125 +80,71 @@ def _box_cells(base: np.ndarray, owner: np.ndarray, wx: np.ndarray, wy: np.ndarr
     """Return (cell, owner) pairs of boxes of ``(wx + 1) × (wy + 1)`` cells from cell ``base`` (grid ``ny`` high).
 
     Boxes of one shape are filled by one broadcast sum (most are 3 × 3 or smaller), shape by shape,
-    into arrays allocated once.
+    into arrays allocated once; offset by offset, so that the long axis is the inner one and the
+    cells written follow the boxes' order.
     """
     shape = wx * (int(wy.max()) + 1) + wy
+    groups = np.argsort(shape.astype(np.int16) if shape.max() < 2**15 else shape, kind="stable")
+    sizes = np.bincount(shape)
     cell = np.empty(int(((wx + 1) * (wy + 1)).sum()), base.dtype)
     seg = np.empty(len(cell), owner.dtype)
-    at = 0
-    for kind in np.unique(shape).tolist():
-        hit = np.flatnonzero(shape == kind)
+    at = start = 0
+    for kind in np.flatnonzero(sizes).tolist():
+        hit = groups[start:start + sizes[kind]]
+        start += int(sizes[kind])
         a, b = int(wx[hit[0]]) + 1, int(wy[hit[0]]) + 1
         offsets = (np.arange(a)[:, None] * ny + np.arange(b)[None, :]).ravel().astype(base.dtype)
         size = len(hit) * a * b
-        np.add(base[hit][:, None], offsets[None, :], out=cell[at:at + size].reshape(len(hit), a * b))
-        seg[at:at + size] = np.repeat(owner[hit], a * b)
+        np.add(offsets[:, None], base[hit][None, :], out=cell[at:at + size].reshape(a * b, len(hit)))
+        seg[at:at + size].reshape(a * b, len(hit))[...] = owner[hit]
         at += size
     return cell, seg
 
 
 class SegmentIndex:
-    """Nearest segment of many points: grids of growing radius, built when first needed.
-
-    Level ``L`` has radius ``r0 · 4^L`` (``r0``: half the median segment length, 5–100 m); a point
-    not certified at one level (farther than its radius from every street) goes to the next, up to
-    the snapping limit; ties (except at one node, given the segments' nodes ``u`` and ``v``) and
-    points beyond ``MAX_RADIUS`` are left undecided.
-    """
-
-    def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray,
-                 u: np.ndarray | None = None, v: np.ndarray | None = None) -> None:
-        self.x0, self.y0, self.x1, self.y1 = (np.asarray(a, float) for a in (x0, y0, x1, y1))
-        self.u, self.v = u, v
-        length = np.hypot(self.x1 - self.x0, self.y1 - self.y0)
-        self.r0 = float(np.clip(np.median(length) / 2, 5.0, 100.0)) if len(length) else 5.0
-        self.levels: list[SegmentGrid] = []
-
-    def level(self, k: int) -> SegmentGrid:
-        while len(self.levels) <= k:
-            radius = self.r0 * 4 ** len(self.levels)
-            like = self.levels[0] if self.levels else None
-            self.levels.append(SegmentGrid(self.x0, self.y0, self.x1, self.y1, radius=radius, u=self.u, v=self.v,
-                                           like=like))
-        return self.levels[k]
-
-    def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest segment of every point (-1: none within ``max_dist``) and the undecided mask.
-
-        Undecided points (ties not at one node, at the limit, beyond ``MAX_RADIUS``; see the module
-        notes) have segment -1 here and must be asked of the STRtree. A tie at one node gets one of
-        its tied segments (snapping then takes the rule's).
-        """
-        x, y = np.asarray(x, float), np.asarray(y, float)
-        seg = np.full(len(x), -1, np.int64)
-        todo = np.arange(len(x))
-        undecided = np.zeros(len(x), bool)
-        k = 0
-        while len(todo):
-            grid = self.level(k)
-            s, tie, uncertain = grid.decide(x[todo], y[todo], max_dist)
-            seg[todo] = s
-            undecided[todo[tie]] = True
-            todo = todo[uncertain & ~tie]
-            if grid.radius >= min(max_dist, MAX_RADIUS):
-                undecided[todo] = True
-                break
-            k += 1
-        return seg, undecided
-
-
-class SegmentGrid:
-    """Segments ``(x0, y0) → (x1, y1)`` bucketed on a square grid for exact nearest-segment queries.
+    """Segments ``(x0, y0) → (x1, y1)`` bucketed on one square grid for exact nearest-segment queries.
 
     Parameters
     ----------
     x0, y0, x1, y1 : ndarray
         Segment end coordinates (projected metres).
-    radius : float
-        Certification radius ``r`` (metres); the cell size is ``2 r`` (coarser if the grid would
-        exceed ``MAX_CELLS``).
     u, v : ndarray, optional
         The segments' end nodes, to settle ties at one node; without them every tie is undecided.
-    like : SegmentGrid, optional
-        A grid of the same segments (another level), whose per-segment arrays are reused.
+    radius : float, optional
+        Certification radius ``r`` of a cell (metres; the cell size is ``2 r``, coarser if the grid
+        would exceed ``MAX_CELLS``). Default: half the median segment length, within 5–100 m.
     """
 
-    x0: np.ndarray
-    y0: np.ndarray
-    x1: np.ndarray
-    y1: np.ndarray
-    dx: np.ndarray
-    dy: np.ndarray
-    ll: np.ndarray
-    inv_ll: np.ndarray
-    bounds: tuple[float, float, float, float]
-
-    def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray, radius: float,
-                 u: np.ndarray | None = None, v: np.ndarray | None = None, like: SegmentGrid | None = None) -> None:
-        self.u, self.v = u, v
-        if like is not None:  # another level of the same segments: their arrays once for all levels
-            self.x0, self.y0, self.x1, self.y1 = like.x0, like.y0, like.x1, like.y1
-            self.dx, self.dy, self.ll, self.inv_ll, self.bounds = like.dx, like.dy, like.ll, like.inv_ll, like.bounds
-        else:
-            self.x0, self.y0 = np.asarray(x0, float), np.asarray(y0, float)
-            self.x1, self.y1 = np.asarray(x1, float), np.asarray(y1, float)
-            self.dx, self.dy = self.x1 - self.x0, self.y1 - self.y0
-            self.ll = self.dx * self.dx + self.dy * self.dy
-            self.inv_ll = np.divide(1.0, self.ll, out=np.zeros_like(self.ll), where=self.ll > 0)
-            self.bounds = (float(min(self.x0.min(), self.x1.min())), float(max(self.x0.max(), self.x1.max())),
-                           float(min(self.y0.min(), self.y1.min())), float(max(self.y0.max(), self.y1.max())))
-        length = np.sqrt(self.ll)
-        xmin, xmax, ymin, ymax = self.bounds
-        self.radius = float(radius)
-        cell = 2.0 * self.radius
-        span = max(xmax - xmin, ymax - ymin) + 2 * cell
-        cell = max(cell, span / np.sqrt(MAX_CELLS))
-        self.radius = cell / 2.0
-        self.cell = cell
-        self.ox, self.oy = xmin - cell, ymin - cell
-        self.nx = int((xmax - self.ox) // cell) + 2
-        self.ny = int((ymax - self.oy) // cell) + 2
-        self.lists = self._register(length)
+    def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray,
+                 u: np.ndarray | None = None, v: np.ndarray | None = None, radius: float | None = None) -> None:
+        ends = [np.asarray(a, float) for a in (x0, y0, x1, y1)]
+        length = np.hypot(ends[2] - ends[0], ends[3] - ends[1])
+        if radius is None:
+            radius = float(np.clip(np.median(length) / 2, 5.0, 100.0)) if len(length) else 5.0
+        self._sat: np.ndarray | None = None
+        self.radius, self.cell, self.ox, self.oy, self.nx, self.ny = float(radius), 2.0 * radius, 0.0, 0.0, 0, 0
+        self.order = np.arange(len(length))
+        if len(length):
+            xmin, xmax = float(min(ends[0].min(), ends[2].min())), float(max(ends[0].max(), ends[2].max()))
+            ymin, ymax = float(min(ends[1].min(), ends[3].min())), float(max(ends[1].max(), ends[3].max()))
+            span = max(xmax - xmin, ymax - ymin) + 4 * self.radius
+            self.cell = max(2.0 * self.radius, span / np.sqrt(MAX_CELLS))
+            self.radius = self.cell / 2.0
+            self.ox, self.oy = xmin - self.cell, ymin - self.cell
+            self.nx = int((xmax - self.ox) // self.cell) + 2
+            self.ny = int((ymax - self.oy) // self.cell) + 2
+            # segments numbered in grid order inside (cell by cell, as the points are taken): the per-pair
+            # gathers then read nearby memory; ``order`` maps back to the caller's numbers
+            mx, my = (ends[0] + ends[2]) / 2, (ends[1] + ends[3]) / 2
+            key = (np.floor((mx - self.ox) / self.cell) * self.ny + np.floor((my - self.oy) / self.cell))
+            self.order = np.argsort(key.astype(np.int64))
+        self.x0, self.y0, self.x1, self.y1 = (a[self.order] for a in ends)
+        self.u = None if u is None else np.asarray(u)[self.order]
+        self.v = None if v is None else np.asarray(v)[self.order]
+        self.dx, self.dy = self.x1 - self.x0, self.y1 - self.y0
+        self.ll = self.dx * self.dx + self.dy * self.dy
+        self.inv_ll = np.divide(1.0, self.ll, out=np.zeros_like(self.ll), where=self.ll > 0)
+        self.lists = self._register(length[self.order]) if len(length) else sp.csr_matrix((0, 0), dtype=np.int8)
 
     def _register(self, length: np.ndarray) -> sp.csr_matrix:
         """(cells × segments) 0/1 matrix: cell → the segments within ``radius`` of any of its points.
@@ -213,7 +164,7 @@ class SegmentGrid:
             owner, fa, fb = np.arange(n), np.zeros(n), np.ones(n)
         ax, bx = self.x0[owner] + fa * self.dx[owner], self.x0[owner] + fb * self.dx[owner]
         ay, by = self.y0[owner] + fa * self.dy[owner], self.y0[owner] + fb * self.dy[owner]
-        grow = self.radius * (1 + 1e-9) + 2 * TOL  # ties within TOL are listed too; the margin covers rounding
+        grow = self.radius * (1 + 1e-9) + 4 * TOL  # ties within TOL are listed too; the margin covers rounding
         gx0 = np.floor((np.minimum(ax, bx) - grow - self.ox) / c).astype(np.int64)
         gx1 = np.floor((np.maximum(ax, bx) + grow - self.ox) / c).astype(np.int64)
         gy0 = np.floor((np.minimum(ay, by) - grow - self.oy) / c).astype(np.int64)
@@ -232,79 +183,172 @@ class SegmentGrid:
         lists.has_canonical_format = True  # no pair twice (see above): no sorting of every cell's list
         return lists.tocsr()
 
-    def decide(
-        self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Nearest segment of every point: (segment index or -1, tie mask, uncertain mask).
+    def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest segment of every point (-1: none within ``max_dist``) and the undecided mask.
 
-        The index is -1 beyond ``max_dist``, for non-finite points, and where the point is a tie
-        (equidistant segments not all ending at one node, or at ``max_dist`` within ``TOL``: only
-        the STRtree can say) or uncertain (not certified at this radius: ask a coarser grid).
+        Undecided points (ties not at one node, at the limit, beyond ``MAX_RADIUS``; see the module
+        notes) have segment -1 here and must be asked of the STRtree. A tie at one node gets one of
+        its tied segments (snapping then takes the rule's). Non-finite points get -1.
         """
-        n = len(x)
-        seg = np.full(n, -1, np.int64)
-        tie, uncertain = np.zeros(n, bool), np.zeros(n, bool)
-        finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
-        gx = np.floor((x[finite] - self.ox) / self.cell)
-        gy = np.floor((y[finite] - self.oy) / self.cell)
-        on_grid = (gx >= 0) & (gx < self.nx) & (gy >= 0) & (gy < self.ny)
-        if self.radius < max_dist:  # off the grid: farther than ``radius`` from every segment
-            uncertain[finite[~on_grid]] = True
-        idx = finite[on_grid]
-        cell = gx[on_grid].astype(np.int64) * self.ny + gy[on_grid].astype(np.int64)
-        order = np.argsort(cell)  # neighbours together: the gathers stay in cache (each point on its own)
-        idx, cell = idx[order], cell[order]
-        count = np.diff(self.lists.indptr)[cell]
-        long = count > MAX_LIST  # a few far points in coarse cells: here; many (odd data): the STRtree
-        long[long] = np.cumsum(count[long]) > LONG_PAIRS
-        tie[idx[long]] = True
-        idx, cell = idx[~long], cell[~long]
-        csum = np.cumsum(count[~long])
-        total = int(csum[-1]) if len(csum) else 0
-        cuts = np.searchsorted(csum, np.arange(1, total // CHUNK_PAIRS + 1) * CHUNK_PAIRS, side="right")
-        bounds = np.unique(np.concatenate([[0], cuts, [len(idx)]]))
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            i = idx[a:b]
-            seg[i], tie[i], uncertain[i] = self._decide(x[i], y[i], cell[a:b], max_dist)
-        return seg, tie, uncertain
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        seg = np.full(len(x), -1, np.int64)
+        undecided = np.zeros(len(x), bool)
+        idx = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+        if len(idx) == 0 or self.nx == 0:
+            return seg, undecided
+        gx, gy, e = self._cells(x[idx], y[idx])
+        order = np.argsort(np.clip(gx, 0, self.nx - 1) * self.ny + np.clip(gy, 0, self.ny - 1))
+        idx, gx, gy, e = idx[order], gx[order], gy[order], e[order]
+        reach = min(max_dist + 2 * TOL, MAX_RADIUS)  # the farthest any point is searched
+        kcap = np.maximum(np.ceil((reach - self.radius - e) / self.cell), 0).astype(np.int64)
+        k = np.zeros(len(idx), np.int64)
+        budget = [LONG_PAIRS]
+        while len(idx):
+            s, tie, done, best = self._pass(x[idx], y[idx], gx, gy, e, k, max_dist, budget)
+            seg[idx] = s
+            undecided[idx[tie]] = True
+            left = ~done
+            idx, gx, gy, e, k, kcap, best = (a[left] for a in (idx, gx, gy, e, k, kcap, best))
+            step = np.ceil((np.minimum(best, max_dist + 2 * TOL) - self.radius - e) / self.cell)
+            nxt = np.maximum(np.nan_to_num(step, posinf=2.0**62), k + 1).astype(np.int64)
+            empty = ~np.isfinite(best)  # its block listed nothing: the next block that lists anything
+            nxt[empty] = self._first_listing(gx[empty], gy[empty], k[empty] + 1, kcap[empty])
+            none = empty & (nxt > kcap) & (reach < MAX_RADIUS)  # nothing listed within the limit
+            stuck = ((k >= kcap) | (nxt > kcap)) & ~none  # searched as far as allowed: the STRtree's
+            undecided[idx[stuck]] = True
+            go = ~(none | stuck)
+            idx, gx, gy, e, kcap = idx[go], gx[go], gy[go], e[go], kcap[go]
+            k = np.minimum(nxt[go], kcap)
+        return np.where(seg >= 0, self.order[np.maximum(seg, 0)], -1), undecided
 
-    def _decide(
-        self, px: np.ndarray, py: np.ndarray, cell: np.ndarray, max_dist: float
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        indptr, indices = self.lists.indptr, self.lists.indices
-        lo = indptr[cell]
-        count = indptr[cell + 1] - lo
+    def _cells(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return each point's cell (column, row; may lie off the grid) and its distance to the cell's border.
+
+        The distance is lessened by ``TOL`` (rounding), and 0 for points too far off for exact cell numbers.
+        """
+        fx, fy = (x - self.ox) / self.cell, (y - self.oy) / self.cell
+        wild = (np.abs(fx) > 2.0**40) | (np.abs(fy) > 2.0**40)
+        gx, gy = np.floor(np.clip(fx, -2.0**40, 2.0**40)), np.floor(np.clip(fy, -2.0**40, 2.0**40))
+        left, bottom = self.ox + gx * self.cell, self.oy + gy * self.cell
+        e = np.minimum(np.minimum(x - left, left + self.cell - x), np.minimum(y - bottom, bottom + self.cell - y))
+        e = np.where(wild, 0.0, np.maximum(e - TOL, 0.0))
+        return gx.astype(np.int64), gy.astype(np.int64), e
+
+    def _block(self, gx: np.ndarray, gy: np.ndarray, k: np.ndarray | int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Return the block of ``k`` cells each way around each cell, cut to the grid: columns and rows, [lo, hi)."""
+        return (np.clip(gx - k, 0, self.nx), np.clip(gx + k + 1, 0, self.nx),
+                np.clip(gy - k, 0, self.ny), np.clip(gy + k + 1, 0, self.ny))
+
+    def _first_listing(self, gx: np.ndarray, gy: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Return the least ``k`` in [lo, hi] whose block lists any segment (``hi + 1``: none), by bisection.
+
+        Block sums come from a summed-area table of the list lengths, built once.
+        """
+        if self._sat is None:
+            counts = np.diff(self.lists.indptr).reshape(self.nx, self.ny)
+            sat = np.zeros((self.nx + 1, self.ny + 1), np.int64 if self.lists.nnz >= 2**31 else np.int32)
+            np.cumsum(np.cumsum(counts, axis=0, dtype=sat.dtype), axis=1, out=sat[1:, 1:])
+            self._sat = sat
+        sat = self._sat
+
+        def listed(i: np.ndarray, k: np.ndarray) -> np.ndarray:
+            a, b, c, d = self._block(gx[i], gy[i], k)
+            return (sat[b, d] - sat[a, d] - sat[b, c] + sat[a, c]) > 0
+
+        lo, hi = lo.copy(), hi.copy()
+        found = np.zeros(len(gx), bool)
+        can = np.flatnonzero(lo <= hi)
+        found[can] = listed(can, hi[can])
+        while (act := np.flatnonzero(found & (lo < hi))).size:
+            mid = (lo[act] + hi[act]) // 2
+            yes = listed(act, mid)
+            hi[act] = np.where(yes, mid, hi[act])
+            lo[act] = np.where(yes, lo[act], mid + 1)
+        return np.where(found, lo, hi + 1)
+
+    def _pass(self, px: np.ndarray, py: np.ndarray, gx: np.ndarray, gy: np.ndarray, e: np.ndarray, k: np.ndarray,
+              max_dist: float, budget: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Measure each point against its block of ``k`` cells each way: (segment, tie, done, nearest listed distance).
+
+        ``done`` marks the points decided (certified, or left to the STRtree as ties or over the
+        ``budget`` of long blocks' pairs); the others need a larger block.
+        """
+        n, indptr = len(px), self.lists.indptr
+        c0, c1, r0, r1 = self._block(gx, gy, k)
+        rows = np.where(r1 > r0, np.maximum(c1 - c0, 0), 0)  # one run of consecutive cells per grid column
+        run_pt = np.repeat(np.arange(n), rows)
+        col = c0[run_pt] + np.arange(len(run_pt)) - np.repeat(np.cumsum(rows) - rows, rows)
+        lo, hi = indptr[col * self.ny + r0[run_pt]], indptr[col * self.ny + r1[run_pt]]
+        count = np.bincount(run_pt, hi - lo, minlength=n).astype(np.int64)
+        over = np.zeros(n, bool)
+        long = np.flatnonzero(count > MAX_LIST)
+        if len(long):  # a few far points beside dense streets: here; many (odd data): the STRtree
+            over[long] = np.cumsum(count[long]) > budget[0]
+            budget[0] -= int(count[long][~over[long]].sum())
+            hi[over[run_pt]] = lo[over[run_pt]]
+            count[over] = 0
+        seg, tie = np.full(n, -1, np.int64), over.copy()
+        certified, best = over.copy(), np.full(n, np.inf)
+        csum = np.cumsum(count)
+        cuts = np.searchsorted(csum, np.arange(1, int(csum[-1]) // CHUNK_PAIRS + 1) * CHUNK_PAIRS, side="right")
+        bounds = np.unique(np.concatenate([[0], cuts, [n]]))
+        first_run = np.cumsum(rows) - rows
+        ends = np.append(first_run, len(run_pt))
+        reach = e + k * self.cell + self.radius  # every segment this near is listed in the block
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+            ra, rb = int(ends[a]), int(ends[b])
+            out = self._decide(px[a:b], py[a:b], run_pt[ra:rb] - a, lo[ra:rb], hi[ra:rb], reach[a:b], max_dist,
+                               dedupe=bool(k[a:b].any()))
+            seg[a:b], t, certified[a:b], best[a:b] = out
+            tie[a:b] |= t
+        return seg, tie, certified | tie, best
+
+    def _decide(self, px: np.ndarray, py: np.ndarray, run_pt: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                reach: np.ndarray, max_dist: float, dedupe: bool
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest listed segment of points, from runs ``[lo, hi)`` of the lists: (segment, tie, certified, distance).
+
+        The segment is -1 beyond ``max_dist`` and where the point is a tie (equidistant segments not
+        all ending at one node, or at ``max_dist`` within ``TOL``: only the STRtree can say) or not
+        certified (segments beyond ``reach`` may be nearer: ask a larger block).
+        """
         n = len(px)
-        first = np.cumsum(count) - count
-        pt = np.repeat(np.arange(n), count)
-        s = indices[np.arange(int(count.sum())) - np.repeat(first - lo, count)]
+        length = hi - lo
+        total = int(length.sum())
+        starts = np.cumsum(length) - length
+        pt = np.repeat(run_pt, length)
+        s = self.lists.indices[np.arange(total) - np.repeat(starts - lo, length)]
         wx, wy = px[pt] - self.x0[s], py[pt] - self.y0[s]
         dx, dy = self.dx[s], self.dy[s]
         t = np.clip((wx * dx + wy * dy) * self.inv_ll[s], 0.0, 1.0)
         ex, ey = wx - t * dx, wy - t * dy
         d = np.sqrt(ex * ex + ey * ey)
+        count = np.bincount(pt, minlength=n)
+        first = np.cumsum(count) - count
         has = count > 0
         best = np.full(n, np.inf)
-        if len(d):
+        if total:
             best[has] = np.minimum.reduceat(d, first[has])
-        near = d <= best[pt] + TOL
-        n_near = np.bincount(pt[near], minlength=n)
-        hit = np.flatnonzero(near)
+        hit = np.flatnonzero(d <= best[pt] + TOL)
+        hp, hs = pt[hit], s[hit]
+        if dedupe:  # blocks of several cells list a segment once per cell
+            keep = np.unique(hp.astype(np.int64) * len(self.x0) + hs, return_index=True)[1]
+            hp, hs = hp[keep], hs[keep]
+        n_near = np.bincount(hp, minlength=n)
         winner = np.full(n, -1, np.int64)
-        winner[pt[hit]] = s[hit]  # meaningful where the point has a single near segment, or one tie node
-        certified = best <= self.radius
-        if self.radius >= max_dist:  # nothing listed within the limit: nothing at all within it
-            certified |= best > max_dist + TOL
+        winner[hp] = hs  # meaningful where the point has a single near segment, or one tie node
+        certified = (best <= reach) | ((reach >= max_dist) & (best > max_dist + TOL))
         at_limit = np.abs(best - max_dist) <= TOL if np.isfinite(max_dist) else np.zeros(n, bool)
-        multi = hit[n_near[pt[hit]] > 1]
-        tie = (n_near > 1) & ~self._one_node(px, py, pt[multi], s[multi], n)
+        multi = n_near[hp] > 1
+        tie = (n_near > 1) & ~self._one_node(px, py, hp[multi], hs[multi], n)
         tie = certified & (best <= max_dist + TOL) & (tie | at_limit)
         chosen = np.where(certified & ~tie & (best <= max_dist), winner, -1)
         if tie.any():  # exact distances for the few near ties and points at the limit
-            settled, exact = self._settle(px, py, pt[hit], s[hit], tie, max_dist)
+            settled, exact = self._settle(px, py, hp, hs, tie, max_dist)
             chosen[settled] = exact[settled]
             tie &= ~settled
-        return chosen, tie, ~certified
+        return chosen, tie, certified, best
 
     def _settle(self, px: np.ndarray, py: np.ndarray, pt: np.ndarray, s: np.ndarray, tie: np.ndarray,
                 max_dist: float) -> tuple[np.ndarray, np.ndarray]:

@@ -203,7 +203,7 @@ def _segment_tree(net: Network) -> shapely.STRtree:
 
 
 def _segment_grid(net: Network) -> SegmentIndex:
-    """Return the bucket grids of the segments (:class:`siting._segindex.SegmentIndex`), cached with the network."""
+    """Return the bucket grid of the segments (:class:`siting._segindex.SegmentIndex`), cached with the network."""
     grid = net.__dict__.get("_grid")
     if grid is None:
         grid = net.__dict__["_grid"] = SegmentIndex(*net.segments_xy(), u=net.u, v=net.v)

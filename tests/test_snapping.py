@@ -8,6 +8,7 @@ from conftest import NETWORK_SPLIT, REPEATED_ROWS, expected_warnings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from siting import _segindex as segindex
 from siting import routing
 from siting._segindex import SegmentIndex
 from siting.demand import read_population
@@ -96,3 +97,50 @@ def test_grid_decides_the_plain_city_grid_itself():
     seg, undecided = SegmentIndex(*net.segments_xy()).nearest(x, y, 500.0)
     assert undecided.sum() == 0
     np.testing.assert_array_equal(seg, routing.snap_strtree(net, x, y, 500.0).seg)
+
+
+def with_index(net: Network, **kwargs) -> Network:
+    """The network with its segment index built with ``kwargs`` (e.g. a small cell radius)."""
+    net.__dict__["_grid"] = SegmentIndex(*net.segments_xy(), u=net.u, v=net.v, **kwargs)
+    return net
+
+
+@pytest.mark.parametrize("max_dist", [500.0, np.inf, 130.0])
+def test_far_points_decided_on_larger_blocks_of_small_cells(max_dist):
+    """Cells of 10 m on a 100 m grid with streets removed: most points lie beyond their own cell's reach
+    (> 5 m from a street) and are decided on blocks of cells around it, and points whose block lists
+    nothing find the nearest listing block on the summed-area table; all as the STRtree answers."""
+    net = with_index(grid_network(20, 15.0, 0.4, 3), radius=5.0)
+    rng = np.random.default_rng(3)
+    x, y = probe_points(net, rng, 3000, 600.0)
+    seg, undecided = net.__dict__["_grid"].nearest(x, y, max_dist)
+    reference = routing.snap_strtree(net, x, y, max_dist)
+    far = np.isfinite(reference.off) & (reference.off > 40.0)
+    assert far.sum() > 300 and undecided.mean() < 0.01
+    assert ((seg >= 0) == reference.ok)[~undecided].all()
+    assert_same(net, x, y, max_dist)
+
+
+def test_points_off_the_grid_far_away():
+    """Points kilometres off the network: none within a finite limit (decided here), the STRtree's without one."""
+    net = with_index(grid_network(5, 0.0, 0.0, 1))
+    x = net.x.min() + np.array([-5_000.0, 3e5, 450.0, -450.0])
+    y = net.y.min() + np.array([0.0, 2e5, 200.0, -100.0])
+    index = net.__dict__["_grid"]
+    seg, undecided = index.nearest(x, y, 500.0)
+    assert not undecided.any() and seg[:2].tolist() == [-1, -1] and (seg[2:] >= 0).all()
+    seg, undecided = index.nearest(x, y, np.inf)
+    assert undecided[:2].all() and not undecided[2:].any()
+    assert_same(net, x, y, np.inf)
+
+
+def test_long_blocks_over_the_budget_go_to_the_strtree(monkeypatch):
+    """Blocks listing many segments are measured here up to a budget of pairs; beyond it, the STRtree."""
+    net = with_index(grid_network(30, 20.0, 0.2, 4), radius=5.0)
+    rng = np.random.default_rng(4)
+    x, y = probe_points(net, rng, 2000, 300.0)
+    monkeypatch.setattr(segindex, "MAX_LIST", 10)
+    monkeypatch.setattr(segindex, "LONG_PAIRS", 20_000)
+    _, undecided = net.__dict__["_grid"].nearest(x, y, 500.0)
+    assert 100 < undecided.sum() < len(x) // 2
+    assert_same(net, x, y, 500.0)
