@@ -10,7 +10,9 @@ from typing import Any
 import pandas as pd
 
 from ._maplayers import supply_layer
+from ._workbook import access_sheets
 from .access import GP_TARGET_PER_10K, AccessResult
+from .excel import write_excel
 from .maps import coverage_map, save_map
 from .report import _pad, _writable, atomic_dir, summary_json
 
@@ -35,14 +37,17 @@ def write_access(result: AccessResult, out_dir: str | Path, *, overwrite: bool =
     The folder holds ``summary.json``, ``access.csv`` (per 街道), ``regions.csv`` (with ``--regions``),
     ``points.gpkg`` (input columns kept, plus ``supply_per_10k``, ``gps_per_10k``, ``walk_min``...),
     ``facilities.gpkg`` (capacity and where it came from), ``subdistricts.gpkg``, ``beyond_20min_places.csv``
-    and ``map.html`` (coverage map plus a supply-per-10k layer). ``reports`` is taken as by the other
-    writers; there are no figures or report files here to leave out.
+    ``map.html`` (coverage map plus a supply-per-10k layer) and, unless ``reports=False``, ``report.xlsx``
+    (sheets 概要 Summary, 可达 Access, 区域 Regions, 设施 Facilities, 20分钟外 Beyond 20 min: the CSVs' tables
+    with bilingual headers; ``summary.json`` lists it under ``skipped`` when left out).
     """
     cov = result.coverage
+    summary = dict(result.summary, skipped=["report.xlsx"]) if not reports else result.summary
 
     def write(tmp: Path) -> None:
-        (tmp / "summary.json").write_text(summary_json(result.summary), encoding="utf-8")
-        access_table(result).to_csv(tmp / "access.csv", index=False, encoding="utf-8-sig")
+        (tmp / "summary.json").write_text(summary_json(summary), encoding="utf-8")
+        table = access_table(result)
+        table.to_csv(tmp / "access.csv", index=False, encoding="utf-8-sig")
         if result.regions is not None:
             result.regions.to_csv(tmp / "regions.csv", index=False, encoding="utf-8-sig")
         _writable(result.points).to_file(tmp / "points.gpkg", driver="GPKG")
@@ -53,9 +58,12 @@ def write_access(result: AccessResult, out_dir: str | Path, *, overwrite: bool =
                                                         if c in result.by_subdistrict and c != "subdistrict"])
             subs = cov.subdistricts.merge(extra, on="subdistrict", how="left")
             _writable(subs).to_file(tmp / "subdistricts.gpkg", driver="GPKG")
-        far = result.beyond_20
-        pd.DataFrame(far.drop(columns="geometry")).assign(lon=far.geometry.x.round(6), lat=far.geometry.y.round(6)) \
-            .to_csv(tmp / "beyond_20min_places.csv", index=False, encoding="utf-8-sig")
+        pts = result.beyond_20.geometry
+        far = pd.DataFrame(result.beyond_20.drop(columns="geometry")).assign(lon=pts.x.round(6), lat=pts.y.round(6))
+        far.to_csv(tmp / "beyond_20min_places.csv", index=False, encoding="utf-8-sig")
+        if reports:
+            write_excel(tmp / "report.xlsx", access_sheets(result.summary, table, result.regions,
+                                                                 result.facilities, far))
         if map_html:
             fmap = coverage_map(cov.points, cov.facilities, subdistricts=cov.subdistricts,
                                 summary=cov.summary.to_dict(), service_area=cov.service_area(), tiles=tiles)

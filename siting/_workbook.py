@@ -14,7 +14,12 @@ from .excel import PERCENT_COLUMNS, Sheet
 #: Sheet names (Chinese, English) of report.xlsx.
 SHEET_NAMES = {"summary": "概要 Summary", "subdistricts": "街道 Subdistricts", "facilities": "设施 Facilities",
                "uncovered": "未覆盖 Uncovered places", "chosen": "选址 Chosen", "candidates": "候选 Candidates",
-               "before_after": "前后 Before-after"}
+               "before_after": "前后 Before-after", "access": "可达 Access", "regions": "区域 Regions",
+               "beyond_20": "20分钟外 Beyond 20 min"}
+#: Per-facility columns of the access workbook (as in facilities.gpkg).
+ACCESS_FACILITY_COLUMNS = ("facility_id", "name", "type", "subdistrict", "snapped", "snap_m", "gps", "floor_area_m2",
+                           "capacity_source", "defaulted", "residents_within", "demand_reached",
+                           "gps_per_10k_catchment")
 _WHOLE = ("population", "covered", "gap_residents", "too_far_population", "outside_population", "residents_within",
           "residents", "gain", "assigned", "covered_before", "covered_after")
 _MINUTES = ("walk_min", "max_walk_min", "mean_walk_min")
@@ -115,6 +120,49 @@ def coverage_sheets(summary: dict[str, Any], subdistricts: pd.DataFrame, facilit
             SHEET_NAMES["subdistricts"]: subdistricts,
             SHEET_NAMES["facilities"]: table(facilities[[*fac_cols, facilities.geometry.name]]),
             SHEET_NAMES["uncovered"]: uncovered}
+
+
+def _access_rows(summary: dict[str, Any]) -> list[tuple[str, Any, str, str | None]]:
+    """(item, value, unit, number format) of the access summary sheet."""
+    gps = summary.get("capacity_column") == "gps"
+    supply = ("每万人全科医生 GPs per 10,000 residents", summary.get("gps_per_10k"), "GPs", "0.00") if gps else \
+        ("每万人面积 Floor area per 10,000 residents", summary.get("supply_per_10k"), "m²", "#,##0.0")
+    return [
+        ("方法 Method", f"{summary.get('method')} ({summary.get('decay')})", "", None),
+        ("方式 Mode", f"{summary.get('mode')}, {summary.get('speed_kmh'):g} km/h", "", None),
+        ("服务范围 Catchment", summary.get("catchment_min"), "min", "0"),
+        ("人口 Residents", summary.get("population"), "居民 residents", "#,##0"),
+        ("覆盖率 Coverage rate", summary.get("coverage_rate"), "", "0.0%"),
+        supply,
+        ("标准 Standard", summary.get("gp_target_per_10k"), "GPs per 10,000", "0.0"),
+        ("缺少全科医生 GPs needed", summary.get("gps_needed"), "GPs", "#,##0.0"),
+        ("中位时间 Median travel time", summary.get("median_min"), "min", "0.0"),
+        ("90% 时间 90th percentile travel time", summary.get("p90_min"), "min", "0.0"),
+        *[(f"{k} 分钟内 Share within {k} min", summary.get(f"within_{k}_min"), "", "0.0%") for k in (5, 10, 15, 20)],
+        ("20分钟外 Residents beyond 20 min", summary.get("beyond_20_population"), "居民 residents", "#,##0"),
+        ("默认容量设施 Facilities with default capacity", summary.get("facilities_with_default_capacity"), "", "0"),
+    ]
+
+
+def access_sheets(summary: dict[str, Any], by_subdistrict: pd.DataFrame, regions: pd.DataFrame | None,
+                  facilities: gpd.GeoDataFrame, beyond_20: pd.DataFrame) -> dict[str, Sheet | pd.DataFrame]:
+    """概要, 可达 (per 街道, as access.csv), 区域 (as regions.csv), 设施 (per facility), 20分钟外.
+
+    The tables are the frames the CSVs are written from, so a sheet read back equals its CSV; the
+    facilities sheet has the capacity and catchment columns of ``facilities.gpkg`` plus ``lon``/``lat``.
+    """
+    rows = _access_rows(summary)
+    frame = pd.DataFrame({"item": [r[0] for r in rows], "value": [r[1] for r in rows], "unit": [r[2] for r in rows]})
+    notes = ["局限 Limits:"] + [f"  {line}" for line in summary.get("notes") or []] if summary.get("notes") else []
+    fac_cols = [c for c in ACCESS_FACILITY_COLUMNS if c in facilities.columns]
+    sheets: dict[str, Sheet | pd.DataFrame] = {
+        SHEET_NAMES["summary"]: Sheet(frame, formats={"value": [r[3] for r in rows]}, notes=notes),
+        SHEET_NAMES["access"]: by_subdistrict}
+    if regions is not None:
+        sheets[SHEET_NAMES["regions"]] = regions
+    sheets[SHEET_NAMES["facilities"]] = table(facilities[[*fac_cols, facilities.geometry.name]])
+    sheets[SHEET_NAMES["beyond_20"]] = beyond_20
+    return sheets
 
 
 def site_sheets(chosen: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,

@@ -1,9 +1,9 @@
 """Excel workbooks planners can hand on: bilingual headers, percentages, thousands separators, frozen header row.
 
-:func:`write_excel` is the one writer every command uses (``report.xlsx`` of ``coverage`` / ``site``,
-``comparison.xlsx`` of ``compare``). Values are written as they are in the CSVs (shares stay 0–1 and are
-*shown* as percentages by the cell format), so a sheet read back equals its CSV once the headers are
-mapped back with :func:`csv_name` (the CSV column is the header's last word).
+:func:`write_excel` is the one writer every command uses (``report.xlsx`` of ``coverage`` / ``site`` /
+``access``, ``comparison.xlsx`` of ``compare``). Values are written as they are in the CSVs (shares stay 0–1
+and are *shown* as percentages by the cell format), so a sheet read back equals its CSV once the headers
+are mapped back with :func:`csv_name` (the CSV column is the header's last word).
 """
 
 from __future__ import annotations
@@ -45,13 +45,22 @@ HEADERS = {
     "scenario": "情景", "level": "层级", "area": "区域", "mean_walk_min": "平均步行(分钟)",
     "delta_covered": "覆盖人口变化", "delta_pp": "覆盖率变化(百分点)", "mode": "方式", "minutes": "分钟",
     "facilities": "设施数",
+    # report.xlsx of siting access
+    "population_source": "人口来源", "supply_per_10k": "每万人供给", "gps_per_10k": "每万人全科医生",
+    "gp_target_per_10k": "每万人标准", "below_gp_target": "低于标准", "gps_needed": "缺少全科医生",
+    "median_min": "中位时间(分钟)", "p90_min": "90%时间(分钟)", "within_5_min": "5分钟内", "within_10_min": "10分钟内",
+    "within_15_min": "15分钟内", "within_20_min": "20分钟内", "beyond_20_population": "20分钟外人口",
+    "stations_below_200m2": "面积不足200㎡站点", "region": "区域", "subdistricts": "所含街道", "assumption": "假设",
+    "gps": "全科医生", "floor_area_m2": "面积(平方米)", "capacity_source": "容量来源", "defaulted": "默认项",
+    "demand_reached": "可达人口", "gps_per_10k_catchment": "服务范围每万人全科医生",
 }
 #: Columns holding shares (0–1), shown as percentages.
-PERCENT_COLUMNS = frozenset({"coverage_rate", "target", "rate_before", "rate_after", "share_of_gap"})
+PERCENT_COLUMNS = frozenset({"coverage_rate", "target", "rate_before", "rate_after", "share_of_gap", "within_5_min",
+                             "within_10_min", "within_15_min", "within_20_min"})
 _WHOLE = frozenset({"population", "covered", "gap_residents", "too_far_population", "outside_population", "points",
                     "delta_covered", "facilities",
                     "residents_within", "residents", "gain", "assigned", "covered_before", "covered_after", "rank",
-                    "order", "new_sites"})
+                    "order", "new_sites", "beyond_20_population", "demand_reached"})
 _HEAD_FILL = "DDE7F0"
 
 

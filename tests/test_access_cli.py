@@ -64,3 +64,68 @@ def test_supply_layer_colours_against_the_target(map_inputs):
     geo = next(iter(group._children.values())).data
     colors = [f["properties"]["style"]["fillColor"] for f in geo["features"]]
     assert colors[:6] == ["#bdbdbd", "#fee5d9", "#fcae91", "#fb6a4a", "#2c7fb8", "#2c7fb8"]
+
+
+def _sheet_rows(path, title):
+    """Header and rows of one sheet as openpyxl reads them (no pandas in between)."""
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path, read_only=True)[title]
+    rows = list(ws.iter_rows(values_only=True))
+    return [str(h) for h in rows[0]], rows[1:]
+
+
+def _same(cell, value) -> bool:
+    if value is None or (isinstance(value, float) and value != value):
+        return cell is None
+    if isinstance(value, bool) or isinstance(cell, bool):
+        return bool(cell) == bool(value) and isinstance(cell, bool)
+    if isinstance(value, int | float) and not isinstance(value, bool):  # Excel keeps ~15 significant digits
+        return isinstance(cell, int | float) and float(cell) == pytest.approx(float(value), rel=1e-14, abs=0)
+    return str(cell) == str(value)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(("title", "csv"), [("可达 Access", "access.csv"), ("区域 Regions", "regions.csv"),
+                                            ("20分钟外 Beyond 20 min", "beyond_20min_places.csv")])
+def test_access_workbook_sheets_equal_the_csvs(access_run, title, csv):
+    """report.xlsx of `siting access` holds the per-街道, region and beyond-20-min tables, bilingual, = the CSVs."""
+    out, _, _ = access_run
+    header, rows = _sheet_rows(out / "report.xlsx", title)
+    table = pd.read_csv(out / csv, keep_default_na=False, na_values=[""])
+    assert [h.split()[-1] for h in header] == list(table.columns)
+    assert any(" " in h and not h.isascii() for h in header)  # "中文 column"
+    assert len(rows) == len(table) > 0
+    for i, record in enumerate(table.astype(object).itertuples(index=False)):
+        for j, value in enumerate(record):
+            assert _same(rows[i][j], value), (title, i, table.columns[j], rows[i][j], value)
+
+
+@pytest.mark.realdata
+def test_access_workbook_facilities_and_summary(access_run):
+    out, _, _ = access_run
+    header, rows = _sheet_rows(out / "report.xlsx", "设施 Facilities")
+    fac = gpd.read_file(out / "facilities.gpkg")
+    cols = [h.split()[-1] for h in header]
+    assert {"facility_id", "gps", "capacity_source", "demand_reached", "gps_per_10k_catchment", "lon",
+            "lat"} <= set(cols)
+    by_id = {str(r[cols.index("facility_id")]): r for r in rows}
+    for _, f in fac.iterrows():
+        r = by_id[str(f["facility_id"])]
+        assert r[cols.index("gps")] == f["gps"] and r[cols.index("capacity_source")] == f["capacity_source"]
+    _, summary_rows = _sheet_rows(out / "report.xlsx", "概要 Summary")
+    s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    items = {r[0]: r[1] for r in summary_rows if r and r[0]}
+    assert items["每万人全科医生 GPs per 10,000 residents"] == pytest.approx(s["gps_per_10k"], rel=1e-12)
+    assert items["缺少全科医生 GPs needed"] == pytest.approx(s["gps_needed"], rel=1e-12)
+
+
+def test_access_no_report_leaves_the_workbook_out(tiny_job):
+    work, args = tiny_job
+    for extra, name in (([], "with"), (["--no-report"], "without")):
+        result = runner.invoke(app, ["access", *args[1:], *extra, "--out", str(work / name)])
+        assert result.exit_code == 0, result.output
+    assert (work / "with" / "report.xlsx").is_file() and not (work / "without" / "report.xlsx").exists()
+    s = json.loads((work / "without" / "summary.json").read_text(encoding="utf-8"))
+    assert s["skipped"] == ["report.xlsx"]
+    assert "skipped" not in json.loads((work / "with" / "summary.json").read_text(encoding="utf-8"))
