@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -119,7 +119,8 @@ class SitePlan:
         """Coverage before and after the plan, per 街道.
 
         Columns: district, subdistrict, population, covered_before, covered_after, rate_before, rate_after,
-        target, new_sites (residents outside the network extent are not in population).
+        target, new_sites (residents outside the network extent are not in population) and, as in
+        subdistricts.csv, population_source (when the result has it).
         """
         by = self.result.by_subdistrict
         grp = self.solution.per_group.rename(columns={"group": "subdistrict"})
@@ -133,6 +134,8 @@ class SitePlan:
         out["target"] = tgt if tgt is not None and self.params.get("per_subdistrict") else by["target"].to_numpy()
         sites = pd.Series(self.chosen["subdistrict"].fillna(NONE).astype(str)).value_counts()
         out["new_sites"] = out["subdistrict"].map(sites).fillna(0).astype(int)
+        if "population_source" in by.columns:
+            out["population_source"] = by["population_source"].to_numpy()
         return out
 
     @cached_property
@@ -151,8 +154,15 @@ class SitePlan:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the same warnings were shown for the "before" run
             facilities = gpd.GeoDataFrame(fac, geometry="geometry", crs=res.facilities.crs)
-            return compute_coverage(res._network, facilities, pts, res.settings, types="all", boundaries=bnd,
-                                    target=target)
+            after = compute_coverage(res._network, facilities, pts, res.settings, types="all", boundaries=bnd,
+                                     target=target)
+        if "population_source" in res.by_subdistrict.columns:  # the same residents: the same sources
+            source = res.by_subdistrict.set_index("subdistrict")["population_source"]
+            for table in (after.by_subdistrict, after.subdistricts):
+                if table is not None:
+                    table["population_source"] = table["subdistrict"].map(source)
+            after.summary = replace(after.summary, population_sources=res.summary.population_sources)
+        return after
 
     @property
     def summary(self) -> dict[str, Any]:

@@ -308,8 +308,8 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: bool 
     Files: ``candidates.gpkg`` (every candidate: ``gain``, ``share_of_gap``, ``rank``, ``excluded``,
     ``chosen``, ``order``), ``chosen.gpkg`` (chosen sites in build order: ``order``, ``gain``,
     ``assigned``, ``overloaded``), ``before_after.csv`` (per 街道: ``population``, ``covered_before``,
-    ``covered_after``, ``rate_before``, ``rate_after``, ``target``, ``new_sites``), ``summary.json``
-    (the "after" coverage summary plus the plan's: before/after, exact vs greedy objective, gap,
+    ``covered_after``, ``rate_before``, ``rate_after``, ``target``, ``new_sites``, ``population_source``),
+    ``summary.json`` (the "after" coverage summary plus the plan's: before/after, exact vs greedy objective, gap,
     status, seconds, feasible, message) and, for ``siting map``, the "after" ``points.gpkg``,
     ``facilities.gpkg`` (new sites have ``source`` "new site"), ``subdistricts.gpkg``,
     ``service_area.gpkg``, and ``map.html`` (self-contained); unless ``reports=False``, the figures and

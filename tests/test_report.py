@@ -163,4 +163,4 @@ def test_pdf_skipped_with_note_without_chromium(tmp_path: Path, monkeypatch: pyt
 
 
 def test_sheet_names_fixed() -> None:
-    assert list(SHEET_NAMES.values()) == SITE_SHEETS
+    assert list(SHEET_NAMES.values()) == SITE_SHEETS + ["可达 Access", "区域 Regions", "20分钟外 Beyond 20 min"]

@@ -96,3 +96,17 @@ def test_planner_candidates_and_lock(site_args, tmp_path):
     bad = run([*site_args, "--candidates", str(path), "--candidate-crs", "bd09", "--k", "2", "--lock", "E"],
               tmp_path / "bad")
     assert bad.exit_code == 2 and "locked site 'E' is not a candidate id" in bad.output
+
+
+@pytest.mark.realdata
+def test_before_after_has_the_population_source_of_subdistricts_csv(k3, site_args, tmp_path):
+    """before_after.csv (and the "after" subdistricts.gpkg) carry population_source, as subdistricts.csv does."""
+    out, _ = k3
+    result = run(["coverage", *site_args[1:], "--no-report", "--no-map"], tmp_path / "cov")
+    assert result.exit_code == 0, result.output
+    expected = pd.read_csv(tmp_path / "cov" / "subdistricts.csv").set_index("subdistrict")["population_source"]
+    table = pd.read_csv(out / "before_after.csv").set_index("subdistrict")
+    assert table.columns[-1] == "population_source" and table["population_source"].notna().all()
+    pd.testing.assert_series_equal(table["population_source"], expected.loc[table.index])
+    after = gpd.read_file(out / "subdistricts.gpkg").set_index("subdistrict")
+    pd.testing.assert_series_equal(after["population_source"], expected.loc[after.index])
