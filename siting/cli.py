@@ -89,10 +89,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 IdsOpt = Annotated[list[str] | None, typer.Option(help="candidate ids, comma-separated (repeatable)")]
 
 
+@functools.cache
 def _flags(command: str | None = None) -> dict[str, str]:
     """Library parameter name → flag, for the options of ``siting COMMAND`` (default: of every command).
 
-    Arguments (``SCENARIO_FILE``...) are no flags: a scenario or jobs file's keys keep their names.
+    Arguments (``SCENARIO_FILE``...) are no flags: a scenario or jobs file's keys keep their names. Built
+    once per command (typer builds every command's options to answer; a run warns several times).
     """
     commands: dict[str, Any] = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     chosen = [commands[command]] if command is not None else list(commands.values())
@@ -180,10 +182,11 @@ def coverage_cmd(
     """15-minute coverage per 街道 and district, compared with the district target."""
     given = _check_out(output, *inputs.files())
     t0 = time.perf_counter()
-    loaded, result = _inputs_and_coverage(inputs, target)
-    result.summary = replace(result.summary, seconds=round(time.perf_counter() - t0, 2),
-                             network_cache=loaded.network.info.get("cache"))
-    report.write_coverage(result, output.out, **output.writing(), inputs=given)
+    with report.Writers(**output.writing()) as writers:  # they import folium / matplotlib while the inputs load
+        loaded, result = _inputs_and_coverage(inputs, target)
+        result.summary = replace(result.summary, seconds=round(time.perf_counter() - t0, 2),
+                                 network_cache=loaded.network.info.get("cache"))
+        report.write_coverage(result, output.out, **output.writing(), inputs=given, writers=writers)
     _done(output, report.format_table(result), t0)
 
 
@@ -216,23 +219,24 @@ def site_cmd(
                        time_limit=time_limit, spacing_m=spacing_m, min_distance_m=min_distance_m)
     given = _check_out(output, *inputs.files(), candidates, quotas)
     t0 = time.perf_counter()
-    loaded, result = _inputs_and_coverage(inputs, target)
-    osm = inputs.osm
-    use_osm = osm_candidates if osm_candidates is not None else candidates is None
-    cands = candidate_sites.build_candidates(
-        result, path=candidates, crs=candidate_crs, osm=osm if use_osm and osm is not None else None,
-        generate=candidates is None, spacing_m=spacing_m, only_uncovered=only_uncovered,
-        boundaries=loaded.boundaries, min_distance_m=min_distance_m, streets_from=osm,
-    )
-    known = set(result.by_subdistrict["subdistrict"].astype(str)) | set(cands["subdistrict"].dropna().astype(str))
-    if loaded.boundaries is not None:
-        known |= set(loaded.boundaries["subdistrict"].astype(str))
-    site_plan = plan.plan_sites(
-        result, cands, k=k, target=target, per_subdistrict=per_subdistrict,
-        quotas=plan.read_quotas(quotas, known) if quotas is not None else None, locked=_split(lock),
-        forbidden=_split(forbid), capacity=capacity, time_limit=time_limit, progress=not output.quiet,
-    )
-    report.write_siting(site_plan, output.out, **output.writing(), inputs=given)
+    with report.Writers(**output.writing()) as writers:  # they import folium / matplotlib while the sites are chosen
+        loaded, result = _inputs_and_coverage(inputs, target)
+        osm = inputs.osm
+        use_osm = osm_candidates if osm_candidates is not None else candidates is None
+        cands = candidate_sites.build_candidates(
+            result, path=candidates, crs=candidate_crs, osm=osm if use_osm and osm is not None else None,
+            generate=candidates is None, spacing_m=spacing_m, only_uncovered=only_uncovered,
+            boundaries=loaded.boundaries, min_distance_m=min_distance_m, streets_from=osm,
+        )
+        known = set(result.by_subdistrict["subdistrict"].astype(str)) | set(cands["subdistrict"].dropna().astype(str))
+        if loaded.boundaries is not None:
+            known |= set(loaded.boundaries["subdistrict"].astype(str))
+        site_plan = plan.plan_sites(
+            result, cands, k=k, target=target, per_subdistrict=per_subdistrict,
+            quotas=plan.read_quotas(quotas, known) if quotas is not None else None, locked=_split(lock),
+            forbidden=_split(forbid), capacity=capacity, time_limit=time_limit, progress=not output.quiet,
+        )
+        report.write_siting(site_plan, output.out, **output.writing(), inputs=given, writers=writers)
     _done(output, report.format_siting(site_plan), t0)
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,16 +20,14 @@ from ._outdir import generator, output_dir
 from ._stats import sort_by_gap
 from ._workbook import coverage_sheets, rounded, site_sheets
 from ._workbook import table as workbook_table
+from ._writers import Writers, map_beside, reports_beside
 from .catchments import facility_catchments
 
 if TYPE_CHECKING:  # the writers sit below coverage: they only read a result
-    from . import excel, figures, htmlreport, maps
+    from . import excel
     from .coverage import CoverageResult
-else:  # loaded when written: no matplotlib without figures, no folium without map.html, no openpyxl without xlsx
+else:  # loaded when written: no openpyxl without xlsx
     excel = lazy_module("siting.excel")
-    figures = lazy_module("siting.figures")
-    htmlreport = lazy_module("siting.htmlreport")
-    maps = lazy_module("siting.maps")
 
 #: Above this many counted facilities no per-facility catchments are written (they would swamp the map).
 MAX_CATCHMENTS = 300
@@ -99,25 +96,28 @@ def atomic_dir(out_dir: str | Path, write: Callable[[Path], None], *, overwrite:
     return Path(out_dir)
 
 
-def write_layers(result: CoverageResult, folder: Path,
-                 area: gpd.GeoDataFrame | None = None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
-    """Write the GeoPackages of a result; return the service area and the catchments (None when not written).
+def catchments_of(result: CoverageResult) -> gpd.GeoDataFrame | None:
+    """Each counted facility's own street area (see :func:`siting.catchments.facility_catchments`).
 
-    ``points``, ``facilities``, ``subdistricts`` (when any), ``service_area`` (``area`` when given, else
-    computed) and, up to :data:`MAX_CATCHMENTS` counted facilities, ``catchments`` (each facility's own
-    street area within 5 / 10 / 15 min and the threshold: what ``siting map`` re-draws from).
+    None above :data:`MAX_CATCHMENTS` counted facilities (they would swamp the map).
+    """
+    return facility_catchments(result) if int(result.facilities["snapped"].sum()) <= MAX_CATCHMENTS else None
+
+
+def write_layers(result: CoverageResult, folder: Path, area: gpd.GeoDataFrame,
+                 catchments: gpd.GeoDataFrame | None) -> None:
+    """Write the GeoPackages of a result.
+
+    ``points``, ``facilities``, ``subdistricts`` (when any), ``service_area`` (``area``) and ``catchments``
+    (unless None: see :func:`catchments_of`; what ``siting map`` re-draws from).
     """
     _writable(result.points).to_file(folder / "points.gpkg", driver="GPKG")
     _writable(result.facilities).to_file(folder / "facilities.gpkg", driver="GPKG")
     if result.subdistricts is not None and len(result.subdistricts):
         _writable(result.subdistricts).to_file(folder / "subdistricts.gpkg", driver="GPKG")
-    area = result.service_area() if area is None else area
     area.to_file(folder / "service_area.gpkg", driver="GPKG")
-    catchments = None
-    if int(result.facilities["snapped"].sum()) <= MAX_CATCHMENTS:
-        catchments = facility_catchments(result)
+    if catchments is not None:
         catchments.to_file(folder / "catchments.gpkg", driver="GPKG")
-    return area, catchments
 
 
 #: What ``reports=False`` leaves out: the figures, report.html / .pdf and report.xlsx (the analysis outputs
@@ -130,10 +130,15 @@ REPORT_FILES = ("coverage_by_subdistrict.png", "walking_times.png", "map.png", "
 def write_coverage(
     result: CoverageResult, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
     self_contained: bool = True, tiles: bool = True, inputs: Iterable[Any] = (), reports: bool = True,
+    writers: Writers | None = None,
 ) -> Path:
-    """Write a coverage result into ``out_dir``, atomically (the files: see :func:`coverage_files`)."""
+    """Write a coverage result into ``out_dir``, atomically (the files: see :func:`coverage_files`).
+
+    ``writers``: children forked beforehand that write ``map.html`` and the report chain while this
+    process writes the rest (:class:`siting.report.Writers`); None writes everything here.
+    """
     return atomic_dir(out_dir, lambda tmp: coverage_files(result, tmp, map_html=map_html, self_contained=self_contained,
-                                                          tiles=tiles, reports=reports),
+                                                          tiles=tiles, reports=reports, writers=writers),
                       overwrite=overwrite, inputs=inputs)
 
 
@@ -143,7 +148,7 @@ def skipped_files(*, map_html: bool, reports: bool) -> list[str]:
 
 
 def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = True, self_contained: bool = True,
-                   tiles: bool = True, reports: bool = True) -> None:
+                   tiles: bool = True, reports: bool = True, writers: Writers | None = None) -> None:
     """Write a coverage result's files into an existing (temporary) ``folder``.
 
     Files: ``summary.json``, ``subdistricts.csv`` (one row per 街道), ``districts.csv``,
@@ -152,7 +157,7 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
     (polygons with rates, when boundaries were given), ``service_area.gpkg``, ``uncovered_places.csv``,
     ``map.html`` (self-contained: works offline) and, unless ``reports=False``, the figures, ``report.xlsx``,
     ``report.html`` and ``report.pdf`` (printed by Chromium while the other files are written).
-    ``summary.json`` lists what was left out under ``skipped``.
+    ``summary.json`` lists what was left out under ``skipped``. ``writers``: see :func:`write_coverage`.
     """
     extent = analysed_area(result)
     summary = with_run_facts(result.summary.to_dict(), extent)
@@ -166,37 +171,16 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
     places = workbook_table(result.uncovered_places())
     places.to_csv(folder / "uncovered_places.csv", index=False, encoding="utf-8-sig")
     area = result.service_area()
+    catchments = catchments_of(result)
     drawn = {"points": result.points, "facilities": result.facilities, "subdistricts": result.subdistricts,
              "service_area": area, "extent": extent}
-    with report_page(folder, summary, table, drawn, enabled=reports):
-        area, catchments = write_layers(result, folder, area)
+    layers = {"points": result.points, "facilities": result.facilities, "subdistricts": result.subdistricts,
+              "summary": summary, "service_area": area, "catchments": catchments, "tiles": tiles}
+    with (reports_beside(writers, folder, summary, table, drawn, enabled=reports),
+          map_beside(writers, folder / "map.html", layers, enabled=map_html, self_contained=self_contained)):
+        write_layers(result, folder, area, catchments)
         if reports:
             excel.write_excel(folder / "report.xlsx", coverage_sheets(summary, table, result.facilities, places))
-        if map_html:
-            fmap = maps.coverage_map(result.points, result.facilities, subdistricts=result.subdistricts,
-                                     summary=summary, service_area=area, catchments=catchments, tiles=tiles)
-            maps.save_map(fmap, folder / "map.html", self_contained=self_contained)
-
-
-@contextmanager
-def report_page(folder: Path, summary: dict[str, Any], table: pd.DataFrame, drawn: dict[str, Any], *,
-                enabled: bool = True) -> Iterator[None]:
-    """Write the figures and ``report.html``, then run the body while ``report.pdf`` prints.
-
-    ``drawn``: the keyword arguments of :func:`siting.figures.write_figures` (``points``, ``facilities``,
-    ``subdistricts``, ``service_area``, ``extent``, ``chosen``). The page embeds the PNG files just written
-    (nothing is drawn twice); ``map.pdf`` is saved while Chromium prints. With ``enabled=False`` the body
-    runs alone.
-    """
-    if not enabled:
-        yield
-        return
-    figs = figures.write_figures(folder, summary=summary, table=table, map_pdf=False, **drawn)
-    images = {key: (folder / figures.FIGURE_FILES[key]).read_bytes() for key in figs}
-    html_path = htmlreport.write_html(folder, summary, table, images)
-    with htmlreport.printing(html_path):
-        figures.save_figure(figs["map"], folder / "map.pdf")
-        yield
 
 
 def analysed_area(result: CoverageResult) -> shapely.Geometry:
@@ -294,15 +278,19 @@ def _pad(text: str, width: int) -> str:
 
 def write_siting(plan: Any, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
                  tiles: bool = True, self_contained: bool = True, inputs: Iterable[Any] = (),
-                 reports: bool = True) -> Path:
-    """Write a site plan (:class:`siting.plan.SitePlan`) into ``out_dir``, atomically (see :func:`siting_files`)."""
+                 reports: bool = True, writers: Writers | None = None) -> Path:
+    """Write a site plan (:class:`siting.plan.SitePlan`) into ``out_dir``, atomically (see :func:`siting_files`).
+
+    ``writers``: see :func:`write_coverage`.
+    """
     return atomic_dir(out_dir, lambda tmp: siting_files(plan, tmp, map_html=map_html, tiles=tiles,
-                                                        self_contained=self_contained, reports=reports),
+                                                        self_contained=self_contained, reports=reports,
+                                                        writers=writers),
                       overwrite=overwrite, inputs=inputs)
 
 
 def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: bool = True,
-                 self_contained: bool = True, reports: bool = True) -> None:
+                 self_contained: bool = True, reports: bool = True, writers: Writers | None = None) -> None:
     """Write a site plan's files into an existing (temporary) ``folder``.
 
     Files: ``candidates.gpkg`` (every candidate: ``gain``, ``share_of_gap``, ``rank``, ``excluded``,
@@ -332,22 +320,22 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: bool 
     before_after.to_csv(folder / "before_after.csv", index=False, encoding="utf-8-sig")
     table = rounded(subdistrict_table(after))
     area = after.service_area()
+    catchments = catchments_of(after)
     drawn = {"points": after.points, "facilities": after.facilities, "subdistricts": after.subdistricts,
              "service_area": area, "chosen": chosen, "extent": extent}
-    with report_page(folder, summary, table, drawn, enabled=reports):
+    usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
+    layers = {"points": after.points, "facilities": after.facilities, "subdistricts": after.subdistricts,
+              "summary": summary, "service_area": area, "candidates": usable, "chosen": chosen,
+              "catchments": catchments, "tiles": tiles}
+    with (reports_beside(writers, folder, summary, table, drawn, enabled=reports),
+          map_beside(writers, folder / "map.html", layers, enabled=map_html, self_contained=self_contained)):
         _writable(plan.candidates).to_file(folder / "candidates.gpkg", driver="GPKG")
         _writable(chosen).to_file(folder / "chosen.gpkg", driver="GPKG")
-        area, catchments = write_layers(after, folder, area)
+        write_layers(after, folder, area, catchments)
         if reports:
             places = workbook_table(after.uncovered_places())
             excel.write_excel(folder / "report.xlsx", {**coverage_sheets(summary, table, after.facilities, places),
                                                        **site_sheets(chosen, plan.candidates, before_after)})
-        if map_html:
-            usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
-            fmap = maps.coverage_map(after.points, after.facilities, subdistricts=after.subdistricts,
-                                     summary=summary, service_area=area, candidates=usable, chosen=chosen,
-                                     catchments=catchments, tiles=tiles)
-            maps.save_map(fmap, folder / "map.html", self_contained=self_contained)
 
 
 def format_siting(plan: Any) -> str:

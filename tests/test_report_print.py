@@ -121,19 +121,35 @@ def test_page_embeds_the_png_files_as_written(main_job):
     assert embedded == files
 
 
-def _printing_child(pid: int) -> int | None:
-    """The pid of a child of ``pid`` running Chromium's --print-to-pdf, if any."""
+def _children() -> dict[int, tuple[int, bytes]]:
+    """Every process: pid → (parent pid, command line)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (entry / "cmdline").read_bytes()
+            found[int(entry.name)] = (ppid, (entry / "cmdline").read_bytes())
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == pid and b"--print-to-pdf" in cmdline:
-            return int(entry.name)
-    return None
+    return found
+
+
+def _descendants(pid: int) -> dict[int, bytes]:
+    """The processes started by ``pid``, their children and so on: pid → command line."""
+    table, out, todo = _children(), {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for child, (ppid, cmdline) in table.items():
+            if ppid == parent and child not in out:
+                out[child] = cmdline
+                todo.append(child)
+    return out
+
+
+def _printing_child(pid: int) -> int | None:
+    """The pid of a process started (directly or not) by ``pid`` running Chromium's --print-to-pdf, if any."""
+    return next((child for child, cmdline in _descendants(pid).items() if b"--print-to-pdf" in cmdline), None)
 
 
 def _alive(pid: int) -> bool:
@@ -146,8 +162,8 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.realdata
 def test_kill_9_during_the_print_leaves_the_old_output_and_no_printer(shanghai, tmp_path):
-    """kill -9 while Chromium prints report.pdf: the old output stays whole, the printer dies with siting,
-    and the next run cleans the temp folder."""
+    """kill -9 while Chromium prints report.pdf: the old output stays whole, the printer (and every other
+    child of the run) dies with siting, and the next run cleans the temp folder."""
     if htmlreport.chromium() is None:
         pytest.skip("Chromium is absent (CI has /usr/bin/chromium)")
     command = readme_commands(REPO_ROOT)[0].partition(" && ")[2]
@@ -155,7 +171,7 @@ def test_kill_9_during_the_print_leaves_the_old_output_and_no_printer(shanghai, 
     out = tmp_path / "out" / "xuhui"
     args[args.index("--out") + 1] = str(out)
     args += ["--cache-dir", str(tmp_path / "cache"), "-q", "--no-map"]
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SITING_PDF": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SITING_PDF": "1", "SITING_FORK": "1"}  # report in a child
     cmd = [sys.executable, "-m", "siting.cli", *args]
     assert subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, timeout=300).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -167,12 +183,13 @@ def test_kill_9_during_the_print_leaves_the_old_output_and_no_printer(shanghai, 
         printer = _printing_child(proc.pid)
         time.sleep(0.005)
     assert printer is not None, "the run ended before Chromium was seen printing"
+    helpers = _descendants(proc.pid)  # the printer, and the children writing map.html / the report
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     gone = time.monotonic() + 10
-    while _alive(printer) and time.monotonic() < gone:
+    while any(map(_alive, helpers)) and time.monotonic() < gone:
         time.sleep(0.05)
-    assert not _alive(printer)
+    assert not [cmd for pid, cmd in helpers.items() if _alive(pid)]  # all died with siting
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the old output, whole
     assert subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, timeout=300).returncode == 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["xuhui"]  # the killed run's temp folder is gone
