@@ -8,7 +8,8 @@ handled in the way the warning states.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import geopandas as gpd
 import numpy as np
@@ -16,6 +17,7 @@ import pandas as pd
 import shapely
 
 from ._utm import utm_crs
+from ._validate import district_key
 
 #: Prefix of the notes that hold warnings about data outside the analysed area (summary.json only; the
 #: console says how many there are).
@@ -62,20 +64,83 @@ def explode_multipoints(gdf: gpd.GeoDataFrame, path: object, id_columns: Sequenc
     return out.drop(columns="_multi").reset_index(drop=True)
 
 
+class DuplicateRowsWarning(UserWarning):
+    """The duplicate-row warning, carrying the repeated rows so a district run can count only its own.
+
+    Attributes
+    ----------
+    path : object
+        The population file.
+    rows : GeoDataFrame
+        The repeated rows (``source_row``, ``population`` when read, geometry in the file's reading).
+    drop : bool
+        Whether they were dropped (``dedupe``).
+    """
+
+    def __init__(self, path: object, rows: gpd.GeoDataFrame, drop: bool) -> None:
+        super().__init__(duplicate_message(path, rows, drop))
+        self.path, self.rows, self.drop = path, rows, drop
+
+
+def duplicate_message(path: object, rows: gpd.GeoDataFrame, drop: bool, where: str = "", more: str = "") -> str:
+    """Say how many ``rows`` repeat an earlier row (``where``: e.g. " in 徐汇区"), which, and what was done.
+
+    ``more`` is appended to the action (e.g. "; 40 more outside 徐汇区").
+    """
+    extra = ""
+    if "population" in rows and drop is False:
+        extra = f" ({np.nansum(rows['population'].to_numpy(float)):,.0f} residents counted twice)"
+    action = "dropped (dedupe=True)" if drop else "counted again; give dedupe=True to drop them"
+    every = np.ones(len(rows), dtype=bool)
+    return (f"{path}: {len(rows)} row(s){where} repeat an earlier row exactly (row(s) {_rows(rows, every)})"
+            f"{extra}: {action}{more}")
+
+
 def duplicate_rows(gdf: gpd.GeoDataFrame, path: object, *, drop: bool = False) -> gpd.GeoDataFrame:
-    """Warn about exact duplicate rows (same columns and position); with ``drop``, keep the first of each."""
+    """Warn about exact duplicate rows (same columns and position); with ``drop``, keep the first of each.
+
+    The warning is a :class:`DuplicateRowsWarning` (see :func:`siting.demand.duplicates_in_district`).
+    """
     columns = [c for c in gdf.columns if c not in ("source_row", gdf.geometry.name)]
     key = pd.DataFrame({c: gdf[c].astype(str) for c in columns}).assign(_wkb=gdf.geometry.to_wkb())
     dup = key.duplicated(keep="first").to_numpy()
     if not dup.any():
         return gdf
-    extra = ""
-    if "population" in gdf and drop is False:
-        extra = f" ({np.nansum(gdf['population'].to_numpy(float)[dup]):,.0f} residents counted twice)"
-    action = "dropped (dedupe=True)" if drop else "counted again; give dedupe=True to drop them"
-    warnings.warn(f"{path}: {int(dup.sum())} row(s) repeat an earlier row exactly (row(s) {_rows(gdf, dup)})"
-                  f"{extra}: {action}", stacklevel=3)
+    rows = gdf[dup].copy()
+    warnings.warn(DuplicateRowsWarning(path, rows, drop), stacklevel=3)
     return gdf[~dup].copy() if drop else gdf
+
+
+@contextmanager
+def duplicates_in_district(district: str | None, boundaries: gpd.GeoDataFrame | None,
+                           notes: list[str]) -> Iterator[None]:
+    """Inside the block, the duplicate-row warning counts and lists only the rows inside ``district``.
+
+    The rows outside it (the rest of a city-wide file) become one note prefixed :data:`OUTSIDE_AREA`
+    (for ``summary.json``), and the warning says how many there were; with none inside there is no
+    warning. Other warnings pass unchanged. Without a ``district`` (or ``boundaries``) nothing changes.
+    """
+    if district is None or boundaries is None or "district" not in boundaries:
+        yield
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    key = district_key(district)
+    area = shapely.union_all(boundaries.loc[boundaries["district"].map(district_key) == key].geometry.to_numpy())
+    for w in caught:
+        if not isinstance(w.message, DuplicateRowsWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+            continue
+        rows, drop = w.message.rows, w.message.drop
+        xy = rows.geometry.representative_point().to_crs("EPSG:4326").get_coordinates().to_numpy()
+        inside = shapely.intersects_xy(area, xy[:, 0], xy[:, 1])
+        n_out = int((~inside).sum())
+        if n_out:
+            notes.append(OUTSIDE_AREA + duplicate_message(w.message.path, rows[~inside], drop, f" outside {district}"))
+        if inside.any():
+            more = f"; {n_out} more outside {district} (in the notes)" if n_out else ""
+            warnings.warn(duplicate_message(w.message.path, rows[inside], drop, f" in {district}", more), stacklevel=3)
 
 
 def big_polygons(gdf: gpd.GeoDataFrame, path: object, limit_km2: float = BIG_POLYGON_KM2) -> np.ndarray:

@@ -13,7 +13,7 @@ import geopandas as gpd
 import pandas as pd
 
 from . import demand, totals
-from ._checks import OUTSIDE_AREA
+from ._checks import OUTSIDE_AREA, duplicates_in_district
 from ._labels import describe_sources, file_year
 from ._validate import closest
 from .coords import normalize_crs
@@ -81,7 +81,7 @@ def load_inputs(
         raise SitingError("`population` (a file) is needed with `place` (buildings are read from `osm` files only)")
     sub_files: list[str | Path] = (
         [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
-    with area_warnings(district, bnd, notes):
+    with area_warnings(district, bnd, notes), duplicates_in_district(district, bnd, notes):
         pop = load_population(population, population_crs, osm, bnd, notes, dedupe=dedupe,
                               spread_polygons=spread_polygons)
         census_totals = demand.read_census(census, column=census_column) if census is not None else None

@@ -13,7 +13,8 @@ import pytest
 from conftest import TEST_DATA, run_siting
 from shapely.geometry import MultiPoint, Point, Polygon, box
 
-from siting import demand
+from siting import _checks, demand
+from siting.coords import to_wgs84
 from siting.errors import AreaWarning, CRSError, InputFileError, NetworkError, SitingError
 from siting.facilities import read_facilities
 from siting.network import Network
@@ -119,6 +120,64 @@ def test_duplicate_population_rows_are_warned_and_dropped_on_request(tmp_path):
     assert len(pop) == 4 and "2 row(s) repeat an earlier row exactly (row(s) 3, 4)" in said and "dedupe=True" in said
     pop, _ = _caught(demand.read_population, path, dedupe=True)
     assert pop["population"].sum() == 150
+
+
+def _two_districts() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame({"subdistrict": ["甲街道", "乙街道"], "district": ["甲区", "乙区"]},
+                            geometry=[box(121.39, 31.19, 121.405, 31.22), box(121.405, 31.19, 121.42, 31.22)],
+                            crs="EPSG:4326")
+
+
+def _read_in_district(path, district, **kwargs):
+    notes: list[str] = []
+
+    def read():
+        with _checks.duplicates_in_district(district, _two_districts(), notes):
+            return demand.read_population(path, **kwargs)
+
+    pop, said = _caught(read)
+    return pop, said, notes
+
+
+def test_duplicate_rows_are_counted_inside_the_district_only(tmp_path):
+    """The Lianjia file's 52 repeats are city-wide: a district run lists its own and says how many are elsewhere."""
+    path = tmp_path / "pop.csv"
+    path.write_text("lon,lat,population\n121.40,31.20,100\n121.41,31.21,50\n121.40,31.20,100\n121.41,31.21,50\n"
+                    "121.41,31.21,50\n121.50,31.30,7\n121.50,31.30,7\n", encoding="utf-8")
+    _, said, notes = _read_in_district(path, "甲区")  # rows 3 (甲区), 4 and 5 (乙区), 7 (in no district)
+    assert said.startswith(f"{path}: 1 row(s) in 甲区 repeat an earlier row exactly (row(s) 3) (100 residents counted "
+                           "twice): counted again; give dedupe=True to drop them; 3 more outside 甲区")
+    assert said.count("repeat an earlier row") == 1
+    assert notes == [f"outside the analysed area: {path}: 3 row(s) outside 甲区 repeat an earlier row exactly (row(s) "
+                     "4, 5, 7) (107 residents counted twice): counted again; give dedupe=True to drop them"]
+    _, said, notes = _read_in_district(path, "乙区")
+    assert "2 row(s) in 乙区 repeat an earlier row exactly (row(s) 4, 5) (100 residents" in said and "2 more" in said
+    pop, said, notes = _read_in_district(path, "乙区", dedupe=True)
+    assert len(pop) == 3 and "2 row(s) in 乙区 repeat an earlier row exactly (row(s) 4, 5): dropped" in said
+    path.write_text("lon,lat,population\n121.40,31.20,100\n121.41,31.21,50\n121.41,31.21,50\n", encoding="utf-8")
+    _, said, notes = _read_in_district(path, "甲区")
+    assert said == "" and len(notes) == 1 and "1 row(s) outside 甲区" in notes[0]  # none inside: silent
+    _, said, notes = _read_in_district(path, None)
+    assert "1 row(s) repeat an earlier row exactly (row(s) 3)" in said and notes == []  # no district: as before
+
+
+@pytest.mark.realdata
+def test_main_job_names_only_the_repeats_in_xuhui(main_job, shanghai):
+    out, printed = main_job
+    raw = pd.read_json(shanghai / "population/lianjia_xiaoqu_shanghai_2018_bd09.json")
+    repeated = raw.astype(str).duplicated(keep="first").to_numpy()
+    assert repeated.sum() == 52
+    # independently: the repeated rows' BD-09 positions, in WGS84, inside 徐汇's polygons
+    lon, lat = (raw.loc[repeated, c].to_numpy(float) for c in ("lng", "lat"))
+    x, y = to_wgs84(lon, lat, "bd09")
+    bnd = gpd.read_file(shanghai / "boundaries/shanghai_subdistricts_osm_8districts.geojson")
+    xuhui = bnd[bnd["district"] == "徐汇区"].union_all()
+    inside = int(gpd.GeoSeries(gpd.points_from_xy(x, y), crs="EPSG:4326").within(xuhui).sum())
+    assert 0 < inside < 52
+    assert f"{inside} row(s) in 徐汇区 repeat an earlier row exactly" in printed
+    assert f"{52 - inside} more outside 徐汇区" in printed
+    notes = json.loads((out / "summary.json").read_text(encoding="utf-8"))["notes"]
+    assert any(f"{52 - inside} row(s) outside 徐汇区 repeat" in n for n in notes)
 
 
 # -- item 14: control-total areas without points
