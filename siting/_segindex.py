@@ -46,7 +46,7 @@ MAX_CELLS = 16_000_000
 #: Points farther than this (m) from every street go to the STRtree (when the limit is beyond it).
 MAX_RADIUS = 1_000.0
 #: (point, segment) pairs handled per vectorised pass (keeps the temporary arrays in cache).
-CHUNK_PAIRS = 1 << 19
+CHUNK_PAIRS = 1 << 16
 #: Blocks listing more segments than this are long: their points are decided here up to ``LONG_PAIRS``
 #: (point, segment) pairs in all (far points beside dense streets), the rest are left to the STRtree.
 MAX_LIST = 400
@@ -160,18 +160,21 @@ class SegmentIndex:
             owner = np.repeat(np.arange(n), pieces)
             k = np.arange(len(owner)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
             fa, fb = k / pieces[owner], (k + 1) / pieces[owner]
+            ax, bx = self.x0[owner] + fa * self.dx[owner], self.x0[owner] + fb * self.dx[owner]
+            ay, by = self.y0[owner] + fa * self.dy[owner], self.y0[owner] + fb * self.dy[owner]
         else:
-            owner, fa, fb = np.arange(n), np.zeros(n), np.ones(n)
-        ax, bx = self.x0[owner] + fa * self.dx[owner], self.x0[owner] + fb * self.dx[owner]
-        ay, by = self.y0[owner] + fa * self.dy[owner], self.y0[owner] + fb * self.dy[owner]
+            owner, ax, bx, ay, by = np.arange(n), self.x0, self.x1, self.y0, self.y1
         grow = self.radius * (1 + 1e-9) + 4 * TOL  # ties within TOL are listed too; the margin covers rounding
-        gx0 = np.floor((np.minimum(ax, bx) - grow - self.ox) / c).astype(np.int64)
-        gx1 = np.floor((np.maximum(ax, bx) + grow - self.ox) / c).astype(np.int64)
-        gy0 = np.floor((np.minimum(ay, by) - grow - self.oy) / c).astype(np.int64)
-        gy1 = np.floor((np.maximum(ay, by) + grow - self.oy) / c).astype(np.int64)
-        wx, wy = gx1 - gx0, gy1 - gy0
         itype = np.int32 if max(self.nx * self.ny, n) < 2**31 - 1 else np.int64
-        base = (gx0 * self.ny + gy0).astype(itype)
+        base, wx, wy = np.empty(len(owner), itype), np.empty(len(owner), np.int64), np.empty(len(owner), np.int64)
+        for a in range(0, len(owner), 1 << 18):  # in slices: the temporaries stay small (and in cache)
+            b = a + (1 << 18)
+            # cell numbers by truncation: every box lies ``c - grow > 0`` inside the grid's origin
+            gx = ((np.minimum(ax[a:b], bx[a:b]) - grow - self.ox) / c).astype(np.int64)
+            wx[a:b] = ((np.maximum(ax[a:b], bx[a:b]) + grow - self.ox) / c).astype(np.int64) - gx
+            gy = ((np.minimum(ay[a:b], by[a:b]) - grow - self.oy) / c).astype(np.int64)
+            wy[a:b] = ((np.maximum(ay[a:b], by[a:b]) + grow - self.oy) / c).astype(np.int64) - gy
+            base[a:b] = gx * self.ny + gy
         owner = owner.astype(itype)
         cell, seg = _box_cells(base, owner, wx, wy, self.ny)
         if multi.any():  # a cell reached by two pieces of one segment lists it once
