@@ -164,12 +164,7 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
     skipped = skipped_files(map_html=map_html, reports=reports)
     if skipped:
         summary["skipped"] = skipped
-    (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
     table = rounded(subdistrict_table(result))
-    table.to_csv(folder / "subdistricts.csv", index=False, encoding="utf-8-sig")
-    rounded(result.by_district).to_csv(folder / "districts.csv", index=False, encoding="utf-8-sig")
-    places = workbook_table(result.uncovered_places())
-    places.to_csv(folder / "uncovered_places.csv", index=False, encoding="utf-8-sig")
     area = result.service_area()
     catchments = catchments_of(result)
     drawn = {"points": result.points, "facilities": result.facilities, "subdistricts": result.subdistricts,
@@ -178,6 +173,11 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
               "summary": summary, "service_area": area, "catchments": catchments, "tiles": tiles}
     with (reports_beside(writers, folder, summary, table, drawn, enabled=reports),
           map_beside(writers, folder / "map.html", layers, enabled=map_html, self_contained=self_contained)):
+        (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
+        table.to_csv(folder / "subdistricts.csv", index=False, encoding="utf-8-sig")
+        rounded(result.by_district).to_csv(folder / "districts.csv", index=False, encoding="utf-8-sig")
+        places = workbook_table(result.uncovered_places())
+        places.to_csv(folder / "uncovered_places.csv", index=False, encoding="utf-8-sig")
         write_layers(result, folder, area, catchments)
         if reports:
             excel.write_excel(folder / "report.xlsx", coverage_sheets(summary, table, result.facilities, places))
