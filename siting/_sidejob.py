@@ -10,10 +10,10 @@ Safety, as for the Chromium child of :mod:`siting.htmlreport`: the child is kill
 (Linux ``PR_SET_PDEATHSIG``; elsewhere it finds its pipe closed and exits), it writes only into the run's
 temp folder (moved into place only when every job succeeded), and a child that dies is an error of the
 run (:class:`~siting.errors.OutputError`), never a partial output. Without ``os.fork``, on a system other
-than Linux, when no core is free (the load average is above the number of cores less one: a child would
-only compete with the main process), or with ``SITING_FORK=0``, no child is forked and :meth:`SideJob.run`
-runs the call in the main process: the same files, one after the other. ``SITING_FORK=1`` forks whatever
-the load.
+than Linux, when no core is free for the child (other tasks are running on all but one of the cores this
+process may use: a child would only take CPU from the main process), or with ``SITING_FORK=0``, no child
+is forked and :meth:`SideJob.run` runs the call in the main process: the same files, one after the other.
+``SITING_FORK=1`` forks whatever the load.
 """
 
 from __future__ import annotations
@@ -38,12 +38,24 @@ _PR_SET_PDEATHSIG = 1
 _PARENT_ENDS: set[int] = set()
 
 
+def running_now() -> int:
+    """Return how many tasks are running or ready to run on the machine now, this one included (``/proc/loadavg``)."""
+    with open("/proc/loadavg", encoding="ascii") as fh:
+        return int(fh.read().split()[3].split("/")[0])
+
+
 def forking() -> bool:
-    """Tell whether side jobs run in a forked child: on Linux, when a core is free (see the module docs)."""
+    """Tell whether side jobs run in a forked child: on Linux, when a core is free for it (see the module docs)."""
     setting = os.environ.get("SITING_FORK", "")
     if setting == "0" or sys.platform != "linux" or not hasattr(os, "fork"):
         return False
-    return setting == "1" or os.getloadavg()[0] <= len(os.sched_getaffinity(0)) - 1
+    if setting == "1":
+        return True
+    try:
+        others = running_now() - 1
+    except (OSError, ValueError, IndexError):
+        return False
+    return len(os.sched_getaffinity(0)) - others >= 2  # one core for this process, one for the child
 
 
 def _recorded(caught: Iterable[warnings.WarningMessage]) -> list[tuple[Any, type[Warning], str, int]]:

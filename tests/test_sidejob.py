@@ -83,6 +83,10 @@ def test_cancel_ends_a_waiting_child():
         os.waitpid(pid, os.WNOHANG)  # reaped: no such child any more
 
 
+def test_the_running_tasks_are_counted():
+    assert 1 <= _sidejob.running_now() <= os.cpu_count() + 1000  # this process at least
+
+
 def test_without_fork_the_call_runs_here(monkeypatch):
     monkeypatch.setenv("SITING_FORK", "0")
     with SideJob("test") as job:
@@ -91,11 +95,13 @@ def test_without_fork_the_call_runs_here(monkeypatch):
         assert job.wait() == (os.getpid(), 4)
 
 
-@pytest.mark.parametrize(("load", "forks"), [(0.3, True), (1.0, True), (1.6, False), (5.0, False)])
-def test_by_default_a_child_is_forked_only_when_a_core_is_free(monkeypatch, load, forks):
+@pytest.mark.parametrize(("cores", "running", "forks"), [(2, 1, True), (2, 2, False), (2, 5, False), (4, 3, True),
+                                                         (4, 4, False), (1, 1, False)])
+def test_by_default_a_child_is_forked_only_when_a_core_is_free(monkeypatch, cores, running, forks):
+    """``running``: the tasks running now, this process included (so 1 on an idle machine)."""
     monkeypatch.delenv("SITING_FORK")
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    monkeypatch.setattr(os, "getloadavg", lambda: (load, 0.0, 0.0))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr(_sidejob, "running_now", lambda: running)
     assert _sidejob.forking() is forks
     monkeypatch.setenv("SITING_FORK", "1")
     assert _sidejob.forking()
