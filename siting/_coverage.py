@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 
 from . import routing
-from ._reproject import to_crs
+from ._reproject import points_xy, to_crs, transform_xy
 from ._stats import walk_time_stats
 from ._status import NONE, Status
 from .demand import assign_areas
@@ -193,7 +193,8 @@ def route(net: Network, prepared: Prepared, settings: Settings) -> Routed:
     """
     fac, pop = prepared.facilities.copy(), prepared.population.copy()
     fxy = fac.geometry.to_crs(net.crs).get_coordinates().to_numpy()
-    pxy = routing.centre_xy(pop.geometry, net.crs)
+    own = points_xy(pop.geometry, pop.crs)  # plain points' coordinates, read once (None for other layers)
+    pxy = routing.centre_xy(pop.geometry, net.crs) if own is None else transform_xy(own, pop.crs, net.crs)
     fsnap = routing.snap(net, fxy[:, 0], fxy[:, 1], settings.max_snap_m)
     if not fsnap.ok.any():
         raise SitingError(
@@ -221,7 +222,7 @@ def route(net: Network, prepared: Prepared, settings: Settings) -> Routed:
     pop["status"] = pd.array(_STATUS_TEXT[status], dtype="str")  # the column the Status members gave, built faster
     pop["snap_m"] = np.where(np.isfinite(psnap.off), psnap.off, np.nan)
     pop["covered"] = (walk_min <= settings.minutes + 1e-9) & (status == 0)
-    pop = to_crs(pop, "EPSG:4326")
+    pop = to_crs(pop, "EPSG:4326", xy=own)
 
     reach = routing.reach_matrix(net, fsnap, psnap, settings.limit_m)
     weights = pop["population"].fillna(0).to_numpy(float)

@@ -1,4 +1,4 @@
-"""Array kernels of the network: the CSR matrix of arcs and the points that may bound its hull.
+"""Array kernels of the network: the CSR matrix of arcs, the points that may bound its hull, point buckets.
 
 Hand-written because scipy sums parallel arcs where a street network needs the shortest one, and shapely
 hulls all points where a cheap octagon test (Akl–Toussaint) discards most of them first.
@@ -54,3 +54,53 @@ def csr_min(src: np.ndarray, dst: np.ndarray, w: np.ndarray, n: int) -> sp.csr_m
         np.minimum.at(shortest, np.searchsorted(pairs, key[par]), w[par])
         mat.data[where] = shortest
     return mat
+
+
+class Buckets:
+    """Points bucketed on a square grid of ``cell`` metres: who lies in the 3 × 3 cells around a cell.
+
+    Parameters
+    ----------
+    x, y : ndarray
+        The points (non-finite ones are left out).
+    cell : float
+        Cell size (m).
+    centres : tuple of ndarray, optional
+        Columns and rows of the only cells that will be asked about: the points outside their 3 × 3
+        windows are left out before sorting (``around`` answers the same for those cells).
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, cell: float,
+                 centres: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        self.cell = cell
+        idx = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+        gx, gy = np.floor(x[idx] / cell).astype(np.int64), np.floor(y[idx] / cell).astype(np.int64)
+        if centres is not None and len(centres[0]):
+            keep = _in_windows(gx, gy, *centres)
+            idx, gx, gy = idx[keep], gx[keep], gy[keep]
+        self.key = gx * 1_000_003 + gy
+        order = np.argsort(self.key, kind="stable")
+        self.idx, self.key = idx[order], self.key[order]
+
+    def around(self, gx: int, gy: int) -> np.ndarray:
+        """Return the points in the 3 × 3 cells around cell (``gx``, ``gy``), cell by cell, in input order."""
+        keys = np.array([(gx + dx) * 1_000_003 + gy + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+        lo, hi = np.searchsorted(self.key, keys, "left"), np.searchsorted(self.key, keys, "right")
+        return np.concatenate([self.idx[i:j] for i, j in zip(lo, hi, strict=True)])
+
+
+def _in_windows(gx: np.ndarray, gy: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
+    """Return the mask of the cells (``gx``, ``gy``) within the 3 × 3 windows of the cells (``cx``, ``cy``)."""
+    x0, y0 = int(cx.min()) - 1, int(cy.min()) - 1
+    w, h = int(cx.max()) - x0 + 2, int(cy.max()) - y0 + 2
+    if w * h > 1 << 26:  # centres spread too far for one mask: keep everything
+        return np.ones(len(gx), bool)
+    mask = np.zeros((w, h), bool)
+    for dx in (0, 1, 2):
+        for dy in (0, 1, 2):
+            mask[cx - x0 - 1 + dx, cy - y0 - 1 + dy] = True
+    rx, ry = gx - x0, gy - y0
+    inside = np.flatnonzero((rx >= 0) & (rx < w) & (ry >= 0) & (ry < h))
+    keep = np.zeros(len(gx), bool)
+    keep[inside] = mask[rx[inside], ry[inside]]
+    return keep

@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-__all__ = ["plain_points", "points_xy", "to_crs"]
+__all__ = ["plain_points", "points_xy", "to_crs", "transform_xy"]
 
 
 @lru_cache(maxsize=16)
@@ -52,14 +52,32 @@ def points_xy(geometry: gpd.GeoSeries, crs: Any) -> np.ndarray | None:
     geoms = np.asarray(geometry.array, dtype=object)
     if geometry.crs is None or not plain_points(geoms):
         return None
-    x, y = shapely.get_x(geoms), shapely.get_y(geoms)
-    dst = CRS.from_user_input(crs)
-    if not geometry.crs.is_exact_same(dst):
-        x, y = _transformer(geometry.crs, dst).transform(x, y)
+    return transform_xy(np.column_stack([shapely.get_x(geoms), shapely.get_y(geoms)]), geometry.crs, crs)
+
+
+def transform_xy(xy: np.ndarray, src: Any, dst: Any) -> np.ndarray:
+    """Return the (n, 2) coordinates ``xy`` transformed from ``src`` to ``dst`` (``xy`` itself when they are the same).
+
+    Parameters
+    ----------
+    xy : ndarray
+        x and y columns in ``src``.
+    src, dst : Any
+        The CRSs (anything ``pyproj.CRS.from_user_input`` reads).
+
+    Returns
+    -------
+    ndarray
+        The numbers :func:`points_xy` gives for points at ``xy`` in ``src``.
+    """
+    src, dst = CRS.from_user_input(src), CRS.from_user_input(dst)
+    if src.is_exact_same(dst):
+        return xy
+    x, y = _transformer(src, dst).transform(xy[:, 0], xy[:, 1])
     return np.column_stack([np.asarray(x, float), np.asarray(y, float)])
 
 
-def to_crs(frame: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+def to_crs(frame: gpd.GeoDataFrame, crs: Any, xy: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Return ``frame.to_crs(crs)``, through the coordinate arrays when it holds plain points.
 
     Parameters
@@ -68,6 +86,8 @@ def to_crs(frame: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
         Any layer with its CRS set.
     crs : Any
         The target CRS.
+    xy : ndarray, optional
+        ``points_xy(frame.geometry, frame.crs)`` when the caller has read it already (not read again).
 
     Returns
     -------
@@ -78,7 +98,7 @@ def to_crs(frame: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
     dst = CRS.from_user_input(crs)
     if frame.crs is not None and frame.crs.is_exact_same(dst):
         return frame.to_crs(dst)
-    xy = points_xy(frame.geometry, dst)
+    xy = points_xy(frame.geometry, dst) if xy is None else transform_xy(xy, frame.crs, dst)
     if xy is None:
         return frame.to_crs(dst)
     out = frame.copy(deep=False)

@@ -138,6 +138,8 @@ class SegmentIndex:
             mx, my = (ends[0] + ends[2]) / 2, (ends[1] + ends[3]) / 2
             key = (np.floor((mx - self.ox) / self.cell) * self.ny + np.floor((my - self.oy) / self.cell))
             self.order = np.argsort(key.astype(np.int64))
+        self.rank = np.empty_like(self.order)  # the inverse: our number of each of the caller's segments
+        self.rank[self.order] = np.arange(len(self.order))
         self.x0, self.y0, self.x1, self.y1 = (a[self.order] for a in ends)
         self.u = None if u is None else np.asarray(u)[self.order]
         self.v = None if v is None else np.asarray(v)[self.order]
@@ -186,19 +188,23 @@ class SegmentIndex:
         lists.has_canonical_format = True  # no pair twice (see above): no sorting of every cell's list
         return lists.tocsr()
 
-    def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest segment of every point (-1: none within ``max_dist``) and the undecided mask.
+    def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nearest segment of every point (-1: none within ``max_dist``), the undecided and the ruled masks.
 
         Undecided points (ties not at one node, at the limit, beyond ``MAX_RADIUS``; see the module
-        notes) have segment -1 here and must be asked of the STRtree. A tie at one node gets one of
-        its tied segments (snapping then takes the rule's). Non-finite points get -1.
+        notes) have segment -1 here and must be asked of the STRtree. Ruled points have the segment
+        the rule for ties at a node picks (:func:`siting.routing._at_node_rule`: a point whose nearest
+        spot is a node gets the lowest-indexed of the segments whose nearest spot is that node, all of
+        them near and listed); the others (decided by GEOS distances) may have another of their tied
+        segments. Non-finite points get -1.
         """
         x, y = np.asarray(x, float), np.asarray(y, float)
         seg = np.full(len(x), -1, np.int64)
-        undecided = np.zeros(len(x), bool)
+        undecided, ruled = np.zeros(len(x), bool), np.zeros(len(x), bool)
         idx = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
         if len(idx) == 0 or self.nx == 0:
-            return seg, undecided
+            return seg, undecided, ruled
         gx, gy, e = self._cells(x[idx], y[idx])
         order = np.argsort(np.clip(gx, 0, self.nx - 1) * self.ny + np.clip(gy, 0, self.ny - 1))
         idx, gx, gy, e = idx[order], gx[order], gy[order], e[order]
@@ -207,7 +213,7 @@ class SegmentIndex:
         k = np.zeros(len(idx), np.int64)
         budget = [LONG_PAIRS]
         while len(idx):
-            s, tie, done, best = self._pass(x[idx], y[idx], gx, gy, e, k, max_dist, budget)
+            s, tie, done, best, ruled[idx] = self._pass(x[idx], y[idx], gx, gy, e, k, max_dist, budget)
             seg[idx] = s
             undecided[idx[tie]] = True
             left = ~done
@@ -222,7 +228,7 @@ class SegmentIndex:
             go = ~(none | stuck)
             idx, gx, gy, e, kcap = idx[go], gx[go], gy[go], e[go], kcap[go]
             k = np.minimum(nxt[go], kcap)
-        return np.where(seg >= 0, self.order[np.maximum(seg, 0)], -1), undecided
+        return np.where(seg >= 0, self.order[np.maximum(seg, 0)], -1), undecided, ruled
 
     def _cells(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return each point's cell (column, row; may lie off the grid) and its distance to the cell's border.
@@ -271,8 +277,8 @@ class SegmentIndex:
         return np.where(found, lo, hi + 1)
 
     def _pass(self, px: np.ndarray, py: np.ndarray, gx: np.ndarray, gy: np.ndarray, e: np.ndarray, k: np.ndarray,
-              max_dist: float, budget: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Measure each point against its block of ``k`` cells each way: (segment, tie, done, nearest listed distance).
+              max_dist: float, budget: list[int]) -> tuple[np.ndarray, ...]:
+        """Measure each point against its block of ``k`` cells each way: (segment, tie, done, distance, ruled).
 
         ``done`` marks the points decided (certified, or left to the STRtree as ties or over the
         ``budget`` of long blocks' pairs); the others need a larger block.
@@ -292,7 +298,7 @@ class SegmentIndex:
             hi[over[run_pt]] = lo[over[run_pt]]
             count[over] = 0
         seg, tie = np.full(n, -1, np.int64), over.copy()
-        certified, best = over.copy(), np.full(n, np.inf)
+        certified, best, ruled = over.copy(), np.full(n, np.inf), np.zeros(n, bool)
         csum = np.cumsum(count)
         cuts = np.searchsorted(csum, np.arange(1, int(csum[-1]) // CHUNK_PAIRS + 1) * CHUNK_PAIRS, side="right")
         bounds = np.unique(np.concatenate([[0], cuts, [n]]))
@@ -303,14 +309,13 @@ class SegmentIndex:
             ra, rb = int(ends[a]), int(ends[b])
             out = self._decide(px[a:b], py[a:b], run_pt[ra:rb] - a, lo[ra:rb], hi[ra:rb], reach[a:b], max_dist,
                                dedupe=bool(k[a:b].any()))
-            seg[a:b], t, certified[a:b], best[a:b] = out
+            seg[a:b], t, certified[a:b], best[a:b], ruled[a:b] = out
             tie[a:b] |= t
-        return seg, tie, certified | tie, best
+        return seg, tie, certified | tie, best, ruled
 
     def _decide(self, px: np.ndarray, py: np.ndarray, run_pt: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                reach: np.ndarray, max_dist: float, dedupe: bool
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Nearest listed segment of points, from runs ``[lo, hi)`` of the lists: (segment, tie, certified, distance).
+                reach: np.ndarray, max_dist: float, dedupe: bool) -> tuple[np.ndarray, ...]:
+        """Nearest listed segment from runs ``[lo, hi)`` of the lists: (segment, tie, certified, distance, ruled).
 
         The segment is -1 beyond ``max_dist`` and where the point is a tie (equidistant segments not
         all ending at one node, or at ``max_dist`` within ``TOL``: only the STRtree can say) or not
@@ -344,14 +349,19 @@ class SegmentIndex:
         certified = (best <= reach) | ((reach >= max_dist) & (best > max_dist + TOL))
         at_limit = np.abs(best - max_dist) <= TOL if np.isfinite(max_dist) else np.zeros(n, bool)
         multi = n_near[hp] > 1
-        tie = (n_near > 1) & ~self._one_node(px, py, hp[multi], hs[multi], n)
-        tie = certified & (best <= max_dist + TOL) & (tie | at_limit)
+        one = self._one_node(px, py, hp[multi], hs[multi], n)
+        if one.any():  # the rule: the lowest number (the caller's) among the segments at the node, all near
+            lowest = np.full(n, len(self.order))
+            np.minimum.at(lowest, hp[multi], self.order[hs[multi]])
+            winner[one] = self.rank[lowest[one]]
+        tie = certified & (best <= max_dist + TOL) & ((n_near > 1) & ~one | at_limit)
         chosen = np.where(certified & ~tie & (best <= max_dist), winner, -1)
+        ruled = chosen >= 0
         if tie.any():  # exact distances for the few near ties and points at the limit
             settled, exact = self._settle(px, py, hp, hs, tie, max_dist)
             chosen[settled] = exact[settled]
             tie &= ~settled
-        return chosen, tie, certified, best
+        return chosen, tie, certified, best, ruled
 
     def _settle(self, px: np.ndarray, py: np.ndarray, pt: np.ndarray, s: np.ndarray, tie: np.ndarray,
                 max_dist: float) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from tqdm import tqdm
 
+from ._graphs import Buckets
 from ._reproject import points_xy
 from ._segindex import SegmentIndex, fraction
 from .network import Network
@@ -101,11 +102,11 @@ def snap(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf) -
     x, y = np.asarray(x, float), np.asarray(y, float)
     if len(x) == 0:
         return _project(net, x, y, np.full(0, -1, np.int64))
-    seg, undecided = _segment_grid(net).nearest(x, y, max_dist)
+    seg, undecided, ruled = _segment_grid(net).nearest(x, y, max_dist)
     if undecided.any():
         ask = np.flatnonzero(undecided)
         seg[ask] = _strtree_nearest(net, x[ask], y[ask], max_dist)
-    return _project(net, x, y, seg)
+    return _project(net, x, y, seg, ruled)
 
 
 def snap_strtree(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf) -> Snap:
@@ -132,19 +133,22 @@ def _strtree_nearest(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float
     return seg
 
 
-def _project(net: Network, x: np.ndarray, y: np.ndarray, si: np.ndarray) -> Snap:
+def _project(net: Network, x: np.ndarray, y: np.ndarray, si: np.ndarray, ruled: np.ndarray | None = None) -> Snap:
     """Return the snap record of points on their chosen segments ``si`` (-1: not snapped), ties at a node settled.
 
     A point whose nearest spot is an end node of ``si`` is as near to every segment meeting there
     whose own nearest spot is that node; it is recorded on the lowest-indexed of them
-    (:func:`_at_node_rule`), so the record does not depend on which of them a search returned.
+    (:func:`_at_node_rule`, except where ``ruled`` says the search applied it already), so the record
+    does not depend on which of them a search returned.
     """
     n = len(x)
     seg = np.full(n, -1, np.int64)
     t = np.zeros(n)
     off = np.full(n, np.inf)
     idx = np.flatnonzero(si >= 0)
-    si = _at_node_rule(net, x[idx], y[idx], si[idx])
+    si = si[idx]
+    rule = np.flatnonzero(~ruled[idx]) if ruled is not None else np.arange(len(idx))
+    si[rule] = _at_node_rule(net, x[idx[rule]], y[idx[rule]], si[rule])
     x0, y0, x1, y1 = net.x[net.u[si]], net.y[net.u[si]], net.x[net.v[si]], net.y[net.v[si]]
     dx, dy = x1 - x0, y1 - y0
     frac = fraction(x[idx], y[idx], x0, y0, dx, dy, dx * dx + dy * dy)
@@ -317,24 +321,6 @@ def positions(net: Network, snapped: Snap) -> tuple[np.ndarray, np.ndarray]:
     return np.where(snapped.ok, x, np.nan), np.where(snapped.ok, y, np.nan)
 
 
-class _Buckets:
-    """Points bucketed on a square grid: who lies in the 3×3 cells around a cell (cell size ≥ limit)."""
-
-    def __init__(self, x: np.ndarray, y: np.ndarray, cell: float) -> None:
-        self.cell = cell
-        ok = np.isfinite(x) & np.isfinite(y)
-        self.idx = np.flatnonzero(ok)
-        gx, gy = np.floor(x[ok] / cell).astype(np.int64), np.floor(y[ok] / cell).astype(np.int64)
-        self.key = gx * 1_000_003 + gy
-        order = np.argsort(self.key, kind="stable")
-        self.idx, self.key = self.idx[order], self.key[order]
-
-    def around(self, gx: int, gy: int) -> np.ndarray:
-        keys = np.array([(gx + dx) * 1_000_003 + gy + dy for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
-        lo, hi = np.searchsorted(self.key, keys, "left"), np.searchsorted(self.key, keys, "right")
-        return np.concatenate([self.idx[i:j] for i, j in zip(lo, hi, strict=True)])
-
-
 def reach_matrix(
     net: Network, sources: Snap, targets: Snap, limit: float, *, chunk: int | None = None,
     progress: bool = False,
@@ -355,12 +341,11 @@ def reach_matrix(
     ok_src = np.flatnonzero(sources.ok)
     sx, sy = positions(net, sources)
     cell = max(float(limit), 1.0)
-    nodes = _Buckets(np.concatenate([net.x, sx[ok_src]]), np.concatenate([net.y, sy[ok_src]]), cell)
-    tx, ty = positions(net, targets)
-    tbuck = _Buckets(tx, ty, cell)
+    gx, gy = np.floor(sx[ok_src] / cell).astype(np.int64), np.floor(sy[ok_src] / cell).astype(np.int64)
+    nodes = Buckets(np.concatenate([net.x, sx[ok_src]]), np.concatenate([net.y, sy[ok_src]]), cell, (gx, gy))
+    tbuck = Buckets(*positions(net, targets), cell, (gx, gy))
     a, ca, b, cb = targets.exits(net)
     pos = np.full(graph.shape[0], -1, np.int64)
-    gx, gy = np.floor(sx[ok_src] / cell).astype(np.int64), np.floor(sy[ok_src] / cell).astype(np.int64)
     cells: dict[tuple[int, int], list[int]] = {}
     for k, key in enumerate(zip(gx.tolist(), gy.tolist(), strict=True)):
         cells.setdefault(key, []).append(k)

@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from siting._coverage import aggregate
-from siting._reproject import points_xy, to_crs
+from siting._reproject import points_xy, to_crs, transform_xy
 from siting._status import NONE, Status
 
 
@@ -33,6 +33,9 @@ def test_points_identical_to_geopandas(src, dst):
     np.testing.assert_array_equal(fast.get_coordinates().to_numpy(), ref.get_coordinates().to_numpy())
     np.testing.assert_array_equal(points_xy(gdf.geometry, dst), ref.get_coordinates().to_numpy())
     assert gdf.crs == src  # the input is left as it was
+    own = points_xy(gdf.geometry, gdf.crs)  # coordinates already read by the caller: the same result
+    assert to_crs(gdf, dst, xy=own).equals(ref)
+    np.testing.assert_array_equal(transform_xy(own, gdf.crs, dst), ref.get_coordinates().to_numpy())
 
 
 def test_other_layers_go_through_geopandas():

@@ -60,7 +60,7 @@ def test_real_homes_identical_and_mostly_decided_without_the_strtree(central, sh
     pts = homes.geometry.to_crs(central.crs).centroid.get_coordinates()
     x, y = pts["x"].to_numpy(), pts["y"].to_numpy()
     assert_same(central, x, y, 500.0)
-    _, undecided = SegmentIndex(*central.segments_xy()).nearest(x, y, 500.0)
+    _, undecided, _ = SegmentIndex(*central.segments_xy()).nearest(x, y, 500.0)
     assert undecided.mean() < 0.1
 
 
@@ -94,7 +94,7 @@ def test_grid_decides_the_plain_city_grid_itself():
     net = grid_network(60, 0.0, 0.0, 1)
     rng = np.random.default_rng(2)
     x, y = rng.uniform(net.x.min(), net.x.max(), 50_000), rng.uniform(net.y.min(), net.y.max(), 50_000)
-    seg, undecided = SegmentIndex(*net.segments_xy()).nearest(x, y, 500.0)
+    seg, undecided, _ = SegmentIndex(*net.segments_xy()).nearest(x, y, 500.0)
     assert undecided.sum() == 0
     np.testing.assert_array_equal(seg, routing.snap_strtree(net, x, y, 500.0).seg)
 
@@ -113,7 +113,7 @@ def test_far_points_decided_on_larger_blocks_of_small_cells(max_dist):
     net = with_index(grid_network(20, 15.0, 0.4, 3), radius=5.0)
     rng = np.random.default_rng(3)
     x, y = probe_points(net, rng, 3000, 600.0)
-    seg, undecided = net.__dict__["_grid"].nearest(x, y, max_dist)
+    seg, undecided, _ = net.__dict__["_grid"].nearest(x, y, max_dist)
     reference = routing.snap_strtree(net, x, y, max_dist)
     far = np.isfinite(reference.off) & (reference.off > 40.0)
     assert far.sum() > 300 and undecided.mean() < 0.01
@@ -127,9 +127,9 @@ def test_points_off_the_grid_far_away():
     x = net.x.min() + np.array([-5_000.0, 3e5, 450.0, -450.0])
     y = net.y.min() + np.array([0.0, 2e5, 200.0, -100.0])
     index = net.__dict__["_grid"]
-    seg, undecided = index.nearest(x, y, 500.0)
+    seg, undecided, _ = index.nearest(x, y, 500.0)
     assert not undecided.any() and seg[:2].tolist() == [-1, -1] and (seg[2:] >= 0).all()
-    seg, undecided = index.nearest(x, y, np.inf)
+    seg, undecided, _ = index.nearest(x, y, np.inf)
     assert undecided[:2].all() and not undecided[2:].any()
     assert_same(net, x, y, np.inf)
 
@@ -141,6 +141,6 @@ def test_long_blocks_over_the_budget_go_to_the_strtree(monkeypatch):
     x, y = probe_points(net, rng, 2000, 300.0)
     monkeypatch.setattr(segindex, "MAX_LIST", 10)
     monkeypatch.setattr(segindex, "LONG_PAIRS", 20_000)
-    _, undecided = net.__dict__["_grid"].nearest(x, y, 500.0)
+    _, undecided, _ = net.__dict__["_grid"].nearest(x, y, 500.0)
     assert 100 < undecided.sum() < len(x) // 2
     assert_same(net, x, y, 500.0)

@@ -66,8 +66,8 @@ def test_grid_settles_node_ties_without_the_strtree():
     point whose two nearest segments differ by less than ``TOL`` without a common nearest node."""
     net = grid_network(30, 20.0, 0.15, 5)
     x, y = corner_points(net, np.random.default_rng(5), 3000)
-    _, undecided = SegmentIndex(*net.segments_xy(), u=net.u, v=net.v).nearest(x, y, 500.0)
-    _, undecided_without_nodes = SegmentIndex(*net.segments_xy()).nearest(x, y, 500.0)
+    _, undecided, _ = SegmentIndex(*net.segments_xy(), u=net.u, v=net.v).nearest(x, y, 500.0)
+    _, undecided_without_nodes, _ = SegmentIndex(*net.segments_xy()).nearest(x, y, 500.0)
     assert undecided.sum() <= 2 and undecided_without_nodes.sum() > 500
     keep = ~undecided
     routing.snap(net, x[keep], y[keep], 500.0)
@@ -120,8 +120,22 @@ def test_near_ties_and_the_limit_settled_by_exact_distances_exact_ties_left_to_t
     y = np.array([cy, cy, cy + 3e-7, cy])
     index = SegmentIndex(*net.segments_xy(), u=net.u, v=net.v)
     for max_dist in (500.0, 50.0, 10.0, 10.0 + 1e-7, 10.0 - 1e-7):
-        seg, undecided = index.nearest(x, y, max_dist)
+        seg, undecided, _ = index.nearest(x, y, max_dist)
         assert undecided.tolist() == [max_dist >= 50.0, False, False, False]
         reference = routing.snap_strtree(net, x, y, max_dist).seg
         np.testing.assert_array_equal(seg[~undecided], reference[~undecided])
         np.testing.assert_array_equal(routing.snap(net, x, y, max_dist).seg, reference)
+
+
+@pytest.mark.parametrize(("side", "jitter", "drop", "seed"), [(10, 15.0, 0.2, 6), (8, 0.0, 0.0, 7)])
+def test_grid_applies_the_rule_itself_where_it_says_so(side, jitter, drop, seed):
+    """The segments the grid marks as ruled are the rule's already (applying it again changes nothing), and
+    they are most of the ties at a node (the rest, settled by GEOS distances, get the rule when recorded)."""
+    net = grid_network(side, jitter, drop, seed)
+    x, y = corner_points(net, np.random.default_rng(seed), 600)
+    seg, undecided, ruled = SegmentIndex(*net.segments_xy(), u=net.u, v=net.v).nearest(x, y, 500.0)
+    expected, tied = brute_force(net, x, y)
+    assert ruled.sum() > 0.9 * (~undecided).sum() and (tied & ruled).sum() > 50
+    np.testing.assert_array_equal(routing._at_node_rule(net, x[ruled], y[ruled], seg[ruled]), seg[ruled])
+    at_node = ruled & (expected >= 0)
+    np.testing.assert_array_equal(seg[at_node], expected[at_node])
