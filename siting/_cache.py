@@ -10,7 +10,7 @@ import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 
@@ -81,6 +81,40 @@ def write_cached(path: Path | None, write: Callable[[IO[bytes]], None]) -> bool:
                       "(set `cache_dir` or SITING_CACHE_DIR to a writable folder)", stacklevel=3)
         return False
     return True
+
+
+def use_http_cache(settings: Any, folder: Path, use: bool = True) -> bool:
+    """Point osmnx's HTTP cache (``settings``: ``osmnx.settings``) at ``folder``, if it can be written.
+
+    A folder that cannot be created or written (read-only, a file in its place) gives a warning and
+    the downloads go on without a cache, as for the network cache (:func:`write_cached`).
+
+    Parameters
+    ----------
+    settings : module or object
+        ``osmnx.settings`` (its ``use_cache`` and ``cache_folder`` are set).
+    folder : Path
+        The cache folder.
+    use : bool
+        False: no HTTP cache at all.
+
+    Returns
+    -------
+    bool
+        Whether the cache is used.
+    """
+    if use:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as exc:
+            warnings.warn(f"cannot write the download cache in {folder} ({exc.strerror or exc}); downloading "
+                          "without a cache (set `cache_dir` or SITING_CACHE_DIR to a writable folder)", stacklevel=3)
+            use = False
+    settings.use_cache = use
+    settings.cache_folder = str(folder)
+    return use
 
 
 def _clean_stale(folder: Path) -> None:

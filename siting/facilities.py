@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ._cache import cache_folder
+from ._cache import cache_folder, use_http_cache
 from ._checks import explode_multipoints
 from ._osm import read_osm_features
 from ._tables import read_points
@@ -183,7 +183,7 @@ def facilities_from_place(query: str, *, cache_dir: str | Path | None = None) ->
     import osmnx as ox
     from osmnx._errors import InsufficientResponseError
 
-    ox.settings.cache_folder = str(cache_folder(cache_dir, "osmnx-http"))
+    use_http_cache(ox.settings, cache_folder(cache_dir, "osmnx-http"))
     try:
         raw = ox.features_from_place(query, tags=ONLINE_TAGS)
     except InsufficientResponseError:

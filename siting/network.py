@@ -16,7 +16,7 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components
 
-from ._cache import atomic_write, cache_folder, cache_path, file_digest, read_cached, write_cached
+from ._cache import atomic_write, cache_folder, cache_path, file_digest, read_cached, use_http_cache, write_cached
 from ._graphs import csr_min, hull_candidates
 from ._osmnet import graph_to_segments, read_osm_ways
 from ._utm import zone_crs
@@ -313,9 +313,7 @@ class Network:
         if net is not None:
             net.info["cache"] = "hit"
             return net
-        http_cache = cache_folder(cache_dir, "osmnx-http")
-        ox.settings.use_cache = cache
-        ox.settings.cache_folder = str(http_cache)
+        use_http_cache(ox.settings, cache_folder(cache_dir, "osmnx-http"), cache)  # warned when not writable
         # keep the tags that make a one-way street two-way for bikes (osmnx's own rule ignores them)
         ox.settings.useful_tags_way = list(dict.fromkeys([*ox.settings.useful_tags_way, "oneway:bicycle", "cycleway"]))
         try:

@@ -7,6 +7,7 @@ like Nominatim and Overpass would, from the hand-written fixture's nodes and way
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -147,3 +148,28 @@ def test_online_bike_network_honours_oneway_bicycle_no(mock_http, monkeypatch, t
             del el["tags"]["oneway:bicycle"]
     strict = Network.from_place("测试区, 上海市", "bike", cache=False)
     assert strict.oneway.sum() == 3
+
+
+def test_an_unwritable_download_cache_is_a_warning(mock_http, monkeypatch, tmp_path):
+    """--place with a cache folder that cannot be written: a warning, and the downloads go on uncached."""
+    import osmnx as ox
+
+    from siting.facilities import facilities_from_place
+
+    monkeypatch.setattr(ox.settings, "use_cache", True)  # restored after the test
+    monkeypatch.setattr(ox.settings, "cache_folder", ox.settings.cache_folder)
+    calls, _ = mock_http
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be", encoding="utf-8")
+    with pytest.warns(UserWarning) as said:
+        net = Network.from_place("测试区, 上海市", "walk", cache_dir=blocked)
+    assert net.n_nodes == 8 and net.info["cache"] == "off" and ox.settings.use_cache is False
+    texts = [str(w.message) for w in said]
+    assert any(re.match(r"cannot write the download cache in .*blocked/osmnx-http \(.*\); downloading without a "
+                        r"cache", t) for t in texts), texts
+    assert any(t.startswith("cannot write the cache in") for t in texts), texts  # the network cache, as before
+    n_calls = len(calls["get"]) + len(calls["post"])
+    with pytest.warns(UserWarning, match="cannot write the download cache"):
+        fac = facilities_from_place("测试区, 上海市", cache_dir=blocked)
+    assert len(fac) == 2 and len(calls["get"]) + len(calls["post"]) > n_calls  # downloaded again, not cached
+    assert blocked.read_text(encoding="utf-8").startswith("a file")  # nothing written over it
