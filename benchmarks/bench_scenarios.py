@@ -5,16 +5,20 @@ target (issue 11) is: the whole file in under 2 × the slowest single scenario +
 "single scenario" is what `siting coverage` (or `siting site`) does on the equivalent edited inputs: load
 the inputs (network from the same warm cache), cover, and — for siting scenarios — build candidates and
 solve. Every single run is also checked to give exactly the comparison's covered residents.
+It also times `compare` with and without the memo of population snaps (scenarios sharing a network and the
+residents snap them once), alternating in this process, and checks both give the same tables.
 Run: ``python benchmarks/bench_scenarios.py``
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tempfile
 import time
 import warnings
 from pathlib import Path
+from unittest import mock
 
 from _common import best_of
 
@@ -46,6 +50,38 @@ def single(inputs_kw: dict, run: siting.scenarios.Run, cache: Path) -> float:
     return seconds
 
 
+def memo_on_off(path: Path, cache: Path, homes: int, rounds: int = 5) -> dict[str, tuple[float, float, int]]:
+    """`compare` with the snap memo and without it (alternating): best wall seconds, and the seconds and
+    calls of population snapping (``routing.snap`` of ≥ ``homes`` points) in the best run; same tables checked."""
+    real_snap = siting.routing.snap
+    spent = [0.0, 0]
+
+    def timed(net, x, y, max_dist=float("inf")):
+        t0 = time.perf_counter()
+        out = real_snap(net, x, y, max_dist)
+        if len(x) >= homes:
+            spent[0] += time.perf_counter() - t0
+            spent[1] += 1
+        return out
+
+    best: dict[str, tuple[float, float, int]] = {}
+    tables = []
+    for _ in range(rounds):
+        for name, patch in (("memo", contextlib.nullcontext()),
+                            ("plain", mock.patch.object(siting.scenarios, "snap_memo",
+                                                        lambda networks: contextlib.nullcontext()))):
+            spent[:] = [0.0, 0]
+            with patch, mock.patch.object(siting.routing, "snap", timed):
+                t0 = time.perf_counter()
+                comp = siting.compare(path, cache_dir=cache)
+                wall = time.perf_counter() - t0
+            tables.append(comp.table)
+            if name not in best or wall < best[name][0]:
+                best[name] = (wall, spent[0], spent[1])
+    assert all(t.equals(tables[0]) for t in tables), "memoised and plain comparisons differ"
+    return best
+
+
 def main() -> None:
     warnings.simplefilter("ignore")
     tmp = Path(tempfile.mkdtemp(prefix="bench_scenarios."))
@@ -71,6 +107,11 @@ def main() -> None:
     print(f"compare(), all {len(singles)} + baseline: {t_all:.2f} s (load {comp.seconds['load']:.2f} s)")
     total = sum(singles.values())
     print(f"sum of the single runs: {total:.2f} s -> compare is {total / t_all:.1f}x faster")
+    runs = memo_on_off(tmp / "scenarios.yaml", cache, points)
+    (memo, m_snap, m_calls), (plain, p_snap, p_calls) = runs["memo"], runs["plain"]
+    print(f"population snaps memoised: compare {memo:.2f} s vs {plain:.2f} s without the memo "
+          f"({plain / memo:.2f}x, same tables); population snapping {m_calls} calls {m_snap * 1000:.0f} ms vs "
+          f"{p_calls} calls {p_snap * 1000:.0f} ms ({p_snap / max(m_snap, 1e-9):.1f}x)")
     print(f"target: < 2 x slowest single ({slowest}, {singles[slowest]:.2f} s) + network load ({t_net:.2f} s) "
           f"= {bound:.2f} s; measured {t_all:.2f} s = {t_all / bound:.2f} of the bound -> "
           f"{'OK' if t_all < bound else 'MISSED'}")

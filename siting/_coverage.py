@@ -6,6 +6,7 @@ shortest walks) → :func:`aggregate` (per 街道 / district) → :func:`summari
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
@@ -168,6 +169,27 @@ class Routed:
     node_dist: np.ndarray
 
 
+#: Key under which a network holds a memo of population snaps while one is installed (siting.compare).
+SNAP_MEMO = "_population_snaps"
+
+
+def snap_population(net: Network, pxy: np.ndarray, max_snap_m: float) -> routing.Snap:
+    """:func:`siting.routing.snap` of the population points, memoised while the network holds a memo.
+
+    :func:`siting.compare` installs one (a dict in ``net.__dict__[SNAP_MEMO]``) for its runs, so that
+    scenarios sharing the network and the population snap them once; the key is the points' exact
+    coordinates and the limit, and each call gets its own copy (the caller edits it).
+    """
+    memo = net.__dict__.get(SNAP_MEMO)
+    if memo is None:
+        return routing.snap(net, pxy[:, 0], pxy[:, 1], max_snap_m)
+    key = (hashlib.blake2b(np.ascontiguousarray(pxy).tobytes(), digest_size=16).digest(), pxy.shape, max_snap_m)
+    if key not in memo:
+        memo[key] = routing.snap(net, pxy[:, 0], pxy[:, 1], max_snap_m)
+    hit = memo[key]
+    return routing.Snap(hit.seg.copy(), hit.t.copy(), hit.off.copy())
+
+
 def route(net: Network, prepared: Prepared, settings: Settings) -> Routed:
     """Snap facilities and points to the network and walk from every point to its nearest facility.
 
@@ -211,7 +233,7 @@ def route(net: Network, prepared: Prepared, settings: Settings) -> Routed:
     if extent.area == 0:  # a single straight street: its hull is a line
         extent = extent.buffer(settings.max_snap_m)
     inside = shapely.intersects_xy(extent, pxy[:, 0], pxy[:, 1])
-    psnap = routing.snap(net, pxy[:, 0], pxy[:, 1], settings.max_snap_m)
+    psnap = snap_population(net, pxy, settings.max_snap_m)
     psnap.seg[~inside] = -1
     nodes = routing.node_distances(net, fsnap)
     dist, who = routing.nearest(net, fsnap, psnap, nodes=nodes)

@@ -21,8 +21,9 @@ from tqdm import tqdm
 
 from . import demand
 from ._scenario_file import Baseline, Edits, Scenario, ScenarioFile, check_names, read_scenario_file, resolve_ids
+from ._scenario_net import network_for, osm_file, snap_memo
 from ._scenario_out import comparison_map, comparison_table, format_comparison, write_comparison, write_excel
-from ._scenario_values import BASELINE, FileSpec, NewFacility, NewResidents, Where
+from ._scenario_values import BASELINE, FileSpec, NewFacility, NewResidents
 from .candidates import build_candidates
 from .coords import to_wgs84
 from .coverage import CoverageResult
@@ -263,17 +264,18 @@ def compare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
         network=networks.get(prep.settings.network_type), **prep.baseline.load_kwargs())
     networks[prep.settings.network_type] = inputs.network
     t_load = time.perf_counter() - t0
-    base = _run(BASELINE, inputs, inputs.network, inputs.facilities, inputs.population, prep.settings, prep.target,
-                prep.types, prep.warned)
-    runs: dict[str, Run] = {BASELINE: base}
-    for s in _progress(prep.order, progress):
-        t1 = time.perf_counter()
-        parent = runs[s.from_] if s.from_ is not None else base
-        try:
-            runs[s.name] = _scenario(s, parent, prep, inputs, networks, cache_dir)
-        except SitingError as exc:  # say which scenario failed (same error class)
-            raise type(exc)(f"scenario {s.name!r}: {exc}") from exc
-        runs[s.name].seconds = time.perf_counter() - t1
+    with snap_memo(networks):  # scenarios sharing a network and the residents snap them once
+        base = _run(BASELINE, inputs, inputs.network, inputs.facilities, inputs.population, prep.settings,
+                    prep.target, prep.types, prep.warned)
+        runs: dict[str, Run] = {BASELINE: base}
+        for s in _progress(prep.order, progress):
+            t1 = time.perf_counter()
+            parent = runs[s.from_] if s.from_ is not None else base
+            try:
+                runs[s.name] = _scenario(s, parent, prep, inputs, networks, cache_dir)
+            except SitingError as exc:  # say which scenario failed (same error class)
+                raise type(exc)(f"scenario {s.name!r}: {exc}") from exc
+            runs[s.name].seconds = time.perf_counter() - t1
     runs = {BASELINE: base, **{s.name: runs[s.name] for s in prep.scenarios}}
     t_total = time.perf_counter() - t0
     return Comparison(prep.name, runs, comparison_table(runs), {
@@ -331,7 +333,7 @@ def _scenario(s: Scenario, parent: Run, prep: Prepared, inputs: Inputs, networks
         settings = settings.with_(**changes)
     target = s.target if s.target is not None else parent.target
     types = s.facility_types if s.facility_types is not None else parent.types
-    net = _network(settings, prep.baseline, inputs, networks, cache_dir, s)
+    net = network_for(settings, prep.baseline, inputs, networks, cache_dir, s)
     run = _run(s.name, inputs, net, fac.reset_index(drop=True), pop, settings, target, types, prep.warned)
     if s.site is not None:
         run = _site_stations(run, s, prep, inputs)
@@ -355,36 +357,12 @@ def _with_residents(pop: gpd.GeoDataFrame, extra: gpd.GeoDataFrame, inputs: Inpu
     return out
 
 
-def _network(settings: Settings, base: Baseline | Inputs, inputs: Inputs, networks: dict[str, Network],
-             cache_dir: str | Path | None, s: Scenario) -> Network:
-    """Return the network for ``settings``' mode, built once per network type (walk and elderly share one)."""
-    kind = settings.network_type
-    if kind not in networks:
-        osm = _osm_file(base, inputs)
-        if osm is not None:
-            networks[kind] = Network.from_osm(osm, settings.mode, cache_dir=cache_dir)
-        elif isinstance(base, Baseline) and base.place is not None:
-            networks[kind] = Network.from_place(base.place, settings.mode, cache_dir=cache_dir)
-        else:
-            raise Where(None, s.name).error("mode", f"needs a {kind} network, and the baseline's network "
-                                                    f"({inputs.network.info.get('source')}) cannot be rebuilt for it")
-    return networks[kind]
-
-
-def _osm_file(base: Baseline | Inputs, inputs: Inputs) -> Path | None:
-    """Return the baseline's OSM extract (a file), if it has one."""
-    if isinstance(base, Baseline):
-        return base.osm
-    source = inputs.network.info.get("source")
-    return Path(source) if source is not None and Path(str(source)).is_file() else None
-
-
 def _site_stations(run: Run, s: Scenario, prep: Prepared, inputs: Inputs) -> Run:
     """Site new stations as ``siting site`` chooses them (same candidate defaults), then compute coverage."""
     spec = s.site
     assert spec is not None
     generate = spec.candidates is None
-    osm = _osm_file(prep.baseline, inputs) if generate else None
+    osm = osm_file(prep.baseline, inputs) if generate else None
     cands = build_candidates(
         run.result, path=None if spec.candidates is None else spec.candidates.path,
         crs="wgs84" if spec.candidates is None else spec.candidates.crs, osm=osm, generate=generate,

@@ -3,6 +3,7 @@ inputs, closing never helps, adding never hurts, elderly ≤ walk; outputs (CSV 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from functools import cache
 from pathlib import Path
@@ -18,6 +19,7 @@ from shapely.geometry import box
 from typer.testing import CliRunner
 
 import siting
+from siting._coverage import SNAP_MEMO
 from siting._scenario_out import read_excel_table
 from siting.cli import app
 from siting.pipeline import Inputs
@@ -109,6 +111,36 @@ def test_each_scenario_equals_a_separate_run_on_edited_inputs():
     base = comp.table[comp.table["scenario"] == BASELINE].set_index(["level", "area"])["covered"]
     close = comp.table[comp.table["scenario"] == "close_west"].set_index(["level", "area"])
     assert (close["delta_covered"] == close["covered"] - base).all()
+
+
+def test_population_snaps_are_memoised_across_scenarios(monkeypatch):
+    """Scenarios on the same network and residents snap them once; the answers are those of unmemoised runs."""
+    inputs = grid_inputs()
+    est_lon, est_lat = point(14.0, 14.5)
+    scenarios = [Scenario("close_west", close=["西中心"]), Scenario("elderly", mode="elderly"),
+                 Scenario("ten_min_bike", mode="bike", minutes=5), Scenario("twelve_min", minutes=12),
+                 Scenario("estate", add_population=[{"lon": est_lon, "lat": est_lat, "population": 900}])]
+    snapped: list[int] = []
+    real_snap = siting.routing.snap
+
+    def spy(net, x, y, max_dist=np.inf):
+        snapped.append(len(x))
+        return real_snap(net, x, y, max_dist)
+
+    monkeypatch.setattr(siting.routing, "snap", spy)
+    memo = siting.compare(inputs, scenarios, target=0.9, networks={"bike": inputs.network})
+    homes = len(inputs.population)
+    # 6 runs: the baseline's residents snapped once (bike shares the network object here), the estate's once
+    assert sorted(n for n in snapped if n >= homes) == [homes, homes + 1]
+    assert not any(SNAP_MEMO in net.__dict__ for net in (inputs.network,))  # dropped after the comparison
+    snapped.clear()
+    monkeypatch.setattr(siting.scenarios, "snap_memo", lambda networks: contextlib.nullcontext())
+    plain = siting.compare(inputs, scenarios, target=0.9, networks={"bike": inputs.network})
+    assert sorted(n for n in snapped if n >= homes) == [homes] * 5 + [homes + 1]
+    for name, run in plain.runs.items():
+        pd.testing.assert_frame_equal(pd.DataFrame(memo.runs[name].result.points.drop(columns="geometry")),
+                                      pd.DataFrame(run.result.points.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(memo.table, plain.table)
 
 
 def test_mean_walk_is_population_weighted_over_finite_times():
