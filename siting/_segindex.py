@@ -37,6 +37,8 @@ import numpy as np
 import scipy.sparse as sp
 import shapely
 
+from ._segcells import cell_lists, slices
+
 #: Two distances closer than this (metres) are treated as a tie.
 TOL = 1e-6
 #: GEOS distances this many units in the last place apart are an exact tie to the STRtree (see ``_settle``).
@@ -75,32 +77,6 @@ def fraction(px: np.ndarray, py: np.ndarray, x0: np.ndarray, y0: np.ndarray, dx:
     return np.clip(((px - x0) * dx + (py - y0) * dy) / np.where(ll > 0, ll, 1.0), 0.0, 1.0)
 
 
-def _box_cells(base: np.ndarray, owner: np.ndarray, wx: np.ndarray, wy: np.ndarray, ny: int
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Return (cell, owner) pairs of boxes of ``(wx + 1) × (wy + 1)`` cells from cell ``base`` (grid ``ny`` high).
-
-    Boxes of one shape are filled by one broadcast sum (most are 3 × 3 or smaller), shape by shape,
-    into arrays allocated once; offset by offset, so that the long axis is the inner one and the
-    cells written follow the boxes' order.
-    """
-    shape = wx * (int(wy.max()) + 1) + wy
-    groups = np.argsort(shape.astype(np.int16) if shape.max() < 2**15 else shape, kind="stable")
-    sizes = np.bincount(shape)
-    cell = np.empty(int(((wx + 1) * (wy + 1)).sum()), base.dtype)
-    seg = np.empty(len(cell), owner.dtype)
-    at = start = 0
-    for kind in np.flatnonzero(sizes).tolist():
-        hit = groups[start:start + sizes[kind]]
-        start += int(sizes[kind])
-        a, b = int(wx[hit[0]]) + 1, int(wy[hit[0]]) + 1
-        offsets = (np.arange(a)[:, None] * ny + np.arange(b)[None, :]).ravel().astype(base.dtype)
-        size = len(hit) * a * b
-        np.add(offsets[:, None], base[hit][None, :], out=cell[at:at + size].reshape(a * b, len(hit)))
-        seg[at:at + size].reshape(a * b, len(hit))[...] = owner[hit]
-        at += size
-    return cell, seg
-
-
 class SegmentIndex:
     """Segments ``(x0, y0) → (x1, y1)`` bucketed on one square grid for exact nearest-segment queries.
 
@@ -117,16 +93,23 @@ class SegmentIndex:
 
     def __init__(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray,
                  u: np.ndarray | None = None, v: np.ndarray | None = None, radius: float | None = None) -> None:
-        ends = [np.asarray(a, float) for a in (x0, y0, x1, y1)]
-        length = np.hypot(ends[2] - ends[0], ends[3] - ends[1])
-        if radius is None:
-            radius = float(np.clip(np.median(length) / 2, 5.0, 100.0)) if len(length) else 5.0
+        # per-segment work in slices into arrays allocated once: a first call in a fresh process pays for
+        # every new megabyte it touches (page faults), so the temporaries stay small
+        x0, y0, x1, y1 = self._ends = tuple(np.asarray(a, float) for a in (x0, y0, x1, y1))
+        self._u, self._v = u, v  # the caller's, in the caller's order (``order`` maps ours to theirs)
+        n = len(x0)
+        if radius is None and n:
+            length = np.empty(n)
+            for a, b in slices(n):
+                np.hypot(x1[a:b] - x0[a:b], y1[a:b] - y0[a:b], out=length[a:b])
+            radius = float(np.clip(np.median(length, overwrite_input=True) / 2, 5.0, 100.0))
         self._sat: np.ndarray | None = None
-        self.radius, self.cell, self.ox, self.oy, self.nx, self.ny = float(radius), 2.0 * radius, 0.0, 0.0, 0, 0
-        self.order = np.arange(len(length))
-        if len(length):
-            xmin, xmax = float(min(ends[0].min(), ends[2].min())), float(max(ends[0].max(), ends[2].max()))
-            ymin, ymax = float(min(ends[1].min(), ends[3].min())), float(max(ends[1].max(), ends[3].max()))
+        self.radius = float(radius) if radius is not None else 5.0
+        self.cell, self.ox, self.oy, self.nx, self.ny = 2.0 * self.radius, 0.0, 0.0, 0, 0
+        self.order = np.arange(n)
+        if n:
+            xmin, xmax = float(min(x0.min(), x1.min())), float(max(x0.max(), x1.max()))
+            ymin, ymax = float(min(y0.min(), y1.min())), float(max(y0.max(), y1.max()))
             span = max(xmax - xmin, ymax - ymin) + 4 * self.radius
             self.cell = max(2.0 * self.radius, span / np.sqrt(MAX_CELLS))
             self.radius = self.cell / 2.0
@@ -134,59 +117,24 @@ class SegmentIndex:
             self.nx = int((xmax - self.ox) // self.cell) + 2
             self.ny = int((ymax - self.oy) // self.cell) + 2
             # segments numbered in grid order inside (cell by cell, as the points are taken): the per-pair
-            # gathers then read nearby memory; ``order`` maps back to the caller's numbers
-            mx, my = (ends[0] + ends[2]) / 2, (ends[1] + ends[3]) / 2
-            key = (np.floor((mx - self.ox) / self.cell) * self.ny + np.floor((my - self.oy) / self.cell))
-            self.order = np.argsort(key.astype(np.int64))
+            # gathers then read nearby memory
+            key = np.empty(n, np.int64)
+            for a, b in slices(n):
+                key[a:b] = (np.floor(((x0[a:b] + x1[a:b]) / 2 - self.ox) / self.cell) * self.ny
+                            + np.floor(((y0[a:b] + y1[a:b]) / 2 - self.oy) / self.cell))
+            self.order = np.argsort(key)
         self.rank = np.empty_like(self.order)  # the inverse: our number of each of the caller's segments
-        self.rank[self.order] = np.arange(len(self.order))
-        self.x0, self.y0, self.x1, self.y1 = (a[self.order] for a in ends)
-        self.u = None if u is None else np.asarray(u)[self.order]
-        self.v = None if v is None else np.asarray(v)[self.order]
-        self.dx, self.dy = self.x1 - self.x0, self.y1 - self.y0
-        self.ll = self.dx * self.dx + self.dy * self.dy
-        self.inv_ll = np.divide(1.0, self.ll, out=np.zeros_like(self.ll), where=self.ll > 0)
-        self.lists = self._register(length[self.order]) if len(length) else sp.csr_matrix((0, 0), dtype=np.int8)
-
-    def _register(self, length: np.ndarray) -> sp.csr_matrix:
-        """(cells × segments) 0/1 matrix: cell → the segments within ``radius`` of any of its points.
-
-        A segment is registered in every cell its bounding box, widened by ``radius``, touches;
-        segments longer than ``4 c`` are cut into pieces first (a long diagonal's box is mostly
-        empty), and the cells such a segment gets twice are listed once.
-        """
-        c, n = self.cell, len(length)
-        pieces = np.maximum(np.ceil(length / (4 * c)).astype(np.int64), 1)
-        multi = pieces > 1
-        if multi.any():
-            owner = np.repeat(np.arange(n), pieces)
-            k = np.arange(len(owner)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-            fa, fb = k / pieces[owner], (k + 1) / pieces[owner]
-            ax, bx = self.x0[owner] + fa * self.dx[owner], self.x0[owner] + fb * self.dx[owner]
-            ay, by = self.y0[owner] + fa * self.dy[owner], self.y0[owner] + fb * self.dy[owner]
-        else:
-            owner, ax, bx, ay, by = np.arange(n), self.x0, self.x1, self.y0, self.y1
+        self.rank[self.order] = np.arange(n)
+        self.x0, self.y0 = x0[self.order], y0[self.order]
+        self.dx, self.dy, self.inv_ll = np.empty(n), np.empty(n), np.zeros(n)
+        for a, b in slices(n):
+            dx = np.subtract(x1[self.order[a:b]], self.x0[a:b], out=self.dx[a:b])
+            dy = np.subtract(y1[self.order[a:b]], self.y0[a:b], out=self.dy[a:b])
+            ll = dx * dx + dy * dy
+            np.divide(1.0, ll, out=self.inv_ll[a:b], where=ll > 0)
         grow = self.radius * (1 + 1e-9) + 4 * TOL  # ties within TOL are listed too; the margin covers rounding
-        itype = np.int32 if max(self.nx * self.ny, n) < 2**31 - 1 else np.int64
-        base, wx, wy = np.empty(len(owner), itype), np.empty(len(owner), np.int64), np.empty(len(owner), np.int64)
-        for a in range(0, len(owner), 1 << 18):  # in slices: the temporaries stay small (and in cache)
-            b = a + (1 << 18)
-            # cell numbers by truncation: every box lies ``c - grow > 0`` inside the grid's origin
-            gx = ((np.minimum(ax[a:b], bx[a:b]) - grow - self.ox) / c).astype(np.int64)
-            wx[a:b] = ((np.maximum(ax[a:b], bx[a:b]) + grow - self.ox) / c).astype(np.int64) - gx
-            gy = ((np.minimum(ay[a:b], by[a:b]) - grow - self.oy) / c).astype(np.int64)
-            wy[a:b] = ((np.maximum(ay[a:b], by[a:b]) + grow - self.oy) / c).astype(np.int64) - gy
-            base[a:b] = gx * self.ny + gy
-        owner = owner.astype(itype)
-        cell, seg = _box_cells(base, owner, wx, wy, self.ny)
-        if multi.any():  # a cell reached by two pieces of one segment lists it once
-            twice = multi[seg]
-            key = np.unique(cell[twice].astype(np.int64) * n + seg[twice])
-            cell = np.concatenate([cell[~twice], (key // n).astype(itype)])
-            seg = np.concatenate([seg[~twice], (key % n).astype(itype)])
-        lists = sp.coo_matrix((np.ones(len(cell), np.int8), (cell, seg)), shape=(self.nx * self.ny, n))
-        lists.has_canonical_format = True  # no pair twice (see above): no sorting of every cell's list
-        return lists.tocsr()
+        self.lists = (cell_lists(self.x0, self.y0, self.dx, self.dy, (self.ox, self.oy, self.cell, self.nx, self.ny),
+                                 grow) if n else sp.csr_matrix((0, 0), dtype=np.int8))
 
     def nearest(self, x: np.ndarray, y: np.ndarray, max_dist: float = np.inf
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -375,8 +323,9 @@ class SegmentIndex:
         n = len(px)
         k = np.flatnonzero(tie[pt])
         p, seg = pt[k], s[k]
+        theirs = self.order[seg]
         lines = shapely.linestrings(np.stack([np.column_stack([self.x0[seg], self.y0[seg]]),
-                                              np.column_stack([self.x1[seg], self.y1[seg]])], axis=1))
+                                              np.column_stack([self._ends[2][theirs], self._ends[3][theirs]])], axis=1))
         dist = shapely.distance(shapely.points(px[p], py[p]), lines)
         low = np.full(n, np.inf)
         np.minimum.at(low, p, dist)
@@ -396,10 +345,11 @@ class SegmentIndex:
         The pairs (``pt``, ``s``) list the segments near each point; the nearest spot is found by the
         snapping formula (:func:`fraction`). All False when the grid has no node numbers.
         """
-        if self.u is None or self.v is None or len(pt) == 0:
+        if self._u is None or self._v is None or len(pt) == 0:
             return np.zeros(n, bool)
-        f = fraction(px[pt], py[pt], self.x0[s], self.y0[s], self.dx[s], self.dy[s], self.ll[s])
-        node = np.where(f == 0.0, self.u[s], np.where(f == 1.0, self.v[s], -1)).astype(np.int64)
+        dx, dy, theirs = self.dx[s], self.dy[s], self.order[s]
+        f = fraction(px[pt], py[pt], self.x0[s], self.y0[s], dx, dy, dx * dx + dy * dy)
+        node = np.where(f == 0.0, self._u[theirs], np.where(f == 1.0, self._v[theirs], -1)).astype(np.int64)
         lo = np.full(n, np.iinfo(np.int64).max)
         hi = np.full(n, -1, np.int64)
         np.minimum.at(lo, pt, node)
