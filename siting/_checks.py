@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 
 from ._utm import utm_crs
 from ._validate import district_key
@@ -217,3 +218,38 @@ def check_boundaries(gdf: gpd.GeoDataFrame, names: pd.Series, path: object) -> g
         warnings.warn(f"{path}: {len(found)} pair(s) of 街道 polygons overlap ({listed}); a point in an overlap "
                       "is counted once, in the first polygon of the file", stacklevel=3)
     return series
+
+
+def residents_cut_off(kept_xy: np.ndarray, dropped_xy: np.ndarray, points: gpd.GeoDataFrame, crs: str,
+                      max_snap_m: float) -> tuple[float, float]:
+    """Residents whose nearest street node was dropped with an island, and all residents near the streets.
+
+    A resident is near the streets when a node (kept or dropped) lies within ``max_snap_m``; it is cut
+    off when the nearest of them was dropped. Points without a population count once each.
+
+    Parameters
+    ----------
+    kept_xy, dropped_xy : ndarray (n, 2)
+        Projected coordinates of the network's nodes and of those dropped in islands.
+    points : GeoDataFrame
+        The residents (``population``), any CRS.
+    crs : str
+        The network's projected CRS.
+    max_snap_m : float
+        Snapping limit (m).
+
+    Returns
+    -------
+    tuple of float
+        (residents cut off, residents near the streets).
+    """
+    if not len(points) or not len(dropped_xy) or not len(kept_xy):
+        return 0.0, 0.0
+    xy = points.geometry.to_crs(crs).representative_point().get_coordinates().to_numpy()
+    d_kept, _ = cKDTree(kept_xy).query(xy, distance_upper_bound=max_snap_m)
+    d_drop, _ = cKDTree(dropped_xy).query(xy, distance_upper_bound=max_snap_m)
+    near = np.isfinite(d_kept) | np.isfinite(d_drop)
+    cut = near & (d_drop < d_kept)
+    weight = points["population"].to_numpy(float) if "population" in points else np.ones(len(points))
+    weight = np.where(np.isfinite(weight), weight, 1.0)
+    return float(weight[cut].sum()), float(weight[near].sum())

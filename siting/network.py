@@ -24,7 +24,7 @@ from ._validate import check_file
 from .errors import GeocodeError, NetworkError
 from .settings import MODES
 
-CACHE_VERSION = "2"
+CACHE_VERSION = "3"
 
 
 @dataclass
@@ -224,7 +224,8 @@ class Network:
             warnings.warn(msg, stacklevel=3)
             net.info["warning"] = msg
             net.info["dropped"] = {"components": n_comp - kept, "nodes": int((~keep).sum()),
-                                   "km": round(float(dropped_len) / 1000, 3)}
+                                   "km": round(float(dropped_len) / 1000, 3),  # where (0.1 m): residents near them
+                                   "xy": np.round(np.column_stack([net.x[~keep], net.y[~keep]]), 1).tolist()}
             net.info["components_kept"] = kept
             net = net._compact(keep)
         return net

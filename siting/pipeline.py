@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from . import demand, totals
-from ._checks import OUTSIDE_AREA, duplicates_in_district
+from ._checks import OUTSIDE_AREA, duplicates_in_district, residents_cut_off
 from ._labels import describe_sources, file_year
 from ._validate import closest
 from .coords import normalize_crs
@@ -74,7 +75,6 @@ def load_inputs(
         raise SitingError("give exactly one of `osm` (a file) or `place` (a name)")
     check_crs(facility_crs=facility_crs, population_crs=population_crs)  # before the (slow) network
     net = network if network is not None else load_network(osm, place, settings, cache_dir)
-    check_network(net, allow_broken=allow_broken_network)
     fac = load_facilities(facilities, facility_crs, osm, place, cache_dir, notes)
     bnd = load_boundaries(boundaries, osm)
     if population is None and osm is None:
@@ -92,6 +92,7 @@ def load_inputs(
         if bnd is None:
             raise SitingError("`district` needs 街道 boundaries (`boundaries`, or an OSM file that has them)")
         pop, bnd = demand.restrict_to_district(pop, bnd, district)
+    check_network(net, allow_broken=allow_broken_network, population=pop, max_snap_m=settings.max_snap_m)
     sources = describe_sources(osm=osm, place=place, facilities=facilities, population=population, census=census,
                                census_column=census_column, boundaries=boundaries)
     sources += [{"what": "街道人口 subdistrict totals", "source": Path(f).name, "year": file_year(f)}
@@ -295,28 +296,37 @@ def warn_if_population_offset(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataF
     return check_offset(points.geometry[known], reference, path, param="population_crs")
 
 
-#: More than this share of the network's nodes cut off in islands means a broken extract.
+#: More than this share of the network's nodes, or of the residents near its streets, cut off in islands means
+#: a broken extract.
 MAX_DROPPED_SHARE = 0.25
 
 
-def check_network(net: Network, *, allow_broken: bool = False) -> None:
-    """Say how many node references the OSM file lacks; refuse a network that lost over a quarter of its nodes.
+def check_network(net: Network, *, allow_broken: bool = False, population: gpd.GeoDataFrame | None = None,
+                  max_snap_m: float = 500.0) -> None:
+    """Say how many node references the OSM file lacks; refuse a network that lost over a quarter of itself.
 
-    Missing nodes (a damaged or badly clipped extract) cut ways apart; the islands are dropped, and the
-    coverage of the few residents near what is left can look perfect. ``allow_broken`` goes on anyway.
+    A quarter of its nodes, or of the residents near its streets (``population``: whose nearest node was
+    dropped, :func:`siting._checks.residents_cut_off`); the message gives both shares. Missing nodes (a
+    damaged or badly clipped extract) cut ways apart; the islands are dropped, and the coverage of the few
+    residents near what is left can look perfect. ``allow_broken`` goes on anyway.
     """
     info = net.info
     missing = int(info.get("node_refs_missing", 0) or 0)
     dropped = int((info.get("dropped") or {}).get("nodes", 0))
     share = dropped / max(net.n_nodes + dropped, 1)
+    cut, near = residents_cut_off(np.column_stack([net.x, net.y]), np.asarray((info.get("dropped") or {}).get(
+        "xy", []), float).reshape(-1, 2), population, net.crs, max_snap_m) if population is not None else (0.0, 0.0)
+    people = cut / near if near > 0 else 0.0
     source = Path(str(info.get("source", "the network"))).name
     said = (f"{source}: {missing:,} node reference(s) of its ways are missing from the file (a damaged or clipped "
             "extract); the ways are cut there") if missing else ""
-    if share > MAX_DROPPED_SHARE and not allow_broken:
+    if max(share, people) > MAX_DROPPED_SHARE and not allow_broken:
+        residents = (f", and with them {people:.0%} of the residents near its streets ({cut:,.0f} of {near:,.0f})"
+                     if near > 0 else "")
         raise NetworkError(
             f"{source}: {share:.0%} of the network's nodes ({dropped:,}) are cut off in small islands and dropped"
-            f"{'; ' + str(missing) + ' node reference(s) are missing from the file' if missing else ''}: the "
-            f"coverage would describe only the {net.n_nodes:,} nodes left. Use a complete extract, or give "
+            f"{residents}{'; ' + str(missing) + ' node reference(s) are missing from the file' if missing else ''}: "
+            f"the coverage would describe only the {net.n_nodes:,} nodes left. Use a complete extract, or give "
             "allow_broken_network=True to go on anyway")
     if said:
         warnings.warn(said, stacklevel=3)

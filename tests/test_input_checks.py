@@ -228,12 +228,12 @@ def _without_nodes(tmp_path, ids):
     return path
 
 
-def _cut_off(tmp_path):
+def _cut_off(tmp_path, sides=15):
     """A 60-node street and 15 side streets whose first node is missing: 30 of 90 nodes on islands."""
     nodes = [f'<node id="{i}" lat="31.2" lon="{121.4 + i * 0.0005:.4f}"/>' for i in range(1, 61)]
     street = "".join(f'<nd ref="{i}"/>' for i in range(1, 61))
     ways = [f'<way id="1">{street}<tag k="highway" v="residential"/></way>']
-    for k in range(1, 16):
+    for k in range(1, sides + 1):
         a, b = 1000 + 2 * k, 1001 + 2 * k
         nodes += [f'<node id="{a}" lat="31.201" lon="{121.4 + 4 * k * 0.0005:.4f}"/>',
                   f'<node id="{b}" lat="31.202" lon="{121.4 + 4 * k * 0.0005:.4f}"/>']
@@ -254,6 +254,38 @@ def test_missing_node_references_are_counted_and_a_broken_network_refused(tmp_pa
         check_network(broken)
     with pytest.warns(UserWarning, match=r".*15 node reference\(s\) of its ways are missing"):
         check_network(broken, allow_broken=True)
+
+
+def _homes(lon_lat_pop):
+    return gpd.GeoDataFrame({"population": [p for _, _, p in lon_lat_pop]},
+                            geometry=[Point(x, y) for x, y, _ in lon_lat_pop], crs="EPSG:4326")
+
+
+def test_a_broken_network_is_measured_by_its_residents_too(tmp_path):
+    """Few nodes cut off (2 of 62) but most residents live by them: refused, the message gives both shares."""
+    broken, _ = _caught(Network.from_osm, _cut_off(tmp_path, sides=1), cache_dir=tmp_path / "c")
+    assert broken.info["dropped"]["nodes"] == 2
+    # three homes 20 m north of the cut-off side street's end (lat 31.202), one by the main street (lat 31.2)
+    homes = _homes([(121.402, 31.2022, 100.0), (121.4021, 31.2021, 100.0), (121.4019, 31.2022, 100.0),
+                    (121.41, 31.2002, 100.0)])
+    _caught(check_network, broken)  # by nodes alone (3 %) it passes (warning about the missing reference)
+    with pytest.raises(NetworkError, match=r"^cut.osm: 3% of the network's nodes \(2\) are cut off in small islands "
+                                           r"and dropped, and with them 75% of the residents near its streets "
+                                           r"\(300 of 400\); 1 node ref.*allow_broken_network="):
+        check_network(broken, population=homes)
+    with pytest.warns(UserWarning, match=r".*1 node reference\(s\) of its ways are missing"):
+        check_network(broken, allow_broken=True, population=homes)
+    _caught(check_network, broken, population=homes.iloc[[0, 3]].assign(population=[10.0, 90.0]))  # 10 %: goes on
+    far = _homes([(121.5, 31.3, 1000.0), (121.41, 31.2002, 100.0)])  # 1,000 residents far from every street
+    _caught(check_network, broken, population=pd.concat([homes.iloc[[0]].assign(population=[20.0]), far]))  # 20/120
+
+
+def test_the_residents_share_is_in_the_nodes_message(tmp_path):
+    broken, _ = _caught(Network.from_osm, _cut_off(tmp_path), cache_dir=tmp_path / "c")
+    homes = _homes([(121.402, 31.2022, 50.0), (121.41, 31.2002, 150.0)])
+    with pytest.raises(NetworkError, match=r"33% of the network's nodes \(30\) .* and with them 25% of the "
+                                           r"residents near its streets \(50 of 200\)"):
+        check_network(broken, population=homes)
 
 
 # -- item 18: an empty type filter names the types
