@@ -92,8 +92,9 @@ def _read_exactly(fd: int, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _child(modules: tuple[str, ...], jobs: int, answers: int, prctl: Any) -> None:  # pragma: no cover - in the child
-    """Run the forked child: import, wait for one call, run it, answer; never return (``os._exit``)."""
+def _child(modules: tuple[str, ...], prepare: Callable[[], Any] | None, jobs: int, answers: int,
+           prctl: Any) -> None:  # pragma: no cover - in the child
+    """Run the forked child: prepare, import, wait for one call, run it, answer; never return (``os._exit``)."""
     code = 1
     try:
         if prctl is not None:
@@ -104,6 +105,8 @@ def _child(modules: tuple[str, ...], jobs: int, answers: int, prctl: Any) -> Non
             os.close(fd)
         failed: Exception | None = None
         try:
+            if prepare is not None:
+                prepare()
             for name in modules:
                 importlib.import_module(name)
         except Exception as exc:  # noqa: BLE001 - reported as the call's answer
@@ -138,9 +141,11 @@ class SideJob:
         What the child writes, for messages (``"map.html"``).
     modules : tuple of str
         Modules the child imports as soon as it is forked.
+    prepare : callable, optional
+        Called in the child first (e.g. to start a browser the call will use).
     """
 
-    def __init__(self, what: str, modules: tuple[str, ...] = ()) -> None:
+    def __init__(self, what: str, modules: tuple[str, ...] = (), prepare: Callable[[], Any] | None = None) -> None:
         self.what = what
         self.pid: int | None = None
         self._sender: threading.Thread | None = None
@@ -158,7 +163,7 @@ class SideJob:
         if pid == 0:  # pragma: no cover - the child
             os.close(jobs_w)
             os.close(answers_r)
-            _child(modules, jobs_r, answers_w, prctl)
+            _child(modules, prepare, jobs_r, answers_w, prctl)
         os.close(jobs_r)
         os.close(answers_w)
         self.pid, self._jobs, self._answers = pid, jobs_w, answers_r

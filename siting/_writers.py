@@ -2,10 +2,11 @@
 
 The report chain is the figures, ``report.html`` (embedding them), ``report.pdf`` (printed by Chromium from
 it) and ``map.pdf``. :class:`Writers` forks one child for each (:class:`siting._sidejob.SideJob`) as soon
-as the command starts: the children import folium and matplotlib while the main process reads the
-inputs, and write their files into the run's temp folder while the main process writes the tables and
-GeoPackages. Without :class:`Writers` (the library's default), or without ``fork``, everything is written
-in this process, the PDF printing while the body of :func:`report_page` runs.
+as the command starts: the children import folium and matplotlib (and start Chromium, see
+:mod:`siting._browser`) while the main process reads the inputs, and write their files into the run's
+temp folder while the main process writes the tables and GeoPackages. Without ``fork`` :class:`Writers`
+only starts Chromium early; without :class:`Writers` (the library's default) everything is done in this
+process when written, the PDF printing while the body of :func:`report_page` runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from . import _browser
 from ._lazy import lazy_module
 from ._sidejob import SideJob, forking
 
@@ -77,13 +79,18 @@ class Writers:
 
     def __init__(self, *, map_html: bool = True, reports: bool = True, **_: Any) -> None:
         self.map = SideJob("map.html", MAP_MODULES) if map_html and forking() else None
-        self.report = SideJob("the report", REPORT_MODULES) if reports and forking() else None
+        self.report = None
+        if reports and forking():
+            self.report = SideJob("the report", REPORT_MODULES, prepare=htmlreport.warm_browser)
+        elif reports:
+            htmlreport.warm_browser()
 
     def close(self) -> None:
-        """End the children that are still running."""
+        """End the children that are still running (and a browser started for a print that did not come)."""
         for job in (self.map, self.report):
             if job is not None:
                 job.cancel()
+        _browser.close_warm()
 
     def __enter__(self) -> Writers:
         return self

@@ -30,12 +30,12 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import _labels
+from . import _browser, _labels
 from ._stats import sort_by_gap
 from .figures import png_bytes
 
-__all__ = ["CHROMIUM", "PdfPrint", "chromium", "pdf_wanted", "printing", "report_html", "start_pdf", "write_html",
-           "write_pdf", "write_report"]
+__all__ = ["CHROMIUM", "PdfPrint", "chromium", "pdf_wanted", "printing", "report_html", "start_pdf", "warm_browser",
+           "write_html", "write_pdf", "write_report"]
 
 #: Where Chromium is looked for (first found), then ``chromium`` / ``chromium-browser`` / ``google-chrome`` on PATH.
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
@@ -268,22 +268,36 @@ def write_html(folder: Path, summary: dict[str, Any], table: pd.DataFrame, figur
     return path
 
 
+def warm_browser() -> None:
+    """Start Chromium now for the next :func:`printing` (see :mod:`siting._browser`), unless ``SITING_PDF=0``."""
+    if pdf_wanted():  # no --no-pdf-header-footer: with the protocol it crashes the page (and the print says it)
+        args = [a for a in CHROMIUM_ARGS if a != "--no-pdf-header-footer"]
+        _browser.warm(chromium(), args, _die_with_parent())
+
+
 @contextmanager
 def printing(html_path: Path) -> Iterator[None]:
     """Print ``html_path`` to ``report.pdf`` beside it while the body runs (unless ``SITING_PDF=0``).
 
     The print starts on entry and is waited for on a normal exit; when the body raises, it is stopped
-    and nothing of it is left.
+    and nothing of it is left. A browser started by :func:`warm_browser` prints it; when that fails, a
+    Chromium started here does.
     """
-    job = start_pdf(html_path, html_path.with_name("report.pdf")) if pdf_wanted() else None
+    pdf_path = html_path.with_name("report.pdf")
+    browser = _browser.take()
+    job: PdfPrint | _browser.WarmPrint | None = None
+    if pdf_wanted():
+        job = start_pdf(html_path, pdf_path) if browser is None else _browser.WarmPrint(browser, html_path, pdf_path)
+    elif browser is not None:
+        browser.close()
     try:
         yield
     except BaseException:
         if job is not None:
             job.cancel()
         raise
-    if job is not None:
-        job.wait()
+    if job is not None and job.wait() is None and isinstance(job, _browser.WarmPrint):
+        write_pdf(html_path, pdf_path)  # the warm browser failed: print the usual way (warns if that fails too)
 
 
 def write_report(folder: Path, summary: dict[str, Any], table: pd.DataFrame, figures: Mapping[str, Image]) -> Path:

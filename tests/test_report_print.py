@@ -148,8 +148,10 @@ def _descendants(pid: int) -> dict[int, bytes]:
 
 
 def _printing_child(pid: int) -> int | None:
-    """The pid of a process started (directly or not) by ``pid`` running Chromium's --print-to-pdf, if any."""
-    return next((child for child, cmdline in _descendants(pid).items() if b"--print-to-pdf" in cmdline), None)
+    """The pid of a Chromium started (directly or not) by ``pid`` to print (--print-to-pdf, or the browser
+    started early and told to print over --remote-debugging-pipe), if any."""
+    return next((child for child, cmdline in _descendants(pid).items()
+                 if b"--print-to-pdf" in cmdline or b"--remote-debugging-pipe" in cmdline), None)
 
 
 def _alive(pid: int) -> bool:
@@ -179,8 +181,10 @@ def test_kill_9_during_the_print_leaves_the_old_output_and_no_printer(shanghai, 
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     printer = None
     deadline = time.monotonic() + 120
-    while printer is None and proc.poll() is None and time.monotonic() < deadline:
+    while proc.poll() is None and time.monotonic() < deadline:  # until the page is written and Chromium runs
         printer = _printing_child(proc.pid)
+        if printer is not None and list(out.parent.glob(".siting-*.tmp/report.html")):
+            break
         time.sleep(0.005)
     assert printer is not None, "the run ended before Chromium was seen printing"
     helpers = _descendants(proc.pid)  # the printer, and the children writing map.html / the report
