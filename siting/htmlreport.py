@@ -39,8 +39,11 @@ __all__ = ["CHROMIUM", "PdfPrint", "chromium", "pdf_wanted", "printing", "report
 
 #: Where Chromium is looked for (first found), then ``chromium`` / ``chromium-browser`` / ``google-chrome`` on PATH.
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
-CHROMIUM_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-                 "--no-pdf-header-footer")
+#: Flags of every Chromium siting starts (a browser started early for a print: :mod:`siting._browser`).
+BROWSER_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run")
+#: Flags of the one-shot ``--print-to-pdf`` print (with the protocol, no header/footer is a print option: the
+#: flag would crash its page).
+CHROMIUM_ARGS = (*BROWSER_ARGS, "--no-pdf-header-footer")
 
 CSS = """
 @page { size: A4; margin: 9mm 10mm; }
@@ -270,9 +273,8 @@ def write_html(folder: Path, summary: dict[str, Any], table: pd.DataFrame, figur
 
 def warm_browser() -> None:
     """Start Chromium now for the next :func:`printing` (see :mod:`siting._browser`), unless ``SITING_PDF=0``."""
-    if pdf_wanted():  # no --no-pdf-header-footer: with the protocol it crashes the page (and the print says it)
-        args = [a for a in CHROMIUM_ARGS if a != "--no-pdf-header-footer"]
-        _browser.warm(chromium(), args, _die_with_parent())
+    if pdf_wanted():
+        _browser.warm(chromium(), BROWSER_ARGS, _die_with_parent())
 
 
 @contextmanager
