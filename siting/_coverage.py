@@ -235,7 +235,8 @@ def route(net: Network, prepared: Prepared, settings: Settings) -> Routed:
     inside = shapely.intersects_xy(extent, pxy[:, 0], pxy[:, 1])
     psnap = snap_population(net, pxy, settings.max_snap_m)
     psnap.seg[~inside] = -1
-    nodes = routing.node_distances(net, fsnap)
+    graph = routing.search_graph(net, fsnap)
+    nodes = routing.node_distances(net, fsnap, graph=graph)
     dist, who = routing.nearest(net, fsnap, psnap, nodes=nodes)
     walk_min = dist / settings.metres_per_minute
     pop["walk_min"] = walk_min
@@ -246,7 +247,7 @@ def route(net: Network, prepared: Prepared, settings: Settings) -> Routed:
     pop["covered"] = (walk_min <= settings.minutes + 1e-9) & (status == 0)
     pop = to_crs(pop, "EPSG:4326", xy=own)
 
-    reach = routing.reach_matrix(net, fsnap, psnap, settings.limit_m)
+    reach = routing.reach_matrix(net, fsnap, psnap, settings.limit_m, graph=graph)
     weights = pop["population"].fillna(0).to_numpy(float)
     fac["snapped"] = fsnap.ok
     fac["snap_m"] = np.where(fsnap.ok, fsnap.off, np.nan)

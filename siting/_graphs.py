@@ -75,11 +75,12 @@ class Buckets:
         self.cell = cell
         idx = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
         gx, gy = np.floor(x[idx] / cell).astype(np.int64), np.floor(y[idx] / cell).astype(np.int64)
+        rank = None
         if centres is not None and len(centres[0]):
-            keep = _in_windows(gx, gy, *centres)
+            keep, rank = _in_windows(gx, gy, *centres)
             idx, gx, gy = idx[keep], gx[keep], gy[keep]
         self.key = gx * 1_000_003 + gy
-        order = np.argsort(self.key, kind="stable")
+        order = np.argsort(self.key if rank is None else rank, kind="stable")  # the same order (see _in_windows)
         self.idx, self.key = idx[order], self.key[order]
 
     def around(self, gx: int, gy: int) -> np.ndarray:
@@ -89,12 +90,17 @@ class Buckets:
         return np.concatenate([self.idx[i:j] for i, j in zip(lo, hi, strict=True)])
 
 
-def _in_windows(gx: np.ndarray, gy: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
-    """Return the mask of the cells (``gx``, ``gy``) within the 3 × 3 windows of the cells (``cx``, ``cy``)."""
+def _in_windows(gx: np.ndarray, gy: np.ndarray, cx: np.ndarray, cy: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Return the mask of the cells (``gx``, ``gy``) within the 3 × 3 windows of the cells (``cx``, ``cy``).
+
+    With it, when the windows hold fewer than 65,536 cells, the kept cells' numbers among them in
+    the order of the buckets' keys (column, then row): 16-bit keys, which numpy sorts in linear time.
+    """
     x0, y0 = int(cx.min()) - 1, int(cy.min()) - 1
     w, h = int(cx.max()) - x0 + 2, int(cy.max()) - y0 + 2
     if w * h > 1 << 26:  # centres spread too far for one mask: keep everything
-        return np.ones(len(gx), bool)
+        return np.ones(len(gx), bool), None
     mask = np.zeros((w, h), bool)
     for dx in (0, 1, 2):
         for dy in (0, 1, 2):
@@ -103,4 +109,8 @@ def _in_windows(gx: np.ndarray, gy: np.ndarray, cx: np.ndarray, cy: np.ndarray) 
     inside = np.flatnonzero((rx >= 0) & (rx < w) & (ry >= 0) & (ry < h))
     keep = np.zeros(len(gx), bool)
     keep[inside] = mask[rx[inside], ry[inside]]
-    return keep
+    number = np.cumsum(mask.ravel(), dtype=np.int64).reshape(w, h) - 1
+    if number[-1, -1] >= 1 << 16 or h >= 1_000_003:
+        return keep, None
+    kept = np.flatnonzero(keep)
+    return keep, number[rx[kept], ry[kept]].astype(np.uint16)

@@ -239,21 +239,31 @@ def _augmented(net: Network, sources: Snap, reverse: bool) -> tuple[sp.csr_matri
     return graph, n + np.arange(k)
 
 
-def node_distances(net: Network, sources: Snap, limit: float = np.inf) -> tuple[np.ndarray, np.ndarray]:
+#: The reversed graph with one virtual node per snapped source, and those nodes (:func:`search_graph`).
+Augmented = tuple[sp.csr_matrix, np.ndarray]
+
+
+def search_graph(net: Network, sources: Snap) -> Augmented:
+    """Return the graph :func:`node_distances` and :func:`reach_matrix` search from ``sources`` (to build once)."""
+    return _augmented(net, sources, reverse=True)
+
+
+def node_distances(net: Network, sources: Snap, limit: float = np.inf, graph: Augmented | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Distance (m) from every network node to its nearest source, and that source's index (-1: none).
 
     One multi-source Dijkstra (``scipy.sparse.csgraph.dijkstra(min_only=True)``) on the reversed
-    graph plus one virtual node per source, so the distance is node → source (homes walk to the
-    facility; this matters on one-way segments only).
+    graph plus one virtual node per source (``graph``, from :func:`search_graph` when given), so the
+    distance is node → source (homes walk to the facility; this matters on one-way segments only).
     """
     ok_src = np.flatnonzero(sources.ok)
     dist = np.full(net.n_nodes, np.inf)
     origin_src = np.full(net.n_nodes, -1, np.int64)
     if len(ok_src) == 0:
         return dist, origin_src
-    graph, virt = _augmented(net, sources, reverse=True)
+    adj, virt = graph if graph is not None else search_graph(net, sources)
     lim = np.inf if not np.isfinite(limit) else float(limit)
-    d, _, origin = dijkstra(graph, directed=True, indices=virt, min_only=True, return_predecessors=True, limit=lim)
+    d, _, origin = dijkstra(adj, directed=True, indices=virt, min_only=True, return_predecessors=True, limit=lim)
     dist = d[: net.n_nodes]
     hit = origin[: net.n_nodes] >= 0
     origin_src[hit] = ok_src[origin[: net.n_nodes][hit] - net.n_nodes]
@@ -323,7 +333,7 @@ def positions(net: Network, snapped: Snap) -> tuple[np.ndarray, np.ndarray]:
 
 def reach_matrix(
     net: Network, sources: Snap, targets: Snap, limit: float, *, chunk: int | None = None,
-    progress: bool = False,
+    progress: bool = False, graph: Augmented | None = None,
 ) -> sp.csr_matrix:
     """Sparse (n_sources × n_targets) matrix of distances ≤ ``limit`` metres (stored as d + 1e-9).
 
@@ -334,10 +344,10 @@ def reach_matrix(
     distance), so the result is exact, and the work is local: 10,000 candidates on a
     1,000,000-node grid stay in seconds and memory in megabytes (``benchmarks/``). ``chunk`` caps
     the sources per search (default: a cell's sources, fewer when their dense distance array would
-    exceed ``DENSE_CELLS``). Only hits within the limit are stored.
+    exceed ``DENSE_CELLS``). Only hits within the limit are stored; ``graph``: :func:`search_graph`'s.
     """
     n_src, n_tgt = len(sources), len(targets)
-    graph, virt = _augmented(net, sources, reverse=True)
+    adj, virt = graph if graph is not None else search_graph(net, sources)
     ok_src = np.flatnonzero(sources.ok)
     sx, sy = positions(net, sources)
     cell = max(float(limit), 1.0)
@@ -345,7 +355,7 @@ def reach_matrix(
     nodes = Buckets(np.concatenate([net.x, sx[ok_src]]), np.concatenate([net.y, sy[ok_src]]), cell, (gx, gy))
     tbuck = Buckets(*positions(net, targets), cell, (gx, gy))
     a, ca, b, cb = targets.exits(net)
-    pos = np.full(graph.shape[0], -1, np.int64)
+    pos = np.full(adj.shape[0], -1, np.int64)
     cells: dict[tuple[int, int], list[int]] = {}
     for k, key in enumerate(zip(gx.tolist(), gy.tolist(), strict=True)):
         cells.setdefault(key, []).append(k)
@@ -358,7 +368,7 @@ def reach_matrix(
     for (cx, cy), members in items:
         window = nodes.around(cx, cy)
         pos[window] = np.arange(len(window))
-        sub = graph[window]
+        sub = adj[window]
         col = pos[sub.indices]
         keep = col >= 0
         row = np.repeat(np.arange(len(window)), np.diff(sub.indptr))
