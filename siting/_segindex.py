@@ -255,13 +255,13 @@ class SegmentIndex:
         reach = e + k * self.cell + self.radius  # every segment this near is listed in the block
         for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
             ra, rb = int(ends[a]), int(ends[b])
-            out = self._decide(px[a:b], py[a:b], run_pt[ra:rb] - a, lo[ra:rb], hi[ra:rb], reach[a:b], max_dist,
+            out = self._decide(px[a:b], py[a:b], count[a:b], lo[ra:rb], hi[ra:rb], reach[a:b], max_dist,
                                dedupe=bool(k[a:b].any()))
             seg[a:b], t, certified[a:b], best[a:b], ruled[a:b] = out
             tie[a:b] |= t
         return seg, tie, certified | tie, best, ruled
 
-    def _decide(self, px: np.ndarray, py: np.ndarray, run_pt: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+    def _decide(self, px: np.ndarray, py: np.ndarray, count: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                 reach: np.ndarray, max_dist: float, dedupe: bool) -> tuple[np.ndarray, ...]:
         """Nearest listed segment from runs ``[lo, hi)`` of the lists: (segment, tie, certified, distance, ruled).
 
@@ -270,23 +270,21 @@ class SegmentIndex:
         certified (segments beyond ``reach`` may be nearer: ask a larger block).
         """
         n = len(px)
-        length = hi - lo
+        length = hi - lo  # the runs of consecutive cells of each point's block (``count`` pairs a point)
         total = int(length.sum())
-        starts = np.cumsum(length) - length
-        pt = np.repeat(run_pt, length)
-        s = self.lists.indices[np.arange(total) - np.repeat(starts - lo, length)]
+        pt = np.repeat(np.arange(n), count)
+        s = self.lists.indices[np.arange(total) - np.repeat(np.cumsum(length) - length - lo, length)]
         wx, wy = px[pt] - self.x0[s], py[pt] - self.y0[s]
         dx, dy = self.dx[s], self.dy[s]
         t = np.clip((wx * dx + wy * dy) * self.inv_ll[s], 0.0, 1.0)
         ex, ey = wx - t * dx, wy - t * dy
-        d = np.sqrt(ex * ex + ey * ey)
-        count = np.bincount(pt, minlength=n)
+        d2 = ex * ex + ey * ey  # squared: one root per point (the root is monotonic: the same nearest)
         first = np.cumsum(count) - count
         has = count > 0
         best = np.full(n, np.inf)
         if total:
-            best[has] = np.minimum.reduceat(d, first[has])
-        hit = np.flatnonzero(d <= best[pt] + TOL)
+            best[has] = np.sqrt(np.minimum.reduceat(d2, first[has]))
+        hit = np.flatnonzero(d2 <= ((best + TOL) ** 2)[pt])
         hp, hs = pt[hit], s[hit]
         if dedupe:  # blocks of several cells list a segment once per cell
             keep = np.unique(hp.astype(np.int64) * len(self.x0) + hs, return_index=True)[1]
