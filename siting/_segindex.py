@@ -43,7 +43,7 @@ from ._segcells import cell_lists, slices
 TOL = 1e-6
 #: GEOS distances this many units in the last place apart are an exact tie to the STRtree (see ``_settle``).
 ULPS = 4
-#: Most cells the grid may have (memory: 4 bytes each, 8 more for the summed-area table); coarser beyond that.
+#: Most cells the grid may have (memory: 4 bytes each, 4 more for the summed-area table); coarser beyond that.
 MAX_CELLS = 16_000_000
 #: Points farther than this (m) from every street go to the STRtree (when the limit is beyond it).
 MAX_RADIUS = 1_000.0

@@ -144,3 +144,16 @@ def test_long_blocks_over_the_budget_go_to_the_strtree(monkeypatch):
     _, undecided, _ = net.__dict__["_grid"].nearest(x, y, 500.0)
     assert 100 < undecided.sum() < len(x) // 2
     assert_same(net, x, y, 500.0)
+
+
+@pytest.mark.parametrize("max_dist", [500.0, np.inf])
+def test_coarse_cells_when_the_grid_would_be_too_large(monkeypatch, max_dist):
+    """An extent too large for cells of ``2 r``: the cells grow (and ``r`` with them); same answers."""
+    monkeypatch.setattr(segindex, "MAX_CELLS", 64)
+    net = with_index(grid_network(12, 20.0, 0.3, 8))
+    index = net.__dict__["_grid"]
+    assert index.nx * index.ny <= 100 and index.radius > 60.0  # 50 m (half a 100 m block) otherwise
+    x, y = probe_points(net, np.random.default_rng(8), 1500, 500.0)
+    _, undecided, _ = index.nearest(x, y, max_dist)
+    assert undecided.mean() < 0.01
+    assert_same(net, x, y, max_dist)
