@@ -151,13 +151,16 @@ _WARM: list[Browser] = []
 
 
 def warm(exe: str | None, args: Sequence[str], preexec: Callable[[], None] | None = None) -> Browser | None:
-    """Start a browser for the next print (:func:`take`); None when ``exe`` is None or does not start."""
+    """Start a browser for the next print (:func:`take`); None when ``exe`` is None or does not start.
+
+    POSIX only (the pipe sits on the browser's descriptors 3 and 4); elsewhere the print starts Chromium itself.
+    """
     close_warm()
-    if exe is None:
+    if exe is None or os.name != "posix":
         return None
     try:
         browser = Browser(exe, args, preexec)
-    except OSError:
+    except (OSError, ValueError):
         return None
     _WARM.append(browser)
     return browser

@@ -101,3 +101,8 @@ def test_no_browser_without_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SITING_PDF", "0")
     htmlreport.warm_browser()
     assert not _browser._WARM
+
+
+def test_no_warm_browser_where_the_pipe_cannot_be_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "name", "nt")
+    assert _browser.warm("/usr/bin/chromium", htmlreport.BROWSER_ARGS) is None and not _browser._WARM
