@@ -8,6 +8,12 @@ the page's own A4 size, no header or footer: the same file as ``--print-to-pdf -
 :class:`WarmPrint` runs that in a thread beside the caller's other writing; when anything fails it says
 so and the caller prints the old way (:func:`siting.htmlreport.start_pdf`). The browser is killed with
 siting (``PR_SET_PDEATHSIG``, as every Chromium siting starts).
+
+Why by hand: the libraries that drive Chromium (playwright, selenium, pyppeteer) start a driver process of
+their own (playwright's Node server, chromedriver) that costs as much as the browser start this module
+exists to hide, and pyppeteer is unmaintained; siting needs five protocol messages over a pipe
+(``Target.createTarget``, ``Target.attachToTarget``, ``Page.enable``, ``Page.navigate``, ``Page.printToPDF``),
+so it speaks them itself and falls back to Chromium's own ``--print-to-pdf``.
 """
 
 from __future__ import annotations
