@@ -153,10 +153,16 @@ def _command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     return register
 
 
-def _inputs_and_coverage(inputs: InputOptions, target: float | None) -> tuple[Any, Any]:
-    """Load the inputs and cover them (:func:`siting.pipeline.load_inputs`, :func:`~siting.pipeline.run_coverage`)."""
+def _inputs_and_coverage(inputs: InputOptions, target: float | None, command: str) -> tuple[Any, Any]:
+    """Load the inputs and cover them (:func:`siting.pipeline.load_inputs`, :func:`~siting.pipeline.run_coverage`).
+
+    The summary's notes (written to summary.json, report.html/.pdf and report.xlsx) name the flags of
+    ``siting COMMAND``, as the console does (:func:`cli_words`).
+    """
     loaded = pipeline.load_inputs(**inputs.load_arguments())
-    return loaded, pipeline.run_coverage(loaded, inputs.settings(), types=inputs.facility_types, target=target)
+    result = pipeline.run_coverage(loaded, inputs.settings(), types=inputs.facility_types, target=target)
+    result.summary = replace(result.summary, notes=tuple(cli_words(n, command) for n in result.summary.notes or ()))
+    return loaded, result
 
 
 def _check_out(output: OutputOptions, *inputs: Path | None) -> list[Path]:
@@ -183,7 +189,7 @@ def coverage_cmd(
     given = _check_out(output, *inputs.files())
     t0 = time.perf_counter()
     with report.Writers(**output.writing()) as writers:  # they import folium / matplotlib while the inputs load
-        loaded, result = _inputs_and_coverage(inputs, target)
+        loaded, result = _inputs_and_coverage(inputs, target, "coverage")
         result.summary = replace(result.summary, seconds=round(time.perf_counter() - t0, 2),
                                  network_cache=loaded.network.info.get("cache"))
         report.write_coverage(result, output.out, **output.writing(), inputs=given, writers=writers)
@@ -220,7 +226,7 @@ def site_cmd(
     given = _check_out(output, *inputs.files(), candidates, quotas)
     t0 = time.perf_counter()
     with report.Writers(**output.writing()) as writers:  # they import folium / matplotlib while the sites are chosen
-        loaded, result = _inputs_and_coverage(inputs, target)
+        loaded, result = _inputs_and_coverage(inputs, target, "site")
         osm = inputs.osm
         use_osm = osm_candidates if osm_candidates is not None else candidates is None
         cands = candidate_sites.build_candidates(
@@ -271,7 +277,7 @@ def access_cmd(
     given = _check_out(output, *inputs.files(), regions)
     grouping = access_model.read_regions(regions) if regions is not None else None
     t0 = time.perf_counter()
-    _, result = _inputs_and_coverage(inputs, None)
+    _, result = _inputs_and_coverage(inputs, None, "access")
     res = access_model.access_from_coverage(result, capacity_column=capacity_column, decay=decay, regions=grouping)
     res.summary["seconds"] = round(time.perf_counter() - t0, 2)
     _access_out.write_access(res, output.out, **output.writing(), inputs=given)

@@ -97,3 +97,24 @@ def test_the_scan_finds_flags(tmp_path) -> None:
 ])
 def test_cli_translates_the_library_words(library: str, terminal: str) -> None:
     assert cli_words(library) == terminal
+
+
+def test_summary_notes_name_the_flags_of_the_command_run(monkeypatch):
+    """Notes end up in summary.json and the report: a CLI run names its flags there too, not parameters."""
+    from dataclasses import dataclass
+    from types import SimpleNamespace
+
+    from siting import cli, pipeline
+
+    @dataclass(frozen=True)
+    class Summary:
+        notes: tuple[str, ...]
+
+    notes = ("47 rows outside 徐汇区 repeat an earlier row: give dedupe=True to drop them",
+             "no area named by `district`")
+    monkeypatch.setattr(pipeline, "load_inputs", lambda **kw: "loaded")
+    monkeypatch.setattr(pipeline, "run_coverage", lambda *a, **kw: SimpleNamespace(summary=Summary(notes)))
+    inputs = SimpleNamespace(load_arguments=dict, settings=lambda: None, facility_types=None)
+    _, result = cli._inputs_and_coverage(inputs, None, "coverage")
+    assert result.summary.notes == ("47 rows outside 徐汇区 repeat an earlier row: give --dedupe to drop them",
+                                    "no area named by --district")
