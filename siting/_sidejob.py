@@ -29,9 +29,10 @@ import pickle
 import signal
 import sys
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -187,6 +188,20 @@ class SideJob:
         if not ok:
             raise value
         return value
+
+    @contextmanager
+    def running(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Iterator[None]:
+        """Run ``func(*args, **kwargs)`` while the body runs (:meth:`run`), then :meth:`wait` for it.
+
+        When the body raises, the child is ended instead (nothing more is written).
+        """
+        self.run(func, *args, **kwargs)
+        try:
+            yield
+        except BaseException:
+            self.cancel()
+            raise
+        self.wait()
 
     def cancel(self) -> None:
         """End the child (if any) without waiting for its output."""

@@ -111,13 +111,8 @@ def reports_beside(writers: Writers | None, folder: Path, summary: dict[str, Any
         with report_page(folder, summary, table, drawn, enabled=enabled):
             yield
         return
-    job.run(write_report, folder, summary, table, drawn)
-    try:
+    with job.running(write_report, folder, summary, table, drawn):
         yield
-    except BaseException:
-        job.cancel()
-        raise
-    job.wait()
 
 
 @contextmanager
@@ -130,10 +125,5 @@ def map_beside(writers: Writers | None, path: Path, layers: dict[str, Any], *, e
             write_map(path, layers, self_contained=self_contained)
         yield
         return
-    job.run(write_map, path, layers, self_contained=self_contained)
-    try:
+    with job.running(write_map, path, layers, self_contained=self_contained):
         yield
-    except BaseException:
-        job.cancel()
-        raise
-    job.wait()
