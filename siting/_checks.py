@@ -100,7 +100,7 @@ def duplicate_message(path: object, rows: gpd.GeoDataFrame, drop: bool, where: s
 def duplicate_rows(gdf: gpd.GeoDataFrame, path: object, *, drop: bool = False) -> gpd.GeoDataFrame:
     """Warn about exact duplicate rows (same columns and position); with ``drop``, keep the first of each.
 
-    The warning is a :class:`DuplicateRowsWarning` (see :func:`siting.demand.duplicates_in_district`).
+    The warning is a :class:`DuplicateRowsWarning` (see :func:`duplicates_in_district`).
     """
     columns = [c for c in gdf.columns if c not in ("source_row", gdf.geometry.name)]
     key = pd.DataFrame({c: gdf[c].astype(str) for c in columns}).assign(_wkb=gdf.geometry.to_wkb())
