@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import math
 import re
 import sys
@@ -140,6 +141,9 @@ def _friendly(func: Callable[..., Any], command: str) -> Callable[..., Any]:
             raise typer.Exit(2) from None
         finally:
             warnings.showwarning = old
+            # The interpreter's last collection would walk every object of the scientific stack and the
+            # tables (~0.15 s of a 1.2 s run); frozen objects are skipped, and the process ends next.
+            gc.freeze()
 
     return wrapper
 
@@ -166,9 +170,14 @@ def _inputs_and_coverage(inputs: InputOptions, target: float | None, command: st
 
 
 def _check_out(output: OutputOptions, *inputs: Path | None) -> list[Path]:
-    """Refuse a bad ``--out`` before any work (see :func:`siting._outdir.check_output`); the inputs given."""
+    """Refuse a bad ``--out`` before any work (see :func:`siting._outdir.check_output`); the inputs given.
+
+    It is the first step of every command that writes, and imports the scientific stack: the objects
+    made so far are frozen (:func:`gc.freeze`), so the collections of the run do not walk them again.
+    """
     given = [p for p in inputs if p is not None]
     _outdir.check_output(output.out, overwrite=output.overwrite, inputs=given)
+    gc.freeze()  # the modules just imported (geopandas...) live as long as the process: no collection walks them
     return given
 
 
