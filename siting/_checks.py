@@ -204,14 +204,14 @@ def check_boundaries(gdf: gpd.GeoDataFrame, names: pd.Series, path: object) -> g
                       f"keeping all their area: {listed}", stacklevel=3)
     series = gpd.GeoSeries(geoms, crs=gdf.crs)
     metric = series.to_crs(utm_crs(series)).to_numpy()
-    tree = shapely.STRtree(metric)
-    left, right = tree.query(metric, predicate="overlaps")
-    pairs = [(a, b) for a, b in zip(left, right, strict=True) if a < b]
-    found = []
-    for a, b in pairs:
-        shared = shapely.area(shapely.intersection(metric[a], metric[b]))
-        if shared > 1.0:  # m²: more than touching edges
-            found.append((shared, names.iloc[a], names.iloc[b]))
+    left, right = shapely.STRtree(metric).query(metric)  # bounding boxes only (cheap) ...
+    once = left < right  # ... then the predicate once per pair, never a polygon against itself
+    left, right = left[once], right[once]
+    overlap = shapely.overlaps(metric[left], metric[right])
+    left, right = left[overlap], right[overlap]
+    shared = shapely.area(shapely.intersection(metric[left], metric[right]))
+    found = [(s, names.iloc[a], names.iloc[b]) for s, a, b in zip(shared, left, right, strict=True)
+             if s > 1.0]  # m²: more than touching edges
     if found:
         found.sort(reverse=True)
         listed = "; ".join(f"{a} / {b} {s / 1e6:.3f} km²" for s, a, b in found[:6])
