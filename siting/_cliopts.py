@@ -1,72 +1,99 @@
 """Private: the option groups the ``siting`` commands share, each declared once.
 
-A group is a frozen dataclass whose field annotations are typer options (``Annotated[type,
-typer.Option(...)]``). :func:`with_groups` turns a command that takes ``inputs: InputOptions`` and
-``output: OutputOptions`` into one that takes every field of each as its own option (typer reads the
-command's ``__signature__``), and hands the command the group objects built from the parsed values. So
-``coverage``, ``site`` and ``access`` take the same input flags, and a new command gets them for free.
+A group is a frozen dataclass whose fields are options (:func:`opt`: default, help, flags; the type is
+the field's annotation). :func:`with_groups` adds every field of each group to a click command as its
+own option and hands the command the group objects built from the parsed values. So ``coverage``,
+``site`` and ``access`` take the same input flags, and a new command gets them for free.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
+import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 
 from .errors import SitingError
 from .settings import Settings
 
-CrsChoice = Annotated[str, typer.Option(help="coordinates: wgs84, gcj02 (Amap/Tencent), bd09 (Baidu)")]
-OutOpt = Annotated[Path, typer.Option("--out", help="output directory (must not exist unless --overwrite)")]
-OverwriteOpt = Annotated[bool, typer.Option(help="replace an existing --out directory")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="no table, no progress")]
-TilesOpt = Annotated[bool, typer.Option("--tiles/--no-tiles", help="OSM basemap tiles in map.html (need internet; "
-                                        "the map's own layers draw offline either way)")]
-CacheOpt = Annotated[Path | None, typer.Option(help="network cache (default ~/.cache/siting)")]
+#: A path option's type: no existence check here (the readers name a missing file and its role).
+PATH = click.Path(path_type=Path)
+CRS_HELP = "coordinates: wgs84, gcj02 (Amap/Tencent), bd09 (Baidu)"
+OUT_HELP = "output directory (must not exist unless --overwrite)"
+OVERWRITE_HELP = "replace an existing --out directory"
+QUIET_HELP = "no table, no progress"
+TILES_HELP = "OSM basemap tiles in map.html (need internet; the map's own layers draw offline either way)"
+CACHE_HELP = "network cache (default ~/.cache/siting)"
 TYPES_DEFAULT = "center,subcenter,station,village_clinic"
 EXCEL = (".xlsx", ".xls")  # as siting._tables.EXCEL (not imported here: `siting --help` stays light)
+
+
+def opt(default: Any = dataclasses.MISSING, *, help: str, flags: tuple[str, ...] = ()) -> Any:  # noqa: A002
+    """Declare a group field as an option: its default (none: required), help and flags.
+
+    ``flags`` default to ``--field-name``, and for a boolean to ``--field-name/--no-field-name``
+    (one flag, e.g. ``("--dedupe",)``, makes a plain switch).
+    """
+    return dataclasses.field(default=default, metadata={"help": help, "flags": flags})
+
+
+def click_option(name: str, annotation: Any, default: Any, help: str,  # noqa: A002
+                 flags: tuple[str, ...] = ()) -> Callable[[Any], Any]:
+    """Return the click option decorator of a parameter ``name: annotation = default``.
+
+    The type comes from the annotation: ``Path``, ``str``, ``float``, ``int``, ``bool`` (a flag), each
+    optional (``| None``), and ``list[...]`` (a repeatable option).
+    """
+    args = [a for a in typing.get_args(annotation) if a is not type(None)] \
+        if isinstance(annotation, types.UnionType) else [annotation]
+    kind = args[0]
+    multiple = typing.get_origin(kind) is list
+    if multiple:
+        kind = typing.get_args(kind)[0]
+    decls = list(flags) or [f"--{name.replace('_', '-')}"]
+    if kind is bool and not flags:
+        decls = [f"{decls[0]}/--no-{name.replace('_', '-')}"]
+    extra: dict[str, Any] = {"type": PATH if kind is Path else kind} if kind is not bool else \
+        {} if "/" in decls[0] else {"is_flag": True}
+    required = default is dataclasses.MISSING
+    return click.option(*decls, name, help=help, required=required, multiple=multiple,
+                        default=None if required or (multiple and default is None) else default,
+                        **extra)
 
 
 @dataclasses.dataclass(frozen=True)
 class InputOptions:
     """The inputs of a coverage run: network, facilities, population, totals, area, mode and cache."""
 
-    osm: Annotated[Path | None, typer.Option("--osm", help="OpenStreetMap extract (.osm or .osm.pbf), offline")] = None
-    place: Annotated[str | None, typer.Option("--place", help='place name to download, e.g. "徐汇区, 上海市"')] = None
-    facilities: Annotated[Path | None, typer.Option(
-        "--facilities", help="facilities file (CSV/Excel/GeoJSON/GPKG/.osm)")] = None
-    facility_crs: CrsChoice = "wgs84"
-    facility_sheet: Annotated[str | None, typer.Option(
-        help="Excel sheet of --facilities (or write FILE.xlsx#SHEET)")] = None
-    facility_types: Annotated[str, typer.Option(help="facility types that count, comma-separated")] = TYPES_DEFAULT
-    population: Annotated[Path | None, typer.Option(
-        help="population points/polygons (CSV/JSON/GeoJSON/Excel)")] = None
-    population_crs: CrsChoice = "wgs84"
-    dedupe: Annotated[bool, typer.Option(
-        "--dedupe", help="drop population rows that repeat an earlier row exactly")] = False
-    spread_polygons: Annotated[bool, typer.Option(
-        "--spread-polygons", help="spread population polygons over 0.25 km² over grid points 200 m apart inside "
-        "them (default: one point each)")] = False
-    census: Annotated[Path | None, typer.Option(help="control totals per district/街道 (CSV)")] = None
-    census_column: Annotated[str, typer.Option(help="column of --census with the residents")] = "pop_census_2020"
-    subdistrict_totals: Annotated[list[Path] | None, typer.Option(
-        "--subdistrict-totals", help="街道 totals CSV (census or estimate; repeatable), kept exactly within --census")
-    ] = None
-    boundaries: Annotated[Path | None, typer.Option(help="街道/镇 polygons (GeoJSON/GPKG)")] = None
-    district: Annotated[str | None, typer.Option(help="restrict to one district, e.g. 徐汇区")] = None
-    mode: Annotated[str, typer.Option(help="walk (4 km/h), elderly (3 km/h) or bike (12 km/h)")] = "walk"
-    speed_kmh: Annotated[float | None, typer.Option(help="override the mode's speed")] = None
-    minutes: Annotated[float, typer.Option(help="coverage threshold in minutes")] = 15.0
-    max_snap_m: Annotated[float, typer.Option(help="points farther from any way are not snapped")] = 500.0
-    cache_dir: CacheOpt = None
-    allow_broken_network: Annotated[bool, typer.Option(
-        "--allow-broken-network", help="go on when over a quarter of the network is cut off (missing nodes)")] = False
+    osm: Path | None = opt(None, help="OpenStreetMap extract (.osm or .osm.pbf), offline")
+    place: str | None = opt(None, help='place name to download, e.g. "徐汇区, 上海市"')
+    facilities: Path | None = opt(None, help="facilities file (CSV/Excel/GeoJSON/GPKG/.osm)")
+    facility_crs: str = opt("wgs84", help=CRS_HELP)
+    facility_sheet: str | None = opt(None, help="Excel sheet of --facilities (or write FILE.xlsx#SHEET)")
+    facility_types: str = opt(TYPES_DEFAULT, help="facility types that count, comma-separated")
+    population: Path | None = opt(None, help="population points/polygons (CSV/JSON/GeoJSON/Excel)")
+    population_crs: str = opt("wgs84", help=CRS_HELP)
+    dedupe: bool = opt(False, flags=("--dedupe",), help="drop population rows that repeat an earlier row exactly")
+    spread_polygons: bool = opt(False, flags=("--spread-polygons",), help=(
+        "spread population polygons over 0.25 km² over grid points 200 m apart inside them (default: one point each)"))
+    census: Path | None = opt(None, help="control totals per district/街道 (CSV)")
+    census_column: str = opt("pop_census_2020", help="column of --census with the residents")
+    subdistrict_totals: list[Path] | None = opt(
+        None, help="街道 totals CSV (census or estimate; repeatable), kept exactly within --census")
+    boundaries: Path | None = opt(None, help="街道/镇 polygons (GeoJSON/GPKG)")
+    district: str | None = opt(None, help="restrict to one district, e.g. 徐汇区")
+    mode: str = opt("walk", help="walk (4 km/h), elderly (3 km/h) or bike (12 km/h)")
+    speed_kmh: float | None = opt(None, help="override the mode's speed")
+    minutes: float = opt(15.0, help="coverage threshold in minutes")
+    max_snap_m: float = opt(500.0, help="points farther from any way are not snapped")
+    cache_dir: Path | None = opt(None, help=CACHE_HELP)
+    allow_broken_network: bool = opt(False, flags=("--allow-broken-network",), help=(
+        "go on when over a quarter of the network is cut off (missing nodes)"))
 
     def settings(self) -> Settings:
         """Return the run's settings (mode, speed, minutes, snapping distance)."""
@@ -95,14 +122,14 @@ class InputOptions:
 class OutputOptions:
     """Where and how a command writes: the output folder, replacing it, the map, the console."""
 
-    out: OutOpt
-    overwrite: OverwriteOpt = False
-    no_map: Annotated[bool, typer.Option("--no-map", help="skip map.html")] = False
-    tiles: TilesOpt = True
-    quiet: QuietOpt = False
-    no_report: Annotated[bool, typer.Option(
-        "--no-report", help="skip the figures, report.html/.pdf and report.xlsx (for scenario loops; summary.json "
-        "lists what was skipped; access writes none of them anyway)")] = False
+    out: Path = opt(help=OUT_HELP)
+    overwrite: bool = opt(False, help=OVERWRITE_HELP)
+    no_map: bool = opt(False, flags=("--no-map",), help="skip map.html")
+    tiles: bool = opt(True, flags=("--tiles/--no-tiles",), help=TILES_HELP)
+    quiet: bool = opt(False, flags=("--quiet", "-q"), help=QUIET_HELP)
+    no_report: bool = opt(False, flags=("--no-report",), help=(
+        "skip the figures, report.html/.pdf and report.xlsx (for scenario loops; summary.json lists what was "
+        "skipped; access writes none of them anyway)"))
 
     def writing(self) -> dict[str, bool]:
         """Return the writers' keyword arguments ``overwrite``, ``map_html``, ``tiles`` and ``reports``."""
@@ -110,49 +137,39 @@ class OutputOptions:
                 "reports": not self.no_report}
 
 
-def _group_parameters(group: type) -> list[inspect.Parameter]:
-    """One keyword-only parameter per field of ``group``, with the field's typer annotation and default."""
-    hints = typing.get_type_hints(group, include_extras=True)
-    return [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name],
-                              default=inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default)
-            for f in dataclasses.fields(group)]
+def group_option(group: type, name: str) -> Callable[[Any], Any]:
+    """Return the click option decorator of one field of an option group (for a command without the group)."""
+    field = next(f for f in dataclasses.fields(group) if f.name == name)
+    return click_option(name, typing.get_type_hints(group)[name], field.default, **field.metadata)
 
 
-def with_groups(func: Callable[..., None]) -> Callable[..., None]:
-    """Return ``func`` taking each field of its option-group parameters as an option of its own.
+def with_groups(**groups: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Add every field of each option group to a click command; call it with the group objects.
 
-    A parameter of ``func`` annotated with a dataclass (:class:`InputOptions`, :class:`OutputOptions`)
-    is replaced, in the signature typer reads, by the dataclass's fields; the wrapper builds the
-    dataclass from their values and calls ``func`` with it.
-
-    Parameters
-    ----------
-    func : callable
-        A command whose other parameters are typer options or arguments.
-
-    Returns
-    -------
-    callable
-        The command as typer should see it (``__signature__`` and ``__annotations__`` extended).
+    ``@with_groups(output=OutputOptions, inputs=InputOptions)`` above ``def cmd(output, inputs, ...)``
+    gives the command each field as an option (in the groups' order, before the command's own), builds
+    ``OutputOptions(...)`` and ``InputOptions(...)`` from their values and passes them as ``output`` and
+    ``inputs``.
     """
-    signature = inspect.signature(func, eval_str=True)
-    groups: dict[str, Any] = {name: p.annotation for name, p in signature.parameters.items()
-                              if dataclasses.is_dataclass(p.annotation)}
-    params: list[inspect.Parameter] = []
-    for name, param in signature.parameters.items():
-        params += _group_parameters(groups[name]) if name in groups else [param.replace(kind=param.KEYWORD_ONLY)]
-    names = [p.name for p in params]
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:
-        raise TypeError(f"{func.__name__}: option(s) {', '.join(twice)} given twice (own and in a group)")
 
-    @functools.wraps(func)
-    def command(**values: Any) -> None:
-        for name, group in groups.items():
-            values[name] = group(**{f.name: values.pop(f.name) for f in dataclasses.fields(group)})
-        func(**values)
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        own = {p.name for p in getattr(func, "__click_params__", [])}
+        fields = {name: dataclasses.fields(group) for name, group in groups.items()}
+        twice = sorted(own & {f.name for fs in fields.values() for f in fs})
+        if twice:
+            raise TypeError(f"{func.__name__}: option(s) {', '.join(twice)} given twice (own and in a group)")
 
-    command.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    command.__annotations__ = {p.name: p.annotation for p in params} | {"return": signature.return_annotation}
-    return command
+        @functools.wraps(func)
+        def command(**values: Any) -> Any:
+            for name, group in groups.items():
+                got = {f.name: values.pop(f.name) for f in fields[name]}
+                values[name] = group(**{k: None if v == () else v for k, v in got.items()})
+            return func(**values)
 
+        for name, group in reversed(groups.items()):
+            hints = typing.get_type_hints(group)
+            for f in reversed(fields[name]):
+                command = click_option(f.name, hints[f.name], f.default, **f.metadata)(command)
+        return command
+
+    return decorate

@@ -1,4 +1,8 @@
-"""The ``siting`` command line (typer): parses arguments and calls the library; nothing else."""
+"""The ``siting`` command line (click): parses arguments and calls the library; nothing else.
+
+Plain click rather than typer: typer 0.29 checks every option's value through a pydantic model built at
+the first parse, 0.12 s of a 1.2 s run (measured; see the README's Performance section).
+"""
 
 from __future__ import annotations
 
@@ -13,21 +17,11 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
+import click
 
-from ._cliopts import (
-    CacheOpt,
-    CrsChoice,
-    InputOptions,
-    OutOpt,
-    OutputOptions,
-    OverwriteOpt,
-    QuietOpt,
-    TilesOpt,
-    with_groups,
-)
+from ._cliopts import CRS_HELP, PATH, InputOptions, OutputOptions, group_option, with_groups
 from ._lazy import lazy_module
 from ._validate import check_site_options
 from .errors import SitingError
@@ -49,14 +43,10 @@ else:  # loaded on first use, so that `siting --help` does not import the scient
     report = lazy_module("siting.report")
     scenarios = lazy_module("siting.scenarios")
 
-#: click's UsageError as typer raises it (recent typer carries its own copy of click, typer._click).
-_USAGE_ERROR: type[Exception] = typer.BadParameter.__mro__[1]
-
-
-class _OneLineUsage(typer.core.TyperGroup):
+class _OneLineUsage(click.Group):
     """Show usage errors (unknown option, missing value, bad type) as one ``error:`` line, exit code 2.
 
-    Like every other refusal (:func:`_friendly`), instead of typer's boxed panel; click's own words are
+    Like every other refusal (:func:`_friendly`), instead of click's usage block; click's own words are
     kept, with its "did you mean" / "possible options" suggestion. ``siting`` alone still prints the help.
     """
 
@@ -76,28 +66,26 @@ def _one_line() -> Iterator[None]:
     """Turn a click usage error into ``error: <click's message>`` on stderr and exit code 2."""
     try:
         yield
-    except _USAGE_ERROR as exc:
+    except click.UsageError as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # `siting` alone: the help
             raise
-        usage: Any = exc
-        typer.echo(f"error: {' '.join(usage.format_message().split())}", err=True)
-        raise typer.Exit(usage.exit_code) from None
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
+        raise click.exceptions.Exit(exc.exit_code) from None
 
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, cls=_OneLineUsage,
-                  help="15-minute walking coverage and siting of community health facilities (OpenStreetMap).")
+app = _OneLineUsage("siting", no_args_is_help=True, context_settings={"show_default": True, "max_content_width": 120},
+                    help="15-minute walking coverage and siting of community health facilities (OpenStreetMap).")
 
-IdsOpt = Annotated[list[str] | None, typer.Option(help="candidate ids, comma-separated (repeatable)")]
+ids_option = functools.partial(click.option, multiple=True, help="candidate ids, comma-separated (repeatable)")
 
 
 @functools.cache
 def _flags(command: str | None = None) -> dict[str, str]:
     """Library parameter name → flag, for the options of ``siting COMMAND`` (default: of every command).
 
-    Arguments (``SCENARIO_FILE``...) are no flags: a scenario or jobs file's keys keep their names. Built
-    once per command (typer builds every command's options to answer; a run warns several times).
+    Arguments (``SCENARIO_FILE``...) are no flags: a scenario or jobs file's keys keep their names.
     """
-    commands: dict[str, Any] = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    commands = app.commands
     chosen = [commands[command]] if command is not None else list(commands.values())
     return {p.name: p.opts[0] for c in chosen for p in c.params
             if p.param_type_name == "option" and p.name and p.opts[0].startswith("--")}
@@ -127,7 +115,7 @@ def _friendly(func: Callable[..., Any], command: str) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-            typer.echo(f"warning: {cli_words(str(message), command)}", err=True)
+            click.echo(f"warning: {cli_words(str(message), command)}", err=True)
 
         old = warnings.showwarning
         warnings.showwarning = show
@@ -137,8 +125,8 @@ def _friendly(func: Callable[..., Any], command: str) -> Callable[..., Any]:
                     raise SitingError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
             return func(*args, **kwargs)
         except SitingError as exc:
-            typer.echo(f"error: {cli_words(str(exc), command)}", err=True)
-            raise typer.Exit(2) from None
+            click.echo(f"error: {cli_words(str(exc), command)}", err=True)
+            raise click.exceptions.Exit(2) from None
         finally:
             warnings.showwarning = old
             # The interpreter's last collection would walk every object of the scientific stack and the
@@ -149,10 +137,10 @@ def _friendly(func: Callable[..., Any], command: str) -> Callable[..., Any]:
 
 
 def _command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register ``siting NAME``: option groups spread into flags (:func:`with_groups`), errors as one line."""
+    """Register ``siting NAME`` (a click command): errors and warnings as one line each (:func:`_friendly`)."""
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
-        return app.command(name)(_friendly(with_groups(func), name))
+        return app.command(name)(_friendly(func, name))
 
     return register
 
@@ -184,16 +172,14 @@ def _check_out(output: OutputOptions, *inputs: Path | None) -> list[Path]:
 def _done(output: OutputOptions, text: str, t0: float) -> None:
     """Print the command's table and where it wrote, unless ``--quiet``."""
     if not output.quiet:
-        typer.echo(text)
-        typer.echo(f"\nwrote {output.out}/ in {time.perf_counter() - t0:.1f} s")
+        click.echo(text)
+        click.echo(f"\nwrote {output.out}/ in {time.perf_counter() - t0:.1f} s")
 
 
 @_command("coverage")
-def coverage_cmd(
-    output: OutputOptions,
-    inputs: InputOptions,
-    target: Annotated[float | None, typer.Option(help="target share (0–1), overriding data/targets.csv")] = None,
-) -> None:
+@with_groups(output=OutputOptions, inputs=InputOptions)
+@click.option("--target", type=float, help="target share (0–1), overriding data/targets.csv")
+def coverage_cmd(output: OutputOptions, inputs: InputOptions, target: float | None) -> None:
     """15-minute coverage per 街道 and district, compared with the district target."""
     given = _check_out(output, *inputs.files())
     t0 = time.perf_counter()
@@ -206,28 +192,29 @@ def coverage_cmd(
 
 
 @_command("site")
+@with_groups(output=OutputOptions, inputs=InputOptions)
+@click.option("--candidates", type=PATH, help=(
+    "candidate sites (CSV/Excel/GeoJSON/GPKG; optional `id`, `name`); generated on the network otherwise"))
+@click.option("--candidate-crs", default="wgs84", help=CRS_HELP)
+@click.option("--spacing-m", type=float, default=200.0, help="spacing of generated candidates along the network (m)")
+@click.option("--only-uncovered/--everywhere", default=True,
+              help="generate candidates only within reach of uncovered residents")
+@click.option("--osm-candidates/--no-osm-candidates", default=None,
+              help="add community / elderly-care / public buildings of the --osm file (default: when generating)")
+@click.option("--k", type=int, help="new sites (default 5, or the sum of --quotas)")
+@click.option("--target", type=float, help="target share (0–1): the fewest sites reaching it")
+@click.option("--per-subdistrict/--no-per-subdistrict", default=False, help="with --target: every 街道 to the target")
+@click.option("--quotas", type=PATH, help="CSV subdistrict,count: sites per 街道")
+@ids_option("--lock")
+@ids_option("--forbid")
+@click.option("--capacity", type=float, help="residents per site above which it is flagged")
+@click.option("--time-limit", type=float, default=60.0, help="seconds for the exact solver")
+@click.option("--min-distance-m", type=float, default=300.0, help="exclude candidates nearer an existing facility (m)")
 def site_cmd(
-    output: OutputOptions,
-    inputs: InputOptions,
-    candidates: Annotated[Path | None, typer.Option(
-        help="candidate sites (CSV/Excel/GeoJSON/GPKG; optional `id`, `name`); generated on the network otherwise")
-    ] = None,
-    candidate_crs: CrsChoice = "wgs84",
-    spacing_m: Annotated[float, typer.Option(help="spacing of generated candidates along the network (m)")] = 200.0,
-    only_uncovered: Annotated[bool, typer.Option(
-        "--only-uncovered/--everywhere", help="generate candidates only within reach of uncovered residents")] = True,
-    osm_candidates: Annotated[bool | None, typer.Option(
-        help="add community / elderly-care / public buildings of the --osm file (default: when generating)")
-    ] = None,
-    k: Annotated[int | None, typer.Option("--k", help="new sites (default 5, or the sum of --quotas)")] = None,
-    target: Annotated[float | None, typer.Option(help="target share (0–1): the fewest sites reaching it")] = None,
-    per_subdistrict: Annotated[bool, typer.Option(help="with --target: every 街道 to the target")] = False,
-    quotas: Annotated[Path | None, typer.Option(help="CSV subdistrict,count: sites per 街道")] = None,
-    lock: IdsOpt = None,
-    forbid: IdsOpt = None,
-    capacity: Annotated[float | None, typer.Option(help="residents per site above which it is flagged")] = None,
-    time_limit: Annotated[float, typer.Option(help="seconds for the exact solver")] = 60.0,
-    min_distance_m: Annotated[float, typer.Option(help="exclude candidates nearer an existing facility (m)")] = 300.0,
+    output: OutputOptions, inputs: InputOptions, candidates: Path | None, candidate_crs: str, spacing_m: float,
+    only_uncovered: bool, osm_candidates: bool | None, k: int | None, target: float | None, per_subdistrict: bool,
+    quotas: Path | None, lock: tuple[str, ...], forbid: tuple[str, ...], capacity: float | None, time_limit: float,
+    min_distance_m: float,
 ) -> None:
     """Where to build new stations: the k best sites, or the fewest reaching a target (exact + greedy)."""
     check_site_options(k=k, target=target, per_subdistrict=per_subdistrict, quotas=quotas, capacity=capacity,
@@ -256,12 +243,14 @@ def site_cmd(
 
 
 @_command("compare")
-def compare_cmd(
-    scenario_file: Annotated[Path, typer.Argument(help="scenario file (YAML; see the README's Scenarios section)")],
-    output: OutputOptions,
-    cache_dir: CacheOpt = None,
-) -> None:
-    """Compare scenarios (close / add / move facilities, mode, speed, minutes, new sites) side by side."""
+@click.argument("scenario_file", type=PATH)
+@with_groups(output=OutputOptions)
+@group_option(InputOptions, "cache_dir")
+def compare_cmd(scenario_file: Path, output: OutputOptions, cache_dir: Path | None) -> None:
+    """Compare scenarios (close / add / move facilities, mode, speed, minutes, new sites) side by side.
+
+    SCENARIO_FILE: the scenario file (YAML; see the README's Scenarios section).
+    """
     _check_out(output, scenario_file, cache_dir, *scenarios.read_scenario_file(scenario_file).files())
     t0 = time.perf_counter()
     comparison = scenarios.compare(scenario_file, cache_dir=cache_dir, progress=not output.quiet)
@@ -270,17 +259,15 @@ def compare_cmd(
 
 
 @_command("access")
-def access_cmd(
-    output: OutputOptions,
-    inputs: InputOptions,
-    capacity_column: Annotated[str, typer.Option(
-        help="capacity behind supply_per_10k: gps (全科医生数) or floor_area_m2 (面积); defaults per type when absent")
-    ] = "gps",
-    decay: Annotated[str, typer.Option(
-        help="none (2SFCA), gaussian or stepped (E2SFCA, Luo & Qi 2009 weights 1/0.68/0.22)")] = "none",
-    regions: Annotated[Path | None, typer.Option(
-        help="CSV region,subdistrict grouping 街道 into regions, e.g. data/regions/xuhui.csv")] = None,
-) -> None:
+@with_groups(output=OutputOptions, inputs=InputOptions)
+@click.option("--capacity-column", default="gps", help=(
+    "capacity behind supply_per_10k: gps (全科医生数) or floor_area_m2 (面积); defaults per type when absent"))
+@click.option("--decay", default="none",
+              help="none (2SFCA), gaussian or stepped (E2SFCA, Luo & Qi 2009 weights 1/0.68/0.22)")
+@click.option("--regions", type=PATH,
+              help="CSV region,subdistrict grouping 街道 into regions, e.g. data/regions/xuhui.csv")
+def access_cmd(output: OutputOptions, inputs: InputOptions, capacity_column: str, decay: str,
+               regions: Path | None) -> None:
     """Supply per resident (2SFCA / E2SFCA), GPs against 4.5 per 10,000, travel-time distributions, regions."""
     access_model.check_options(capacity_column=capacity_column, decay=decay)
     given = _check_out(output, *inputs.files(), regions)
@@ -293,35 +280,38 @@ def access_cmd(
     _done(output, _access_out.format_access(res), t0)
 
 
-def _split(ids: list[str] | None) -> list[str]:
+def _split(ids: tuple[str, ...]) -> list[str]:
     """Return the ids of every ``--lock`` / ``--forbid`` given (each comma-separated), in order."""
     return [i.strip() for text in ids or [] for i in text.split(",") if i.strip()]
 
 
 @_command("map")
-def map_cmd(
-    results_dir: Annotated[Path, typer.Argument(help="a directory written by `siting coverage` or `siting site`")],
-    out: Annotated[Path | None, typer.Option(help="where to write the map (default RESULTS_DIR/map.html)")] = None,
-    tiles: TilesOpt = True,
-    cdn: Annotated[bool, typer.Option("--cdn", help="load Leaflet from CDNs (smaller file, needs internet)")] = False,
-) -> None:
-    """Re-render map.html from saved results, without recomputing."""
+@click.argument("results_dir", type=PATH)
+@click.option("--out", type=PATH, help="where to write the map (default RESULTS_DIR/map.html)")
+@group_option(OutputOptions, "tiles")
+@click.option("--cdn", is_flag=True, help="load Leaflet from CDNs (smaller file, needs internet)")
+def map_cmd(results_dir: Path, out: Path | None, tiles: bool, cdn: bool) -> None:
+    """Re-render map.html from saved results, without recomputing.
+
+    RESULTS_DIR: a directory written by `siting coverage` or `siting site`.
+    """
     path = maps.render_results_dir(results_dir, out, tiles=tiles, self_contained=not cdn)
-    typer.echo(f"wrote {path}")
+    click.echo(f"wrote {path}")
 
 
 @_command("batch")
-def batch_cmd(
-    jobs_file: Annotated[Path, typer.Argument(help="YAML jobs file (see README, 'Batch runs')")],
-    out: OutOpt,
-    scheduler: Annotated[str | None, typer.Option(
-        help="dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")] = None,
-    workers: Annotated[int | None, typer.Option(
-        min=1, help="local worker processes (default: the CPU count, at most one per task)")] = None,
-    overwrite: OverwriteOpt = False,
-    quiet: QuietOpt = False,
-) -> None:
+@click.argument("jobs_file", type=PATH)
+@group_option(OutputOptions, "out")
+@click.option("--scheduler", help="dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="local worker processes (default: the CPU count, at most one per task)")
+@group_option(OutputOptions, "overwrite")
+@group_option(OutputOptions, "quiet")
+def batch_cmd(jobs_file: Path, out: Path, scheduler: str | None, workers: int | None, overwrite: bool,
+              quiet: bool) -> None:
     """Run many coverage jobs (districts, extracts) on Dask; one folder per job plus batch.csv.
+
+    JOBS_FILE: the YAML jobs file (see the README, 'Batch runs').
 
     Exit code 0 when every job succeeded, 1 when some failed (their error is in batch.csv; the
     others are written), 2 when the jobs file is invalid or every job failed.
@@ -330,12 +320,12 @@ def batch_cmd(
     res = batch.run_batch(jobs_file, out, scheduler=scheduler, workers=workers, overwrite=overwrite, progress=not quiet,
                     compare=scenarios.compare)
     if not quiet:
-        typer.echo(batch.format_batch(res))
+        click.echo(batch.format_batch(res))
     for row in res.table[res.table["status"] == "failed"].itertuples():
-        typer.echo(f"error: job {row.task} failed: {row.error}", err=True)
+        click.echo(f"error: job {row.task} failed: {row.error}", err=True)
     if res.failed:
-        typer.echo(f"{res.failed} of {res.tasks} job(s) failed; see {res.out / 'batch.csv'}", err=True)
-        raise typer.Exit(2 if res.failed == res.tasks else 1)
+        click.echo(f"{res.failed} of {res.tasks} job(s) failed; see {res.out / 'batch.csv'}", err=True)
+        raise click.exceptions.Exit(2 if res.failed == res.tasks else 1)
 
 
 def main() -> None:  # pragma: no cover - console entry point

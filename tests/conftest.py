@@ -143,7 +143,7 @@ def main_job(repo_root: Path, shanghai: Path, tmp_path_factory: pytest.TempPathF
     Returns (output directory, printed text). Extra flag: ``--no-tiles`` so the offline browser test
     sees a map that requests nothing from the network.
     """
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from siting.cli import app
 
@@ -175,7 +175,7 @@ def site_args(repo_root: Path, shanghai: Path, tmp_path_factory: pytest.TempPath
 @pytest.fixture(scope="session")
 def k3(site_args: list[str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """`siting site ... --k 3` on the real data, once per session: (output folder, printed text)."""
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from siting.cli import app
 

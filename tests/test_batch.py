@@ -9,8 +9,8 @@ import dask
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from distributed import Client, LocalCluster
-from typer.testing import CliRunner
 
 import siting
 from siting._jobs import read_jobs

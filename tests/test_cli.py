@@ -7,8 +7,8 @@ import json
 import geopandas as gpd
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from conftest import readme_commands
-from typer.testing import CliRunner
 
 from siting.cli import app
 

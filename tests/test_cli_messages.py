@@ -7,10 +7,11 @@ keys, not as flags it does not have.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 import siting.pipeline
 from siting import network
@@ -119,20 +120,21 @@ def test_lock_given_twice_locks_both(tiny_job) -> None:
 
 
 @pytest.mark.parametrize(("args", "said"), [
-    (["coverage", "--facilitys", "x"], "error: No such option: --facilitys (Possible options: --facilities,"),
-    (["coverage", "--targe", "0.9"], "error: No such option: --targe (Possible options: --target)"),
-    (["coverage", "--minutes", "abc"], "error: Invalid value for '--minutes': "),
-    (["site", "--k", "1.5"], "error: Invalid value for '--k': "),
-    (["coverage", "--osm"], "error: Option '--osm' requires an argument."),
-    (["compare"], "error: Missing argument 'scenario_file'."),
-    (["coverag"], "error: No such command 'coverag'. Did you mean 'coverage'?"),
-    (["--bogus"], "error: No such option: --bogus"),
+    # click's own words (they vary a little between click versions), with its suggestion
+    (["coverage", "--facilitys", "x"], r"error: No such option:? '?--facilitys'?\.? .*--facilities"),
+    (["coverage", "--targe", "0.9"], r"error: No such option:? '?--targe'?\.? .*--target"),
+    (["coverage", "--minutes", "abc"], r"error: Invalid value for '--minutes': 'abc' is not a valid float"),
+    (["site", "--k", "1.5"], r"error: Invalid value for '--k': '1.5' is not a valid integer"),
+    (["coverage", "--osm"], r"error: Option '--osm' requires an argument\."),
+    (["compare"], r"error: Missing argument '(SCENARIO_FILE|scenario_file)'\."),
+    (["coverag"], r"error: No such command 'coverag'\. Did you mean 'coverage'\?"),
+    (["--bogus"], r"error: No such option:? '?--bogus"),
 ])
 def test_usage_errors_are_one_error_line(args, said) -> None:
-    """Unknown options, missing values and bad types: one ``error:`` line (was typer's boxed panel), exit 2."""
+    """Unknown options, missing values and bad types: one ``error:`` line (not click's usage block), exit 2."""
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
-    assert result.output.startswith(said), result.output
+    assert re.match(said, result.output), result.output
     assert result.output.count("\n") == 1 and "╭" not in result.output and "Usage:" not in result.output
 
 

@@ -7,10 +7,9 @@ import json
 import re
 from pathlib import Path
 
+import click
 import pytest
-import typer
-from typer.core import TyperOption
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 import siting.pipeline
 from siting import network
@@ -22,10 +21,9 @@ INPUT_COMMANDS = ("coverage", "site", "access")
 WIDE = {"TERMINAL_WIDTH": "400", "COLUMNS": "400"}  # rich wraps the help at 80 columns otherwise
 
 
-def _params(command: str) -> dict[str, TyperOption]:
-    """The options of ``siting COMMAND`` as typer builds them, by parameter name."""
-    group = typer.main.get_command(app)
-    return {p.name: p for p in group.commands[command].params if p.name and isinstance(p, TyperOption)}
+def _params(command: str) -> dict[str, click.Option]:
+    """The options of ``siting COMMAND``, by parameter name."""
+    return {p.name: p for p in app.commands[command].params if p.name and isinstance(p, click.Option)}
 
 
 def _names(group: type) -> list[str]:
@@ -65,11 +63,12 @@ def test_help_lists_every_shared_option_with_its_help(command: str) -> None:
 
 
 def test_a_group_field_cannot_also_be_an_own_option() -> None:
-    def command(inputs: InputOptions, mode: str = "walk") -> None:
+    @click.option("--mode", default="walk")
+    def command(inputs: InputOptions, mode: str) -> None:
         """Take ``mode`` twice."""
 
     with pytest.raises(TypeError, match="mode"):
-        with_groups(command)
+        with_groups(inputs=InputOptions)(command)
 
 
 def test_input_options_hand_the_pipeline_its_arguments(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def test_place_that_geocodes_to_nothing(mock_http, tmp_path):
 
 
 def test_place_facilities_and_cli_end_to_end(mock_http, tmp_path):
-    from typer.testing import CliRunner
+    from click.testing import CliRunner
 
     from siting.cli import app
     from siting.facilities import facilities_from_place

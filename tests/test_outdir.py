@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import REPO_ROOT, Forked, readme_commands, run_siting
-from typer.testing import CliRunner
 
 from siting._outdir import check_output, clean_stale, output_dir
 from siting.cli import app

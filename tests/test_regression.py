@@ -13,8 +13,8 @@ import json
 import shlex
 
 import pytest
+from click.testing import CliRunner
 from conftest import SAMPLE, equal_shares, expected_warnings, readme_commands
-from typer.testing import CliRunner
 
 from siting.cli import app
 from siting.pipeline import load_inputs, run_coverage

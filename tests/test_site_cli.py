@@ -7,7 +7,7 @@ import json
 import geopandas as gpd
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from click.testing import CliRunner
 
 from siting.cli import app
 
