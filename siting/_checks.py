@@ -102,9 +102,15 @@ def duplicate_rows(gdf: gpd.GeoDataFrame, path: object, *, drop: bool = False) -
 
     The warning is a :class:`DuplicateRowsWarning` (see :func:`duplicates_in_district`).
     """
-    columns = [c for c in gdf.columns if c not in ("source_row", gdf.geometry.name)]
-    key = pd.DataFrame({c: gdf[c].astype(str) for c in columns}).assign(_wkb=gdf.geometry.to_wkb())
-    dup = key.duplicated(keep="first").to_numpy()
+    wkb = gdf.geometry.to_wkb().to_numpy()
+    # only a row whose position repeats can repeat a row: the text key of every column is made for those alone
+    same_place = pd.Series(wkb).duplicated(keep=False).to_numpy()
+    dup = np.zeros(len(gdf), dtype=bool)
+    if same_place.any():
+        alike = gdf[same_place]
+        columns = [c for c in gdf.columns if c not in ("source_row", gdf.geometry.name)]
+        key = pd.DataFrame({c: alike[c].astype(str) for c in columns}).assign(_wkb=wkb[same_place])
+        dup[same_place] = key.duplicated(keep="first").to_numpy()
     if not dup.any():
         return gdf
     rows = gdf[dup].copy()
