@@ -9,6 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from . import _checks
 from ._buildings import population_from_buildings
@@ -189,17 +190,20 @@ def assign_areas(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) -> gpd.
                 out = out.rename(columns={col: f"{col}_input"})
             else:
                 out = out.drop(columns=col)
-    left = gpd.GeoDataFrame(geometry=np.asarray(points.geometry.to_crs("EPSG:4326")), crs="EPSG:4326")
-    right = gpd.GeoDataFrame(
-        {"subdistrict": boundaries["subdistrict"].to_numpy(),
-         "district": boundaries["district"].to_numpy() if "district" in boundaries else None},
-        geometry=np.asarray(boundaries.geometry.to_crs("EPSG:4326")), crs="EPSG:4326",
-    )
-    hit = gpd.sjoin(left, right, predicate="intersects", how="inner")  # intersects: edge points count
-    hit = hit.reset_index(names="_pt").sort_values(["_pt", "index_right"]).drop_duplicates("_pt")
+    names = pd.DataFrame({  # as a frame, so the names' dtype (and missing values) are those of a joined frame
+        "subdistrict": boundaries["subdistrict"].to_numpy(),
+        "district": boundaries["district"].to_numpy() if "district" in boundaries else None,
+    })
+    polygons = np.asarray(boundaries.geometry.to_crs("EPSG:4326"))
+    # a tree of the points, queried by each polygon (prepared: fast point-in-polygon); intersects: edge points count
+    polygon, point = shapely.STRtree(np.asarray(points.geometry.to_crs("EPSG:4326"))).query(
+        polygons, predicate="intersects")
+    first = np.full(len(points), len(polygons))
+    np.minimum.at(first, point, polygon)
+    inside = first < len(polygons)
     for col in ("subdistrict", "district"):
         values = np.full(len(points), None, dtype=object)
-        values[hit["_pt"].to_numpy()] = hit[col].to_numpy(dtype=object)
+        values[inside] = names[col].to_numpy(dtype=object)[first[inside]]
         out[col] = pd.Series(values, index=out.index, dtype=object)
     out.attrs = {**points.attrs, "areas_joined": True}
     return out

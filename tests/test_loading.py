@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from siting import _checks
+from siting import _checks, demand
 
 
 def _rows_repeating(gdf: gpd.GeoDataFrame) -> np.ndarray:
@@ -45,3 +45,42 @@ def test_duplicate_rows_without_repeated_positions_is_silent():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert _checks.duplicate_rows(gdf, "pop.csv") is gdf
+
+
+def _areas_by_sjoin(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The definition: a spatial join (intersects), each point keeping the first polygon in file order."""
+    right = gpd.GeoDataFrame({"subdistrict": boundaries["subdistrict"].to_numpy(),
+                              "district": boundaries["district"].to_numpy()}, geometry=boundaries.geometry.to_numpy(),
+                             crs=boundaries.crs)
+    hit = gpd.sjoin(gpd.GeoDataFrame(geometry=points.geometry.to_numpy(), crs=points.crs), right,
+                    predicate="intersects", how="inner")
+    hit = hit.reset_index(names="_pt").sort_values(["_pt", "index_right"]).drop_duplicates("_pt")
+    out = pd.DataFrame(index=points.index)
+    for col in ("subdistrict", "district"):
+        values = np.full(len(points), None, dtype=object)
+        values[hit["_pt"].to_numpy()] = hit[col].to_numpy(dtype=object)
+        out[col] = pd.Series(values, index=out.index, dtype=object)
+    return out
+
+
+def _typed(values: pd.Series) -> list[tuple[str, object]]:
+    """Values with their types, NaN comparable (None, NaN and text all told apart)."""
+    return [(type(v).__name__, "NaN" if v != v else v) for v in values]
+
+
+def test_assign_areas_matches_the_spatial_join():
+    """Shared edges, an overlap, a hole-free grid of points on and off the edges, names missing."""
+    boundaries = gpd.GeoDataFrame({
+        "subdistrict": ["甲", None, "丙", "丁"], "district": ["A区", "A区", None, "B区"]},
+        geometry=[shapely.box(0, 0, 2, 2), shapely.box(2, 0, 4, 2), shapely.box(1, 1, 3, 3),  # 丙 overlaps both
+                  shapely.Polygon([(4, 0), (6, 0), (5, 2)])], crs="EPSG:4326")
+    grid = np.mgrid[-0.5:6.5:0.25, -0.5:3.5:0.25].reshape(2, -1).T  # many points exactly on edges and corners
+    points = gpd.GeoDataFrame({"name": np.arange(len(grid))}, geometry=shapely.points(grid), crs="EPSG:4326",
+                              index=np.arange(len(grid)) * 3)  # an index that is not 0..n-1
+    got = demand.assign_areas(points, boundaries)
+    expected = _areas_by_sjoin(points, boundaries)
+    for col in ("subdistrict", "district"):
+        assert got[col].dtype == object
+        assert _typed(got[col]) == _typed(expected[col])  # nan where the name is missing, None outside
+    assert got.index.equals(points.index) and got["name"].equals(points["name"])
+    assert (got["subdistrict"] == "甲").any() and got["subdistrict"].isna().any()
