@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
-import osmium
 import shapely
 
+from ._lazy import lazy_module
 from .errors import InputFileError
+
+if TYPE_CHECKING:
+    import osmium
+else:  # loaded when an OSM file is read: a run on CSV / GeoJSON inputs does not pay its import (~8 ms)
+    osmium = lazy_module("osmium")
 
 #: Relation types that libosmium's area assembler turns into (multi)polygons.
 AREA_RELATION_TYPES = frozenset({"multipolygon", "boundary"})
@@ -125,7 +130,7 @@ class _Features:
     geoms: list[shapely.Geometry] = field(default_factory=list)
     built: set[int] = field(default_factory=set)
     skipped_ways: int = 0
-    wkb: Any = field(default_factory=osmium.geom.WKBFactory)
+    wkb: Any = field(default_factory=lambda: osmium.geom.WKBFactory())
 
     def add(self, osm_type: str, osm_id: int, tags: dict[str, str], geom: shapely.Geometry) -> None:
         """Add one feature."""

@@ -3,6 +3,7 @@ the targets table is read once per process."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,3 +111,19 @@ def test_coverage_command_does_not_import_scipy_spatial(tmp_path, repo_root):
     out = subprocess.run([sys.executable, "-c", probe], cwd=repo_root, capture_output=True, text=True, check=True,
                          env={**os.environ, "SITING_FORK": "0"})
     assert out.stdout.strip().splitlines()[-1] == "[(10.0, 100.0)] False"
+
+
+def test_a_warm_run_on_tables_does_not_import_osmium(tiny_job, repo_root):
+    """The network comes from the cache, the other inputs are tables: pyosmium (~8 ms) is not loaded."""
+    folder, args = tiny_job
+    ring = [[121.39, 31.19], [121.41, 31.19], [121.41, 31.21], [121.39, 31.21], [121.39, 31.19]]
+    (folder / "areas.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [{
+        "type": "Feature", "properties": {"街道": "西街道", "区": "甲区"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
+    more = ["--boundaries", str(folder / "areas.geojson"), "--no-report", "--overwrite", "--out", str(folder / "out")]
+    probe = ("import sys; from siting.cli import app; "
+             f"app({[*args, *more]!r}, standalone_mode=False); "
+             "print('osmium._osmium' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", probe], cwd=repo_root, capture_output=True, text=True, check=True,
+                           env={**os.environ, "SITING_FORK": "0"}).stdout.strip().splitlines()[-1] for _ in range(2)]
+    assert runs == ["True", "False"]  # cold: the .osm file is read; warm: the cache
