@@ -69,6 +69,12 @@ def atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> Path:
     return path
 
 
+def _unwritable(what: str, folder: Path, exc: OSError, instead: str) -> None:
+    """Warn (at the caller's caller) that ``what`` cannot be written in ``folder``, so the run goes on ``instead``."""
+    warnings.warn(f"cannot write {what} in {folder} ({exc.strerror or exc}); {instead} "
+                  "(set `cache_dir` or SITING_CACHE_DIR to a writable folder)", stacklevel=4)
+
+
 def write_cached(path: Path | None, write: Callable[[IO[bytes]], None]) -> bool:
     """Store a cache file (see :func:`atomic_write`); False, with a warning, when the folder is not writable."""
     if path is None:
@@ -77,8 +83,7 @@ def write_cached(path: Path | None, write: Callable[[IO[bytes]], None]) -> bool:
         _clean_stale(path.parent)
         atomic_write(path, write)
     except OSError as exc:
-        warnings.warn(f"cannot write the cache in {path.parent} ({exc.strerror or exc}); running without a cache "
-                      "(set `cache_dir` or SITING_CACHE_DIR to a writable folder)", stacklevel=3)
+        _unwritable("the cache", path.parent, exc, "running without a cache")
         return False
     return True
 
@@ -109,8 +114,7 @@ def use_http_cache(settings: Any, folder: Path, use: bool = True) -> bool:
             with tempfile.TemporaryFile(dir=folder):
                 pass
         except OSError as exc:
-            warnings.warn(f"cannot write the download cache in {folder} ({exc.strerror or exc}); downloading "
-                          "without a cache (set `cache_dir` or SITING_CACHE_DIR to a writable folder)", stacklevel=3)
+            _unwritable("the download cache", folder, exc, "downloading without a cache")
             use = False
     settings.use_cache = use
     settings.cache_folder = str(folder)

@@ -154,3 +154,27 @@ def test_settings_refuse_non_finite_numbers(field):
 
     with pytest.raises(SitingError, match="finite"):
         Settings(**{field: float("inf")})
+
+
+def test_both_unwritable_cache_warnings_give_the_one_hint(tmp_path):
+    """The network cache and the download cache say the same hint, written once (siting._cache)."""
+    import inspect
+    import types
+
+    from siting import _cache
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be", encoding="utf-8")
+    hint = "(set `cache_dir` or SITING_CACHE_DIR to a writable folder)"
+    def caller(func, *args):  # as Network.save calls write_cached: the warning points here, at its caller
+        return func(*args)
+
+    with pytest.warns(UserWarning) as said:
+        assert not caller(_cache.write_cached, blocked / "net.npz", lambda f: f.write(b"x"))
+        assert not caller(_cache.use_http_cache, types.SimpleNamespace(), blocked / "osmnx-http")
+    texts = [str(w.message) for w in said]
+    assert texts[0].startswith(f"cannot write the cache in {blocked} (") and "running without a cache" in texts[0]
+    assert texts[1].startswith(f"cannot write the download cache in {blocked / 'osmnx-http'} (")
+    assert all(t.endswith(hint) for t in texts) and len(texts) == 2
+    assert {w.filename for w in said} == {__file__}  # the caller's caller, as before
+    assert inspect.getsource(_cache).count("to a writable folder") == 1
