@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ._areas import assign_areas
 from ._segindex import SegmentIndex
 from ._utm import utm_crs
 from ._validate import district_key
@@ -118,10 +119,27 @@ def duplicate_rows(gdf: gpd.GeoDataFrame, path: object, *, drop: bool = False) -
     return gdf[~dup].copy() if drop else gdf
 
 
+def in_district(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame,
+                district: str) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """Return ``points`` with their areas and which of them lie in ``district`` (the rule of every district run).
+
+    The areas are joined by :func:`siting._areas.assign_areas` unless they already are. A point is in
+    the district when the first polygon containing it (in ``boundaries`` order) is one of the
+    district's; names are compared by :func:`siting._validate.district_key` (徐汇区 / 徐汇 / Xuhui).
+    """
+    if not points.attrs.get("areas_joined") or "district" not in points.columns:
+        points = assign_areas(points, boundaries)
+    return points, (points["district"].map(district_key) == district_key(district)).to_numpy(bool)
+
+
 @contextmanager
 def duplicates_in_district(district: str | None, boundaries: gpd.GeoDataFrame | None,
                            notes: list[str]) -> Iterator[None]:
     """Inside the block, the duplicate-row warning counts and lists only the rows inside ``district``.
+
+    Inside is what the district run keeps (:func:`siting.demand.restrict_to_district`): the row's point
+    (a polygon's representative point) lies first in one of the district's polygons
+    (:func:`in_district`).
 
     The rows outside it (the rest of a city-wide file) become one note prefixed :data:`OUTSIDE_AREA`
     (for ``summary.json``), and the warning says how many there were; with none inside there is no
@@ -133,15 +151,13 @@ def duplicates_in_district(district: str | None, boundaries: gpd.GeoDataFrame | 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
-    key = district_key(district)
-    area = shapely.union_all(boundaries.loc[boundaries["district"].map(district_key) == key].geometry.to_numpy())
     for w in caught:
         if not isinstance(w.message, DuplicateRowsWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             continue
         rows, drop = w.message.rows, w.message.drop
-        xy = rows.geometry.representative_point().to_crs("EPSG:4326").get_coordinates().to_numpy()
-        inside = shapely.intersects_xy(area, xy[:, 0], xy[:, 1])
+        # where the run reads each row (polygons: their representative point), placed as the run places it
+        _, inside = in_district(gpd.GeoDataFrame(geometry=rows.geometry.representative_point()), boundaries, district)
         n_out = int((~inside).sum())
         if n_out:
             notes.append(OUTSIDE_AREA + duplicate_message(w.message.path, rows[~inside], drop, f" outside {district}"))

@@ -9,10 +9,11 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from . import _checks
+from ._areas import assign_areas
 from ._buildings import population_from_buildings
+from ._checks import in_district
 from ._osm import read_osm_features
 from ._tables import read_points, read_table
 from ._validate import district_key, subdistrict_key
@@ -175,40 +176,6 @@ def boundaries_from_osm(path: str | Path) -> gpd.GeoDataFrame:
     return out.reset_index(drop=True)
 
 
-def assign_areas(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Add the ``subdistrict`` and ``district`` of the boundary polygon containing each point.
-
-    A point on a shared edge (or in an overlap) takes the first polygon in ``boundaries`` order, so
-    no row is ever duplicated; points outside every polygon get None. The input index and row order
-    are kept. Existing ``subdistrict`` / ``district`` columns (e.g. Lianjia's own labels) are renamed
-    to ``subdistrict_input`` / ``district_input`` first: areas always come from the spatial join.
-    """
-    out = points.copy()
-    for col in ("subdistrict", "district"):
-        if col in out.columns:
-            if f"{col}_input" not in out.columns:
-                out = out.rename(columns={col: f"{col}_input"})
-            else:
-                out = out.drop(columns=col)
-    names = pd.DataFrame({  # as a frame, so the names' dtype (and missing values) are those of a joined frame
-        "subdistrict": boundaries["subdistrict"].to_numpy(),
-        "district": boundaries["district"].to_numpy() if "district" in boundaries else None,
-    })
-    polygons = np.asarray(boundaries.geometry.to_crs("EPSG:4326"))
-    # a tree of the points, queried by each polygon (prepared: fast point-in-polygon); intersects: edge points count
-    polygon, point = shapely.STRtree(np.asarray(points.geometry.to_crs("EPSG:4326"))).query(
-        polygons, predicate="intersects")
-    first = np.full(len(points), len(polygons))
-    np.minimum.at(first, point, polygon)
-    inside = first < len(polygons)
-    for col in ("subdistrict", "district"):
-        values = np.full(len(points), None, dtype=object)
-        values[inside] = names[col].to_numpy(dtype=object)[first[inside]]
-        out[col] = pd.Series(values, index=out.index, dtype=object)
-    out.attrs = {**points.attrs, "areas_joined": True}
-    return out
-
-
 def _key_function(level: str) -> Callable[[object], str | None]:
     return district_key if level == "district" else subdistrict_key
 
@@ -363,16 +330,16 @@ def restrict_to_district(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame,
                          district: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Keep the points and 街道 of one district (徐汇区 / 徐汇 / Xuhui); SitingError lists the choices.
 
-    Points are matched on their spatially joined ``district`` (joined here when absent).
+    Points are matched on their spatially joined ``district`` (joined here when absent; the rule of
+    :func:`siting._checks.in_district`, which the duplicate-row warning of a district run follows too).
     """
     keys = boundaries["district"].map(district_key)
     wanted = district_key(district)
     if wanted is None or not (keys == wanted).any():
         available = ", ".join(sorted(boundaries["district"].dropna().unique()))
         raise SitingError(f"unknown district {district!r}; the boundaries have: {available or 'none'}")
-    if not points.attrs.get("areas_joined") or "district" not in points.columns:
-        points = assign_areas(points, boundaries)
-    kept = points[points["district"].map(district_key) == wanted].copy()
+    points, inside = in_district(points, boundaries, district)
+    kept = points[inside].copy()
     kept.attrs = dict(points.attrs)
     return kept, boundaries[keys == wanted].copy()
 

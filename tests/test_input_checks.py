@@ -161,6 +161,38 @@ def test_duplicate_rows_are_counted_inside_the_district_only(tmp_path):
     assert "1 row(s) repeat an earlier row exactly (row(s) 3)" in said and notes == []  # no district: as before
 
 
+def _overlapping_districts() -> gpd.GeoDataFrame:
+    """甲区 first, then 乙区 whose polygon overlaps it over 121.400-121.405: points there belong to 甲区."""
+    return gpd.GeoDataFrame({"subdistrict": ["甲街道", "乙街道"], "district": ["甲区", "乙区"]},
+                            geometry=[box(121.39, 31.19, 121.405, 31.22), box(121.40, 31.19, 121.42, 31.22)],
+                            crs="EPSG:4326")
+
+
+@pytest.mark.parametrize("rows", ["points", "polygons"])
+def test_duplicates_in_the_district_are_the_rows_the_district_run_keeps(tmp_path, rows):
+    """One rule for "inside the district" (first polygon wins), for the warning and for restrict_to_district."""
+    spots = [(121.395, 31.20), (121.4025, 31.20), (121.41, 31.20)]  # 甲区 only, the overlap, 乙区 only
+    if rows == "points":
+        geometry = [Point(x, y) for x, y in spots]
+    else:  # small squares around each spot (their representative point is where the run reads them)
+        geometry = [box(x - 0.0004, y - 0.0004, x + 0.0004, y + 0.0004) for x, y in spots]
+    path = tmp_path / "pop.geojson"
+    gpd.GeoDataFrame({"population": [10.0, 20.0, 40.0] * 2}, geometry=geometry * 2, crs="EPSG:4326").to_file(path)
+    for district, listed in [("甲区", "4, 5"), ("乙区", "6")]:
+        notes: list[str] = []
+
+        def read(district=district, notes=notes):
+            with _checks.duplicates_in_district(district, _overlapping_districts(), notes):
+                return demand.read_population(path)
+
+        pop, said = _caught(read)
+        kept, _ = demand.restrict_to_district(pop, _overlapping_districts(), district)
+        repeats_kept = sorted(int(r) for r in kept["source_row"] if r > 3)
+        assert f"row(s) in {district} repeat an earlier row exactly (row(s) {listed})" in said
+        assert ", ".join(map(str, repeats_kept)) == listed  # the same rows as the run keeps
+        assert len(notes) == 1 and f"{3 - len(repeats_kept)} row(s) outside {district}" in notes[0]
+
+
 @pytest.mark.realdata
 def test_main_job_names_only_the_repeats_in_xuhui(main_job, shanghai):
     out, printed = main_job
