@@ -65,9 +65,12 @@ class Browser:
                 preexec()
 
         try:
+            # Chromium inherits 0-2 and the pipe on 3 and 4 only. `setup` puts the pipe there after the fork and
+            # `close_fds` closes the rest after it; both numbers are open in this process (the pipes just made
+            # took the lowest free ones), as `pass_fds` requires
             self.proc = subprocess.Popen([exe, *args, "--remote-debugging-pipe", "about:blank"],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                         preexec_fn=setup, close_fds=False)  # fds 3 and 4 must stay open
+                                         preexec_fn=setup, close_fds=True, pass_fds=(3, 4))
         finally:
             os.close(to_browser_r)
             os.close(from_browser_w)

@@ -106,3 +106,26 @@ def test_no_browser_without_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_warm_browser_where_the_pipe_cannot_be_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "name", "nt")
     assert _browser.warm("/usr/bin/chromium", htmlreport.BROWSER_ARGS) is None and not _browser._WARM
+
+
+def test_the_browser_inherits_only_its_pipe(tmp_path: Path) -> None:
+    """Descriptors 0-4 (3 and 4: the pipe), nothing else of ours: not even a file opened inheritable."""
+    held = os.open(tmp_path / "held.txt", os.O_CREAT | os.O_WRONLY)
+    os.set_inheritable(held, True)  # what `close_fds=False` handed on to Chromium
+    exe = tmp_path / "chromium"
+    exe.write_text("#!/bin/sh\nexec sleep 30\n", encoding="utf-8")
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    browser = _browser.Browser(str(exe), [])
+    try:
+        proc = Path(f"/proc/{browser.proc.pid}")
+        deadline = time.monotonic() + 10
+        while b"sleep" not in (proc / "cmdline").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        fds = {int(p.name): os.readlink(p) for p in (proc / "fd").iterdir()}
+        assert set(fds) == {0, 1, 2, 3, 4}, fds
+        assert fds[3].startswith("pipe:") and fds[4].startswith("pipe:") and fds[3] != fds[4]
+        assert fds[3] == os.readlink(f"/proc/self/fd/{browser._to_browser}")  # the other ends are ours
+        assert fds[4] == os.readlink(f"/proc/self/fd/{browser._from_browser}")
+    finally:
+        browser.close()
+        os.close(held)
