@@ -142,7 +142,7 @@ class SegmentIndex:
 
         Undecided points (ties not at one node, at the limit, beyond ``MAX_RADIUS``; see the module
         notes) have segment -1 here and must be asked of the STRtree. Ruled points have the segment
-        the rule for ties at a node picks (:func:`siting.routing._at_node_rule`: a point whose nearest
+        the rule for ties at a node picks (:func:`siting._snapping._at_node_rule`: a point whose nearest
         spot is a node gets the lowest-indexed of the segments whose nearest spot is that node, all of
         them near and listed); the others (decided by GEOS distances) may have another of their tied
         segments. Non-finite points get -1.

@@ -137,3 +137,13 @@ def test_no_import_inside_functions():
                             found.append(f"{name}:{sub.lineno} {ast.unparse(sub)}")
     assert not found, "\n".join(sorted(set(found)))
 
+
+
+#: The guideline's "no module over ~400 lines", as a line count.
+MAX_LINES = 400
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_module_over_the_size_guideline(name):
+    lines = MODULES[name].read_text(encoding="utf-8").count("\n")
+    assert lines <= MAX_LINES, f"{MODULES[name].name} has {lines} lines: split a coherent part into its own module"

@@ -15,7 +15,7 @@ import shapely
 from conftest import NETWORK_SPLIT, REPEATED_ROWS, expected_warnings
 from test_snapping import grid_network, probe_points
 
-from siting import routing
+from siting import _snapping, routing
 from siting._segindex import SegmentIndex
 from siting.demand import read_population
 from siting.network import Network
@@ -76,7 +76,7 @@ def test_grid_settles_node_ties_without_the_strtree():
 
 def strtree_pick(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float) -> routing.Snap:
     """Snap on the STRtree's own pick among tied segments (no rule): the answer before the rule."""
-    si = routing._strtree_nearest(net, x, y, max_dist)
+    si = _snapping._strtree_nearest(net, x, y, max_dist)
     seg, t, off = np.full(len(x), -1, np.int64), np.zeros(len(x)), np.full(len(x), np.inf)
     ok = np.flatnonzero(si >= 0)
     s = si[ok]
@@ -136,6 +136,6 @@ def test_grid_applies_the_rule_itself_where_it_says_so(side, jitter, drop, seed)
     seg, undecided, ruled = SegmentIndex(*net.segments_xy(), u=net.u, v=net.v).nearest(x, y, 500.0)
     expected, tied = brute_force(net, x, y)
     assert ruled.sum() > 0.9 * (~undecided).sum() and (tied & ruled).sum() > 50
-    np.testing.assert_array_equal(routing._at_node_rule(net, x[ruled], y[ruled], seg[ruled]), seg[ruled])
+    np.testing.assert_array_equal(_snapping._at_node_rule(net, x[ruled], y[ruled], seg[ruled]), seg[ruled])
     at_node = ruled & (expected >= 0)
     np.testing.assert_array_equal(seg[at_node], expected[at_node])
