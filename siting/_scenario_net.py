@@ -1,18 +1,23 @@
 """Scenario networks: one per network type (walk and elderly share one), and the population snaps they memoise.
 
+Before the first run, every scenario that generates candidate sites has its grid checked on the network it
+will use (:func:`check_grids`): a too fine ``site.spacing_m`` fails at once, not after the scenarios before it.
+
 :func:`siting.compare` runs many scenarios on the same network and, mostly, the same residents: with
 :func:`snap_memo` their points are snapped once per network (:func:`siting._coverage.snap_population`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, MutableMapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from ._coverage import SNAP_MEMO
 from ._scenario_file import Baseline, Scenario
 from ._scenario_values import Where
+from .candidates import check_grid
+from .errors import ModelError
 from .network import Network
 from .pipeline import Inputs
 from .settings import Settings
@@ -60,3 +65,30 @@ def osm_file(base: Baseline | Inputs, inputs: Inputs) -> Path | None:
         return base.osm
     source = inputs.network.info.get("source")
     return Path(source) if source is not None and Path(str(source)).is_file() else None
+
+
+def scenario_settings(settings: Settings, s: Scenario) -> Settings:
+    """Return ``settings`` (the parent run's) with ``s``'s own travel changes: mode, speed, minutes."""
+    changes = {k: getattr(s, k) for k in ("mode", "speed_kmh", "minutes") if getattr(s, k) is not None}
+    return settings.with_(**changes) if changes else settings
+
+
+def check_grids(order: Sequence[Scenario], settings: Settings, base: Baseline | Inputs, inputs: Inputs,
+                networks: MutableMapping[str, Network], cache_dir: str | Path | None) -> None:
+    """Refuse any scenario's candidate grid that ``siting site`` would refuse, before the first run.
+
+    ``order`` lists parents first; ``settings`` are the baseline run's. Each scenario that generates its
+    candidates is checked on its own mode's network (built here, once per type, as its run would) over
+    the 街道 of ``inputs`` (:func:`siting.candidates.check_grid`); the error names the scenario and
+    ``site.spacing_m``.
+    """
+    runs: dict[str, Settings] = {}
+    for s in order:
+        runs[s.name] = scenario_settings(runs[s.from_] if s.from_ is not None else settings, s)
+        if s.site is None or s.site.candidates is not None:
+            continue
+        net = network_for(runs[s.name], base, inputs, networks, cache_dir, s)
+        try:
+            check_grid(net, s.site.spacing_m, area=inputs.boundaries)
+        except ModelError as exc:
+            raise s.where().error("site.spacing_m", str(exc)) from None

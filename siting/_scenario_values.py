@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from . import _validate
 from .coords import CRS_ALIASES
-from .errors import ColumnError, ScenarioError
+from .errors import ColumnError, ModelError, ScenarioError
 from .facilities import FACILITY_TYPES, normalize_type
 from .settings import MODES
 
@@ -246,9 +246,15 @@ def site_value(w: Where, value: object) -> SiteSpec:
     per = data.get("per_subdistrict", False)
     if not isinstance(per, bool):
         raise w.error("site.per_subdistrict", f"expected true or false, got {per!r}")
-    return SiteSpec(k, target, cand, w.number("site.spacing_m", data.get("spacing_m", 200.0)),
+    spec = SiteSpec(k, target, cand, w.number("site.spacing_m", data.get("spacing_m", 200.0)),
                     w.number("site.min_distance_m", data.get("min_distance_m", 300.0), low=-1e-12), per,
                     w.number("site.time_limit", data.get("time_limit", 60.0)))
+    try:  # the options against each other, as `siting site` checks them (the grid's fineness needs the network)
+        _validate.check_site_options(k=k, target=target, per_subdistrict=per, time_limit=spec.time_limit,
+                                     spacing_m=spec.spacing_m, min_distance_m=spec.min_distance_m)
+    except ModelError as exc:
+        raise w.error("site", str(exc)) from None
+    return spec
 
 
 def _types(w: Where, value: object) -> tuple[str, ...]:

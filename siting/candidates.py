@@ -139,13 +139,23 @@ def _area_geometry(area: Any, crs: str) -> shapely.Geometry | None:
 
 
 def _check_count(net: Network, spacing_m: float, region: shapely.Geometry | None,
-                 segments: tuple[np.ndarray, ...]) -> None:
+                 segments: tuple[np.ndarray, ...]) -> int:
     """Refuse a grid with too many points before making any: area and streets of ``region`` (or the extent)."""
     where = net.extent() if region is None else shapely.intersection(region, net.extent())
     x0, y0, x1, y1 = segments
     inside = shapely.intersects_xy(where, x0, y0) | shapely.intersects_xy(where, x1, y1)
     street = float(np.sum(np.abs(x1 - x0)[inside] + np.abs(y1 - y0)[inside]))
-    check_generated(spacing_m, area_m2=float(where.area), street_m=street, segments=int(inside.sum()))
+    return check_generated(spacing_m, area_m2=float(where.area), street_m=street, segments=int(inside.sum()))
+
+
+def check_grid(net: Network, spacing_m: float, *, area: gpd.GeoDataFrame | gpd.GeoSeries | None = None) -> int:
+    """Refuse what :func:`generate_candidates` would refuse for these arguments, before making anything.
+
+    Returns the estimated number of points (:func:`siting._validate.check_generated`); raises
+    ModelError for a spacing that is not positive or too fine for the area and its streets.
+    """
+    check_site_options(spacing_m=spacing_m)
+    return _check_count(net, spacing_m, _area_geometry(area, net.crs), net.segments_xy())
 
 
 def generate_candidates(

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from . import demand
 from ._scenario_file import Baseline, Edits, Scenario, ScenarioFile, check_names, read_scenario_file, resolve_ids
-from ._scenario_net import network_for, osm_file, snap_memo
+from ._scenario_net import check_grids, network_for, osm_file, scenario_settings, snap_memo
 from ._scenario_out import comparison_map, comparison_table, format_comparison, write_comparison, write_excel
 from ._scenario_values import BASELINE, FileSpec, NewFacility, NewResidents
 from .candidates import build_candidates
@@ -252,7 +252,8 @@ def compare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
     """Run the baseline and every scenario; the network is built once per travel mode (walk / bike).
 
     ``siting.compare("scenarios.yaml")`` or ``siting.compare(inputs, [Scenario(...), ...])``: see
-    :func:`prepare` for the sources. Everything is checked before the network is loaded. Networks
+    :func:`prepare` for the sources. Everything is checked before the network is loaded, and every
+    scenario's candidate grid right after it (:func:`siting._scenario_net.check_grids`), before the first run. Networks
     are taken from ``networks`` (``{"walk": Network, "bike": Network}``, keyed by network type; batch
     workers pass the ones they keep), else built from the baseline's OSM file (or place).
     """
@@ -263,6 +264,7 @@ def compare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
         osm=prep.baseline.osm, place=prep.baseline.place, settings=prep.settings, cache_dir=cache_dir,
         network=networks.get(prep.settings.network_type), **prep.baseline.load_kwargs())
     networks[prep.settings.network_type] = inputs.network
+    check_grids(prep.order, prep.settings, prep.baseline, inputs, networks, cache_dir)  # before the first run
     t_load = time.perf_counter() - t0
     with snap_memo(networks):  # scenarios sharing a network and the residents snap them once
         base = _run(BASELINE, inputs, inputs.network, inputs.facilities, inputs.population, prep.settings,
@@ -327,10 +329,7 @@ def _scenario(s: Scenario, parent: Run, prep: Prepared, inputs: Inputs, networks
     pop = parent.population
     if s.name in prep.residents:
         pop = _with_residents(pop, prep.residents[s.name], inputs, s)
-    settings = parent.settings
-    changes = {k: getattr(s, k) for k in ("mode", "speed_kmh", "minutes") if getattr(s, k) is not None}
-    if changes:
-        settings = settings.with_(**changes)
+    settings = scenario_settings(parent.settings, s)
     target = s.target if s.target is not None else parent.target
     types = s.facility_types if s.facility_types is not None else parent.types
     net = network_for(settings, prep.baseline, inputs, networks, cache_dir, s)

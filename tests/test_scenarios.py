@@ -259,3 +259,54 @@ def test_overwrite_never_replaces_a_folder_holding_an_input(folder, no_network):
         assert result.exit_code == 2 and "error:" in result.output, result.output
         assert path.is_file() and (folder / "inputs" / "facilities.csv").is_file()
     assert set(prepare(path).files) == {path, *(folder / "inputs").iterdir()}
+
+
+def test_site_options_are_checked_against_each_other_up_front(folder, no_network):
+    """`per_subdistrict` needs a `target` (as for `siting site`): the 3rd scenario fails before any network."""
+    path = write(folder, """\
+        - name: s1
+          close: [c1]
+        - name: s2
+          site: {k: 1}
+        - name: s3
+          site: {k: 2, per_subdistrict: true}
+        """)
+    fails(path, "scenario 's3'", "key 'site'", "`per_subdistrict` needs a `target`")
+
+
+def test_a_too_fine_grid_of_a_later_scenario_fails_before_any_run(folder, test_data, monkeypatch):
+    """The grid is checked on each scenario's own network (bike here) before the baseline runs; nothing is written."""
+    import shutil
+
+    from siting import scenarios
+
+    shutil.copy(test_data / "walk_tiny.osm", folder / "inputs" / "streets.osm")
+    ran = []
+    monkeypatch.setattr(scenarios, "_run", lambda name, *a, **k: ran.append(name))
+    path = write(folder, """\
+        - name: s1
+          close: [c1]
+        - name: s2
+          site: {k: 1, spacing_m: 150}
+        - name: s3
+          from: s1
+          mode: bike
+        - name: s4
+          from: s3
+          site: {k: 1, spacing_m: 0.001}
+        """)
+    fails(path, "scenario 's4'", "key 'site.spacing_m'", "`spacing_m` 0.001 would generate about",
+          "give a spacing of at least")
+    built = []
+    real = Network.from_osm.__func__
+
+    def from_osm(cls, *args, **kwargs):
+        built.append(args[1:2])
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(Network, "from_osm", classmethod(from_osm))
+    out = folder / "out"
+    result = CliRunner().invoke(app, ["compare", str(path), "--out", str(out), "--no-report", "--no-map"])
+    assert result.exit_code == 2 and "scenario 's4': key 'site.spacing_m'" in result.output, result.output
+    assert ran == [] and not out.exists()
+    assert ("bike",) in built  # s4 inherits s3's mode: checked on the bike network
