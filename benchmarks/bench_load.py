@@ -8,7 +8,8 @@ both load the same files alternately, after one warm-up each (the network comes 
 the warm-up), and the best of ``--repeat`` runs is kept. Prints one JSON line: the best times of ``load_inputs``
 and of ``run_coverage``, their ratios (before ÷ now), and whether the loaded inputs (population, facilities,
 boundaries: columns, dtypes, values, geometries; notes, sources, attrs), the warnings (text and order) and the
-coverage summary are identical. ``--profile`` prints instead a ``cProfile`` of three warm ``load_inputs`` calls
+coverage summary are identical. The objects made by the imports are frozen first (:func:`gc.freeze`), as
+``siting coverage`` freezes them. ``--profile`` prints instead a ``cProfile`` of three warm ``load_inputs`` calls
 of this checkout (by own time).
 """
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import importlib
 import json
 import pstats
@@ -123,10 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         cache_dir = str(Path(folder) / "cache")
         if args.profile:
+            gc.freeze()
             profile(cache_dir)
             return 0
         import_revision(args.rev, Path(folder) / "before")
         before = importlib.import_module("siting_before.pipeline")
+        gc.freeze()  # as `siting coverage` does once the stack is imported: collections skip the modules
         sides = {"before": before, "now": pipeline}
         best = {side: [float("inf"), float("inf")] for side in sides}
         out: dict[str, Any] = {}
