@@ -172,16 +172,18 @@ def spread_top_down(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, subd
     pop = np.full(len(points), np.nan)
     source = np.full(len(points), None, dtype=object)
     sub = points["subdistrict"].to_numpy(dtype=object)
-    dkey = points["district"].map(district_key).to_numpy(dtype=object)
+    dkey = district_keys(points["district"])
+    codes, names = pd.factorize(sub)  # a 街道's points by code: one comparison of integers per total
+    code = {name: i for i, name in enumerate(names)}
     report: dict[str, object] = {}
     no_points = []
-    for _, row in table.iterrows():
-        here = sub == row["boundary"]
+    for boundary, total, label in zip(table["boundary"], table["population"], table["population_source"], strict=True):
+        here = codes == code.get(boundary, -2)  # the points whose name equals it (factorize groups equal values)
         if not here.any():
-            no_points.append(str(row["boundary"]))
+            no_points.append(str(boundary))
             continue
-        pop[here] = _shares(row["population"], w[here], str(row["boundary"]))
-        source[here] = row["population_source"]
+        pop[here] = _shares(total, w[here], str(boundary))
+        source[here] = label
     if no_points:
         report["subdistricts_without_points"] = no_points
         warnings.warn(f"{len(no_points)} 街道 with a total contain no population point (their residents are "
@@ -202,6 +204,19 @@ def spread_top_down(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, subd
     return out
 
 
+def district_keys(values: pd.Series) -> np.ndarray:
+    """:func:`~siting.demand.district_key` of every value (an object array), worked out once per distinct name.
+
+    A city-wide file repeats a few names on ~12,000 points. Only for text (and missing) values: others are
+    keyed one by one (factorizing would take 1 and 1.0 for one name).
+    """
+    array = values.to_numpy(dtype=object)
+    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
+        return values.map(district_key).to_numpy(dtype=object)
+    codes, names = pd.factorize(array)
+    return np.array([district_key(n) for n in names] + [None], dtype=object)[codes]  # code -1 (missing): None
+
+
 def _shares(total: float, weights: np.ndarray, where: str) -> np.ndarray:
     """``total`` split in proportion to ``weights`` (which must not sum to 0), summing to it exactly."""
     s = float(weights.sum())
@@ -219,11 +234,12 @@ def _district_rest(district_totals: pd.DataFrame, table: pd.DataFrame, boundarie
     b_dist = boundaries["district"].map(district_key) if "district" in boundaries else pd.Series(dtype=object)
     table_dist = table["boundary"].map(dict(zip(boundaries["subdistrict"], b_dist, strict=True)))
     differences = {}
-    for dist in sorted({d for d in dkey if isinstance(d, str)}):
+    codes, keys = pd.factorize(dkey)  # a district's points by code: integers compared, not names
+    for dist in sorted({d for d in keys if isinstance(d, str)}):
         if dist not in totals:
             continue
         known = float(table.loc[(table_dist == dist).to_numpy(), "population"].sum())
-        rest = (dkey == dist) & np.isnan(pop)
+        rest = (codes == list(keys).index(dist)) & np.isnan(pop)
         remainder = totals[dist] - known
         if rest.any():
             if remainder < 0:

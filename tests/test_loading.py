@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from siting import _checks, demand
+from siting import _checks, demand, totals
 
 
 def _rows_repeating(gdf: gpd.GeoDataFrame) -> np.ndarray:
@@ -84,3 +84,13 @@ def test_assign_areas_matches_the_spatial_join():
         assert _typed(got[col]) == _typed(expected[col])  # nan where the name is missing, None outside
     assert got.index.equals(points.index) and got["name"].equals(points["name"])
     assert (got["subdistrict"] == "甲").any() and got["subdistrict"].isna().any()
+
+
+@pytest.mark.parametrize("values", [
+    ["徐汇区", "徐汇", None, "Xuhui District", np.nan, "闸北区", "徐汇区"],  # text: keyed once per name
+    [None, np.nan],
+    [1, 1.0, "1", None],  # 1 and 1.0 are one value to factorize, not one name: keyed one by one
+])
+def test_district_keys_are_district_key_of_each_value(values):
+    keys = totals.district_keys(pd.Series(values, dtype=object)).tolist()
+    assert [k if isinstance(k, str) else None for k in keys] == [demand.district_key(v) for v in values]
