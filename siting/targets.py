@@ -50,13 +50,31 @@ def target_for(district: str | None, targets: pd.DataFrame | None = None) -> tup
     if district is None:
         return None, None
     table = _project_targets() if targets is None else targets
+    rows = _project_rows() if targets is None else _rows_by_key(table)
+    key = district_key(district)
+    position = rows.get(key) if key is not None else None
+    if position is None:
+        return None, None
+    row = table.iloc[position]
+    return float(row["target"]), str(row.get("source", "")) or None
+
+
+def _rows_by_key(table: pd.DataFrame) -> dict[str, int]:
+    """Row position by district key: the first row naming the district (``district`` or ``district_en``)."""
     keys = table["district"].map(district_key)
     en = table["district_en"].map(district_key) if "district_en" in table else keys
-    hit = table[(keys == district_key(district)) | (en == district_key(district))]
-    if hit.empty:
-        return None, None
-    row = hit.iloc[0]
-    return float(row["target"]), str(row.get("source", "")) or None
+    rows: dict[str, int] = {}
+    for position, pair in enumerate(zip(keys, en, strict=True)):
+        for key in pair:
+            if isinstance(key, str):
+                rows.setdefault(key, position)
+    return rows
+
+
+@functools.cache
+def _project_rows() -> dict[str, int]:
+    """:func:`_rows_by_key` of the project's table, once per process (a run asks for ~15 districts)."""
+    return _rows_by_key(_project_targets())
 
 
 def gap(population: float, covered: float, target: float | None) -> dict[str, float | None]:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from siting import _checks, demand, totals
+from siting import _checks, demand, targets, totals
 
 
 def _rows_repeating(gdf: gpd.GeoDataFrame) -> np.ndarray:
@@ -94,3 +94,16 @@ def test_assign_areas_matches_the_spatial_join():
 def test_district_keys_are_district_key_of_each_value(values):
     keys = totals.district_keys(pd.Series(values, dtype=object)).tolist()
     assert [k if isinstance(k, str) else None for k in keys] == [demand.district_key(v) for v in values]
+
+
+def test_target_for_takes_the_first_row_naming_the_district():
+    table = pd.DataFrame({"district": ["徐汇区", "长宁区", "徐汇", None],
+                          "district_en": ["Xuhui", None, "Xuhui", "Putuo"], "target": [0.9, 0.8, 0.5, 0.7],
+                          "source": ["plan A", np.nan, "plan C", "plan D"]})
+    assert targets.target_for("Xuhui District", table) == (0.9, "plan A")  # rows 1 and 3 match: the first
+    assert targets.target_for("长宁", table) == (0.8, "nan")
+    assert targets.target_for("putuo", table) == (0.7, "plan D")  # by its English name only
+    assert targets.target_for("黄浦区", table) == (None, None) and targets.target_for(np.nan, table) == (None, None)
+    assert targets.target_for("徐汇", table.drop(columns=["district_en", "source"])) == (0.9, None)
+    assert targets.target_for("徐汇区") == targets.target_for("Xuhui")  # the project's table, read once
+    assert targets.target_for("徐汇区")[0] is not None
