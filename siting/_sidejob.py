@@ -28,6 +28,7 @@ import os
 import pickle
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -177,9 +178,7 @@ class SideJob:
         try:
             ok, value, caught = self._future.result()
         except BrokenProcessPool:
-            self._process.join()
-            status = self._process.exitcode or 0
-            how = f"signal {-status}" if status < 0 else f"exit code {status}"
+            how = self._end_status()
             self.cancel()
             raise OutputError(f"the process writing {self.what} died ({how}); nothing was written") from None
         self.cancel()
@@ -188,6 +187,20 @@ class SideJob:
         if not ok:
             raise value
         return value
+
+    def _end_status(self) -> str:
+        """How the dead child ended ("signal 9", "exit code 1"), once known.
+
+        The executor's own thread may reap the child first (its waitpid wins, ours returns at once with
+        no status): the status then appears on the shared process object a moment later.
+        """
+        self._process.join()
+        for _ in range(200):
+            status = self._process.exitcode
+            if status is not None:
+                return f"signal {-status}" if status < 0 else f"exit code {status}"
+            time.sleep(0.005)
+        return "status unknown"
 
     @contextmanager
     def running(self, func: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Iterator[None]:
