@@ -83,6 +83,10 @@ class DuplicateRowsWarning(UserWarning):
         super().__init__(duplicate_message(path, rows, drop))
         self.path, self.rows, self.drop = path, rows, drop
 
+    def __reduce__(self) -> tuple[type, tuple[object, gpd.GeoDataFrame, bool]]:
+        """Pickle as the arguments it was made of (the prepared-inputs cache keeps the warnings of a run)."""
+        return type(self), (self.path, self.rows, self.drop)
+
 
 def duplicate_message(path: object, rows: gpd.GeoDataFrame, drop: bool, where: str = "", more: str = "") -> str:
     """Say how many ``rows`` repeat an earlier row (``where``: e.g. " in 徐汇区"), which, and what was done.

@@ -106,7 +106,11 @@ class InputOptions:
         return [p for p in paths if p is not None]
 
     def load_arguments(self) -> dict[str, Any]:
-        """Return the keyword arguments of :func:`siting.pipeline.load_inputs` (settings included)."""
+        """Return the keyword arguments of :func:`siting.pipeline.load_inputs` (settings included).
+
+        The CLI caches the prepared inputs beside the network (``cache_inputs``): a second run on the same
+        files skips reading and preparing them.
+        """
         facilities = self.facilities
         if self.facility_sheet is not None:  # what the table reader takes: book.xlsx#SHEET
             if facilities is None or facilities.suffix.lower() not in EXCEL:
@@ -115,7 +119,7 @@ class InputOptions:
             facilities = Path(f"{facilities}#{self.facility_sheet}")
         skip = {"facility_sheet", "facility_types", "mode", "speed_kmh", "minutes", "max_snap_m"}
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in skip}
-        return values | {"facilities": facilities, "settings": self.settings()}
+        return values | {"facilities": facilities, "settings": self.settings(), "cache_inputs": True}
 
 
 @dataclasses.dataclass(frozen=True)

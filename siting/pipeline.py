@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import demand, totals
+from . import _inputcache, demand, totals
 from ._checks import OUTSIDE_AREA, duplicates_in_district, residents_cut_off
 from ._labels import describe_sources, file_year
 from ._validate import closest
@@ -56,6 +56,7 @@ def load_inputs(
     dedupe: bool = False,
     spread_polygons: bool = False,
     allow_broken_network: bool = False,
+    cache_inputs: bool = False,
 ) -> Inputs:
     """Load network, facilities, population and 街道 boundaries from files (or a place name).
 
@@ -68,19 +69,46 @@ def load_inputs(
     exactly inside the district totals (:func:`siting.totals.spread_top_down`); every point gets a
     ``population_source``. ``dedupe`` / ``spread_polygons``: see :func:`siting.demand.read_population`;
     ``allow_broken_network``: go on when more than a quarter of the network is cut off (see :func:`check_network`).
+    ``cache_inputs``: also keep the prepared facilities, population and 街道 in the cache folder, keyed by the
+    files' bytes, the options and siting's code, so the next run on the same inputs skips preparing them
+    (what the CLI does; :mod:`siting._inputcache`).
     """
     settings = settings or Settings()
-    notes: list[str] = []
     if (osm is None) == (place is None):
         raise SitingError("give exactly one of `osm` (a file) or `place` (a name)")
     check_crs(facility_crs=facility_crs, population_crs=population_crs)  # before the (slow) network
     net = network if network is not None else load_network(osm, place, settings, cache_dir)
+    sub_files: list[str | Path] = (
+        [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
+    files = {"osm": osm if None in (facilities, population, boundaries) else None, "facilities": facilities,
+             "population": population, "census": census, "subdistrict_totals": sub_files, "boundaries": boundaries}
+    options = {"facilities": facilities, "facility_crs": facility_crs, "population_crs": population_crs,
+               "census_column": census_column, "district": district, "dedupe": dedupe,
+               "spread_polygons": spread_polygons, "names": {k: str(v) for k, v in files.items()}}
+    key = _inputcache.cache_key(files, options) if cache_inputs and place is None else None
+    fac, pop, bnd, notes, sources = _inputcache.prepared(cache_dir, key, lambda: prepare_inputs(
+        osm=osm, place=place, facilities=facilities, facility_crs=facility_crs, population=population,
+        population_crs=population_crs, census=census, census_column=census_column, sub_files=sub_files,
+        boundaries=boundaries, district=district, cache_dir=cache_dir, dedupe=dedupe, spread_polygons=spread_polygons))
+    check_network(net, allow_broken=allow_broken_network, population=pop, max_snap_m=settings.max_snap_m)
+    return Inputs(net, fac, pop, bnd, notes, sources)
+
+
+def prepare_inputs(
+    *, osm: str | Path | None, place: str | None, facilities: str | Path | None, facility_crs: str,
+    population: str | Path | None, population_crs: str, census: str | Path | None, census_column: str,
+    sub_files: list[str | Path], boundaries: str | Path | None, district: str | None,
+    cache_dir: str | Path | None, dedupe: bool, spread_polygons: bool,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame | None, list[str], list[dict[str, str | None]]]:
+    """Read and prepare everything but the network (see :func:`load_inputs`).
+
+    Returns the facilities, population, 街道 (or None), notes and sources.
+    """
+    notes: list[str] = []
     fac = load_facilities(facilities, facility_crs, osm, place, cache_dir, notes)
     bnd = load_boundaries(boundaries, osm)
     if population is None and osm is None:
         raise SitingError("`population` (a file) is needed with `place` (buildings are read from `osm` files only)")
-    sub_files: list[str | Path] = (
-        [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
     with area_warnings(district, bnd, notes), duplicates_in_district(district, bnd, notes):
         pop = load_population(population, population_crs, osm, bnd, notes, dedupe=dedupe,
                               spread_polygons=spread_polygons)
@@ -92,12 +120,11 @@ def load_inputs(
         if bnd is None:
             raise SitingError("`district` needs 街道 boundaries (`boundaries`, or an OSM file that has them)")
         pop, bnd = demand.restrict_to_district(pop, bnd, district)
-    check_network(net, allow_broken=allow_broken_network, population=pop, max_snap_m=settings.max_snap_m)
     sources = describe_sources(osm=osm, place=place, facilities=facilities, population=population, census=census,
                                census_column=census_column, boundaries=boundaries)
     sources += [{"what": "街道人口 subdistrict totals", "source": Path(f).name, "year": file_year(f)}
                 for f in sub_files]
-    return Inputs(net, fac, pop, bnd, notes, sources)
+    return fac, pop, bnd, notes, sources
 
 
 def check_crs(**given: str | None) -> None:
