@@ -114,6 +114,23 @@ def prepared(cache_dir: str | Path | None, key: str | None, make: Callable[[], T
     return result
 
 
+#: The arguments of :func:`siting.pipeline.prepare_inputs` that are files (their bytes go into the key).
+FILE_ARGUMENTS = ("osm", "facilities", "population", "census", "sub_files", "boundaries")
+
+
+def inputs_key(args: dict[str, Any]) -> str | None:
+    """Return the :func:`cache_key` of ``prepare_inputs(**args)``: its files, and its other arguments as options.
+
+    The OSM file counts only when it stands in for facilities, population or 街道 (the network has its own
+    cache); file names count as given (outputs name their sources); ``cache_dir`` does not count.
+    """
+    files = {name: args[name] for name in FILE_ARGUMENTS}
+    if all(args[name] is not None for name in ("facilities", "population", "boundaries")):
+        files["osm"] = None
+    options = {name: value for name, value in args.items() if name != "cache_dir"}
+    return cache_key(files, json.loads(json.dumps(options, default=str)))
+
+
 def cache_file(cache_dir: str | Path | None, key: str) -> Path:
     """Return the cache file of prepared inputs: ``inputs/<key>.pkl`` in the cache folder."""
     return cache_folder(cache_dir, "inputs") / f"{key}.pkl"

@@ -80,16 +80,13 @@ def load_inputs(
     net = network if network is not None else load_network(osm, place, settings, cache_dir)
     sub_files: list[str | Path] = (
         [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
-    files = {"osm": osm if None in (facilities, population, boundaries) else None, "facilities": facilities,
-             "population": population, "census": census, "subdistrict_totals": sub_files, "boundaries": boundaries}
-    options = {"facilities": facilities, "facility_crs": facility_crs, "population_crs": population_crs,
-               "census_column": census_column, "district": district, "dedupe": dedupe,
-               "spread_polygons": spread_polygons, "names": {k: str(v) for k, v in files.items()}}
-    key = _inputcache.cache_key(files, options) if cache_inputs and place is None else None
-    fac, pop, bnd, notes, sources = _inputcache.prepared(cache_dir, key, lambda: prepare_inputs(
-        osm=osm, place=place, facilities=facilities, facility_crs=facility_crs, population=population,
-        population_crs=population_crs, census=census, census_column=census_column, sub_files=sub_files,
-        boundaries=boundaries, district=district, cache_dir=cache_dir, dedupe=dedupe, spread_polygons=spread_polygons))
+    args: dict[str, Any] = {
+        "osm": osm, "place": place, "facilities": facilities, "facility_crs": facility_crs, "population": population,
+        "population_crs": population_crs, "census": census, "census_column": census_column, "sub_files": sub_files,
+        "boundaries": boundaries, "district": district, "cache_dir": cache_dir, "dedupe": dedupe,
+        "spread_polygons": spread_polygons}
+    key = _inputcache.inputs_key(args) if cache_inputs and place is None else None
+    fac, pop, bnd, notes, sources = _inputcache.prepared(cache_dir, key, lambda: prepare_inputs(**args))
     check_network(net, allow_broken=allow_broken_network, population=pop, max_snap_m=settings.max_snap_m)
     return Inputs(net, fac, pop, bnd, notes, sources)
 
