@@ -235,10 +235,11 @@ def _district_rest(district_totals: pd.DataFrame, table: pd.DataFrame, boundarie
     table_dist = table["boundary"].map(dict(zip(boundaries["subdistrict"], b_dist, strict=True)))
     differences = {}
     codes, keys = pd.factorize(dkey)  # a district's points by code: integers compared, not names
+    table_keys, table_pop = table_dist.to_numpy(dtype=object), table["population"].to_numpy(float)
     for dist in sorted({d for d in keys if isinstance(d, str)}):
         if dist not in totals:
             continue
-        known = float(table.loc[(table_dist == dist).to_numpy(), "population"].sum())
+        known = float(np.nansum(table_pop[table_keys == dist]))  # as Series.sum: NaN skipped, numpy's sum
         rest = (codes == list(keys).index(dist)) & np.isnan(pop)
         remainder = totals[dist] - known
         if rest.any():
