@@ -17,7 +17,7 @@ bytes, and cannot replay warnings.
 from __future__ import annotations
 
 import hashlib
-import importlib
+import importlib.util
 import json
 import pickle
 import warnings
@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 #: Bump when the cached tuple changes shape.
 FORMAT = 1
-#: Libraries whose version can change how the same bytes are parsed.
+#: Libraries whose version can change how the same bytes are parsed (see :func:`_installed`).
 LIBRARIES = ("numpy", "pandas", "shapely", "pyproj", "geopandas", "pyogrio")
 
 
@@ -69,10 +69,21 @@ def file_digest(path: str | Path) -> str | None:
         return None
 
 
-def _versions(excel: bool) -> dict[str, str]:
-    """Return the versions of the libraries that parse the inputs (loaded by now; openpyxl for Excel files)."""
-    names = LIBRARIES + (("openpyxl",) if excel else ())
-    return {name: str(getattr(importlib.import_module(name), "__version__", "?")) for name in names}
+def _installed(excel: bool) -> dict[str, Any]:
+    """Fingerprint the installed libraries that parse the inputs (openpyxl too for Excel files).
+
+    Each package's ``__init__.py`` location, size and modification time: an upgrade rewrites it. Found
+    without importing them (``find_spec``): making a key must not import pyogrio or openpyxl.
+    """
+    found: dict[str, Any] = {}
+    for name in LIBRARIES + (("openpyxl",) if excel else ()):
+        spec = importlib.util.find_spec(name)
+        try:
+            st = Path(spec.origin).stat() if spec is not None and spec.origin else None
+        except OSError:
+            st = None
+        found[name] = [spec.origin, st.st_size, st.st_mtime_ns] if spec is not None and st is not None else None
+    return found
 
 
 def cache_key(files: dict[str, Any], options: dict[str, Any]) -> str | None:
@@ -91,7 +102,7 @@ def cache_key(files: dict[str, Any], options: dict[str, Any]) -> str | None:
         digests[role] = found
         excel = excel or any(".xls" in Path(p).name.lower() for p in paths)
     text = json.dumps({"format": FORMAT, "files": digests, "options": options, "code": code_digest(),
-                       "libraries": _versions(excel)}, sort_keys=True, ensure_ascii=False, default=str)
+                       "libraries": _installed(excel)}, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
