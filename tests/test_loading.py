@@ -20,8 +20,20 @@ def _rows_repeating(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return key.duplicated(keep="first").to_numpy()
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_duplicate_rows_match_the_definition(seed):
+def _geometries(kind: str, xy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Points at ``xy``; 3D points whose z alone may differ; or points with some polygons and a missing one."""
+    if kind == "points3d":
+        return shapely.points(np.column_stack([xy, rng.integers(0, 2, len(xy))]))
+    geoms = shapely.points(xy)
+    if kind == "mixed":
+        geoms[::7] = shapely.buffer(geoms[::7], 1.0)
+        geoms[5] = None
+    return geoms
+
+
+@pytest.mark.parametrize("kind", ["points", "points3d", "mixed"])
+@pytest.mark.parametrize("seed", range(4))
+def test_duplicate_rows_match_the_definition(seed, kind):
     rng = np.random.default_rng(seed)
     n = 300
     xy = rng.integers(0, 12, size=(n, 2)).astype(float)  # few positions: many rows share one
@@ -30,7 +42,7 @@ def test_duplicate_rows_match_the_definition(seed):
         "name": rng.choice(["a", "b", None], n),
         "mixed": pd.Series(rng.choice([1, 1.0, "1", None], n), dtype=object),  # 1, 1.0 and "1" differ as text
         "source_row": np.arange(1, n + 1),  # never part of the key
-    }, geometry=shapely.points(xy), crs="EPSG:4326")
+    }, geometry=_geometries(kind, xy, rng), crs="EPSG:4326")
     expected = _rows_repeating(gdf)
     assert expected.any() and not expected.all()
     with warnings.catch_warnings(record=True) as caught:
