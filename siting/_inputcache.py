@@ -8,7 +8,8 @@ of those (sha256 of each file and of every module of the package), with the warn
 preparation gave, which a hit gives again in the same order. Anything else is a miss: a changed or
 missing file, another option, an edited module, an upgraded pandas. Cache files are pickles in the
 user's own cache folder (``inputs/<key>.pkl``), written atomically; an unreadable one is a miss and
-is rewritten (:func:`siting._cache.read_cached`).
+is rewritten (:func:`siting._cache.read_cached`); the folder keeps at most :data:`MAX_BYTES`, the least
+recently used files going first.
 
 Written by hand: joblib's ``Memory`` would key on the arguments (file names), not on the files'
 bytes, and cannot replay warnings.
@@ -19,7 +20,9 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
 import pickle
+import re
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +36,9 @@ T = TypeVar("T")
 
 #: Bump when the cached tuple changes shape.
 FORMAT = 1
+#: The most the inputs cache keeps (least recently used files go first; one file at most a quarter of it).
+MAX_BYTES = 1 << 30
+_NAME = re.compile(r"[0-9a-f]{40}\.pkl")
 #: Libraries whose version can change how the same bytes are parsed (see :func:`_installed`).
 LIBRARIES = ("numpy", "pandas", "shapely", "pyproj", "geopandas", "pyogrio")
 
@@ -160,7 +166,13 @@ def read(path: Path) -> tuple[Any, list[tuple[type[Warning], Warning | str, str,
             raise ValueError("not a siting inputs cache")
         return found[1:]
 
-    return read_cached(path, load)
+    found = read_cached(path, load)
+    if found is not None:
+        try:
+            os.utime(path)  # recently used: the last to go (see :func:`evict`)
+        except OSError:
+            pass
+    return found
 
 
 def write(path: Path, prepared: Any, caught: list[tuple[type[Warning], Warning | str, str, int]]) -> bool:
@@ -168,10 +180,41 @@ def write(path: Path, prepared: Any, caught: list[tuple[type[Warning], Warning |
     try:
         blob = pickle.dumps((FORMAT, prepared, caught), protocol=pickle.HIGHEST_PROTOCOL)
         pickle.loads(blob)  # a warning that cannot be rebuilt (its class takes other arguments) would fail a hit
+        if len(blob) > MAX_BYTES // 4:
+            return False  # one city-wide population would crowd out everything else
         atomic_write(path, lambda fh: _write_all(fh, blob))
     except Exception:  # noqa: BLE001 - no cache, same result: an object that does not pickle, a full disk...
         return False
+    evict(path.parent)
     return True
+
+
+def evict(folder: Path, max_bytes: int | None = None) -> list[Path]:
+    """Delete the least recently used cache files of ``folder`` beyond ``max_bytes`` (:data:`MAX_BYTES`).
+
+    Only files named as this module names them (``<40 hex digits>.pkl``) are considered: anything else in
+    the folder is not ours and is left alone. Returns the files deleted.
+    """
+    limit = MAX_BYTES if max_bytes is None else max_bytes
+    entries = []
+    for p in folder.glob("*.pkl"):
+        if _NAME.fullmatch(p.name):
+            try:
+                st = p.stat()
+            except OSError:
+                continue
+            entries.append((st.st_mtime_ns, st.st_size, p))
+    entries.sort(reverse=True)  # newest first
+    total, gone = 0, []
+    for _, size, p in entries:
+        total += size
+        if total > limit:
+            try:
+                p.unlink()
+                gone.append(p)
+            except OSError:
+                pass
+    return gone
 
 
 def _write_all(fh: IO[bytes], blob: bytes) -> None:

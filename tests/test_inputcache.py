@@ -110,3 +110,38 @@ def test_warnings_before_an_error_are_given_and_nothing_is_cached(job):
 def test_the_library_caches_nothing_unless_asked(job):
     _load(**{**job, "cache_inputs": False})
     assert not _stored(job)
+
+
+def test_the_least_recently_used_files_go_first_and_nothing_else(tmp_path):
+    import os
+
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    names = [f"{i:040x}.pkl" for i in range(5)]
+    for i, name in enumerate(names):
+        (folder / name).write_bytes(b"x" * 100)
+        os.utime(folder / name, ns=(10**18 + i, 10**18 + i))  # names[4] the most recent
+    (folder / "notes.pkl").write_bytes(b"y" * 10_000)  # not a name this cache gives: never touched
+    (folder / f"{0:040x}.pkl.bak").write_bytes(b"z")
+    gone = _inputcache.evict(folder, max_bytes=250)
+    assert sorted(p.name for p in gone) == names[:3]
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*names[3:], "notes.pkl", f"{0:040x}.pkl.bak"])
+
+
+def test_a_hit_makes_its_file_the_most_recent(job):
+    import os
+
+    _load(**job)
+    [path] = _stored(job)
+    os.utime(path, ns=(10**18, 10**18))
+    _load(**job)
+    assert path.stat().st_mtime_ns > 10**18
+
+
+def test_an_entry_over_a_quarter_of_the_limit_is_not_kept(job, monkeypatch):
+    monkeypatch.setattr(_inputcache, "MAX_BYTES", 4_000)
+    first, said = _load(**job)
+    assert not _stored(job)
+    again, said_again = _load(**job)
+    assert said_again == said
+    _same(first, again)
