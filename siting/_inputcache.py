@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from ._cache import atomic_write, cache_folder, read_cached
+from ._cache import file_digest as sha256_of
 
 T = TypeVar("T")
 
@@ -56,8 +57,7 @@ def code_digest() -> str:
 
 @lru_cache(maxsize=64)
 def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+    return sha256_of(path)  # memoised per (path, size, mtime)
 
 
 def file_digest(path: str | Path) -> str | None:
