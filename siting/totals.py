@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ._checks import district_keys
 from ._tables import read_table
 from ._validate import closest
 from .demand import DISTRICT_COLUMNS, POPULATION_COLUMNS, _check_counts, _find_column, district_key
@@ -202,19 +203,6 @@ def spread_top_down(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, subd
     out.attrs = {**points.attrs, **report, "weighted": True, "unit": "residents", "level": "subdistrict",
                  "subdistrict_totals_files": sorted(set(table["file"].astype(str))) if "file" in table else []}
     return out
-
-
-def district_keys(values: pd.Series) -> np.ndarray:
-    """:func:`~siting.demand.district_key` of every value (an object array), worked out once per distinct name.
-
-    A city-wide file repeats a few names on ~12,000 points. Only for text (and missing) values: others are
-    keyed one by one (factorizing would take 1 and 1.0 for one name).
-    """
-    array = values.to_numpy(dtype=object)
-    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
-        return values.map(district_key).to_numpy(dtype=object)
-    codes, names = pd.factorize(array)
-    return np.array([district_key(n) for n in names] + [None], dtype=object)[codes]  # code -1 (missing): None
 
 
 def _shares(total: float, weights: np.ndarray, where: str) -> np.ndarray:
