@@ -24,11 +24,6 @@ from .settings import Settings
 #: A path option's type: no existence check here (the readers name a missing file and its role).
 PATH = click.Path(path_type=Path)
 CRS_HELP = "coordinates: wgs84, gcj02 (Amap/Tencent), bd09 (Baidu)"
-OUT_HELP = "output directory (must not exist unless --overwrite)"
-OVERWRITE_HELP = "replace an existing --out directory"
-QUIET_HELP = "no table, no progress"
-TILES_HELP = "OSM basemap tiles in map.html (need internet; the map's own layers draw offline either way)"
-CACHE_HELP = "network cache (default ~/.cache/siting)"
 TYPES_DEFAULT = "center,subcenter,station,village_clinic"
 EXCEL = (".xlsx", ".xls")  # as siting._tables.EXCEL (not imported here: `siting --help` stays light)
 
@@ -91,7 +86,7 @@ class InputOptions:
     speed_kmh: float | None = opt(None, help="override the mode's speed")
     minutes: float = opt(15.0, help="coverage threshold in minutes")
     max_snap_m: float = opt(500.0, help="points farther from any way are not snapped")
-    cache_dir: Path | None = opt(None, help=CACHE_HELP)
+    cache_dir: Path | None = opt(None, help="cache of networks and prepared inputs (default ~/.cache/siting)")
     allow_broken_network: bool = opt(False, flags=("--allow-broken-network",), help=(
         "go on when over a quarter of the network is cut off (missing nodes)"))
 
@@ -126,11 +121,12 @@ class InputOptions:
 class OutputOptions:
     """Where and how a command writes: the output folder, replacing it, the map, the console."""
 
-    out: Path = opt(help=OUT_HELP)
-    overwrite: bool = opt(False, help=OVERWRITE_HELP)
+    out: Path = opt(help="output directory (must not exist unless --overwrite)")
+    overwrite: bool = opt(False, help="replace an existing --out directory")
     no_map: bool = opt(False, flags=("--no-map",), help="skip map.html")
-    tiles: bool = opt(True, flags=("--tiles/--no-tiles",), help=TILES_HELP)
-    quiet: bool = opt(False, flags=("--quiet", "-q"), help=QUIET_HELP)
+    tiles: bool = opt(True, flags=("--tiles/--no-tiles",), help=(
+        "OSM basemap tiles in map.html (need internet; the map's own layers draw offline either way)"))
+    quiet: bool = opt(False, flags=("--quiet", "-q"), help="no table, no progress")
     no_report: bool = opt(False, flags=("--no-report",), help=(
         "skip the figures, report.html/.pdf and report.xlsx (for scenario loops; summary.json lists what was "
         "skipped; access writes none of them anyway)"))
