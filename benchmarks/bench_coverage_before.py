@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from siting import coverage
+from siting.engine import coverage
 from siting.settings import Settings
 
 from . import case_coverage

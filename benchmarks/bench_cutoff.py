@@ -1,7 +1,7 @@
 """``python -m benchmarks.bench_cutoff [--repeat 20]``: the cut-off residents check without scipy.spatial.
 
-``siting._checks.residents_cut_off`` used ``scipy.spatial.cKDTree`` (importing scipy.spatial costs the
-coverage command ~0.05 s of start-up); it now uses :func:`siting._checks.nearest_node_m`. Both run here
+``siting.engine._cutoff.residents_cut_off`` used ``scipy.spatial.cKDTree`` (importing scipy.spatial costs the
+coverage command ~0.05 s of start-up); it now uses :func:`siting.engine._cutoff.nearest_node_m`. Both run here
 in one process, alternately, on the README main job's inputs (its network, its 徐汇 residents) and on
 synthetic uniform nodes and homes (1M × 1M with ``--n``); prints the best times, their ratio and whether
 the distances (hence residents cut off / near) are identical.
@@ -16,7 +16,7 @@ import warnings
 import numpy as np
 from scipy.spatial import cKDTree
 
-from siting import _checks
+from siting.engine import _cutoff
 from siting.pipeline import load_inputs
 
 from ._common import CENTRAL_OSM, SHARED, best_of
@@ -46,7 +46,7 @@ def _compare(name: str, kept: np.ndarray, dropped: np.ndarray, xy: np.ndarray, r
         return [cKDTree(nodes).query(xy, distance_upper_bound=MAX_SNAP_M)[0] for nodes in (kept, dropped)]
 
     def after() -> list[np.ndarray]:
-        return [_checks.nearest_node_m(nodes, xy, MAX_SNAP_M) for nodes in (kept, dropped)]
+        return [_cutoff.nearest_node_m(nodes, xy, MAX_SNAP_M) for nodes in (kept, dropped)]
 
     t_before, t_after = float("inf"), float("inf")
     for _ in range(repeat):  # alternating: the machine is shared

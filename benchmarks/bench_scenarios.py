@@ -23,7 +23,7 @@ from unittest import mock
 from _common import best_of
 
 import siting
-from siting.scenarios import BASELINE
+from siting.scenarios.comparison import BASELINE
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "data" / "scenarios" / "xuhui_2025.yaml"
@@ -31,7 +31,7 @@ EXAMPLE = REPO / "data" / "scenarios" / "xuhui_2025.yaml"
 SHARED = next(p / "shared" for p in REPO.parents if (p / "shared" / "data" / "shanghai").is_dir())
 
 
-def single(inputs_kw: dict, run: siting.scenarios.Run, cache: Path) -> float:
+def single(inputs_kw: dict, run: siting.scenarios.comparison.Run, cache: Path) -> float:
     """Seconds for one scenario on its own: load inputs, cover the edited inputs (and site, if it does)."""
     t0 = time.perf_counter()
     inputs = siting.load_inputs(settings=run.settings, cache_dir=cache, **inputs_kw)
@@ -53,7 +53,7 @@ def single(inputs_kw: dict, run: siting.scenarios.Run, cache: Path) -> float:
 def memo_on_off(path: Path, cache: Path, homes: int, rounds: int = 5) -> dict[str, tuple[float, float, int]]:
     """`compare` with the snap memo and without it (alternating): best wall seconds, and the seconds and
     calls of population snapping (``routing.snap`` of ≥ ``homes`` points) in the best run; same tables checked."""
-    real_snap = siting.routing.snap
+    real_snap = siting.engine.routing.snap
     spent = [0.0, 0]
 
     def timed(net, x, y, max_dist=float("inf")):
@@ -68,10 +68,10 @@ def memo_on_off(path: Path, cache: Path, homes: int, rounds: int = 5) -> dict[st
     tables = []
     for _ in range(rounds):
         for name, patch in (("memo", contextlib.nullcontext()),
-                            ("plain", mock.patch.object(siting.scenarios, "snap_memo",
+                            ("plain", mock.patch.object(siting.scenarios.comparison, "snap_memo",
                                                         lambda networks: contextlib.nullcontext()))):
             spent[:] = [0.0, 0]
-            with patch, mock.patch.object(siting.routing, "snap", timed):
+            with patch, mock.patch.object(siting.engine.routing, "snap", timed):
                 t0 = time.perf_counter()
                 comp = siting.compare(path, cache_dir=cache)
                 wall = time.perf_counter() - t0
@@ -92,7 +92,7 @@ def main() -> None:
     t_cold = {m: best_of(1, lambda m=m: siting.Network.from_osm(osm, m, cache_dir=cache))[0] for m in ("walk", "bike")}
     t_net, _ = best_of(3, lambda: siting.Network.from_osm(osm, "walk", cache_dir=cache))
     t_all, comp = best_of(3, lambda: siting.compare(tmp / "scenarios.yaml", cache_dir=cache))
-    base = siting.scenarios.prepare(tmp / "scenarios.yaml").baseline
+    base = siting.scenarios.comparison.prepare(tmp / "scenarios.yaml").baseline
     kw = {"osm": base.osm, **base.load_kwargs()}
     singles = {name: min(single(kw, run, cache) for _ in range(2)) for name, run in comp.runs.items()
                if name != BASELINE}

@@ -1,4 +1,4 @@
-"""2SFCA on a city's sparse reach set: ``siting._fca.two_step`` (two bincounts over the pairs) vs PySAL's
+"""2SFCA on a city's sparse reach set: ``siting.engine._fca.two_step`` (two bincounts over the pairs) vs PySAL's
 ``access`` package (pandas merges and group-bys) on the same pairs; the supply per resident must agree to 1e-9.
 The reach set itself comes from ``routing.reach_matrix`` (tiled, exact), timed separately in the note."""
 
@@ -10,8 +10,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from siting import routing
-from siting._fca import two_step
+from siting.engine import routing
+from siting.engine._fca import two_step
 
 from . import synthetic
 from ._common import Result, best_of, peak_rss_mb

@@ -21,8 +21,8 @@ import pandas as pd
 from distributed import Client, LocalCluster
 
 import siting
-from siting._jobs import read_jobs
-from siting.batch import network_builds, run_batch, run_task
+from siting.cli._jobs import read_jobs
+from siting.cli.batch import network_builds, run_batch, run_task
 
 from ._common import REPO, SHARED, Result, peak_rss_mb
 
@@ -67,7 +67,7 @@ def run(size: str, job: str) -> Result:
             cluster = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                        dashboard_address=":0", silence_logs=50))
             client = clients[workers] = stack.enter_context(Client(cluster))
-            client.run(network_builds)  # every worker has imported siting.batch
+            client.run(network_builds)  # every worker has imported siting.cli.batch
             startup[workers] = time.perf_counter() - t0
             ways[f"{workers}w"] = lambda r, c=client, w=workers: run_batch(
                 path, folder / f"w{w}-{r}", client=c, progress=False, compare=siting.compare).table

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 
-from siting.network import Network
+from siting.engine.network import Network
 
 from ._common import CENTRAL_OSM, Result, best_of, peak_rss_mb
 

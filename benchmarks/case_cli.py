@@ -33,7 +33,7 @@ TARGETS = {"help": 0.3, "cold": 1.5, "warm": 1.0}
 #: be21e26, are in README.md's Performance section). Its CLI needs typer (siting now uses click): without
 #: typer installed, the peer is the floor below.
 BASELINE = "abc1d51"
-SITING = ["-c", "import sys; from siting.cli import app; sys.argv[0] = 'siting'; app()"]
+SITING = ["-c", "import sys; from siting.cli.commands import app; sys.argv[0] = 'siting'; app()"]
 FLOOR = "python -c 'import geopandas'"
 
 

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import shapely
 
-from siting import routing
-from siting.network import Network
+from siting.engine import routing
+from siting.engine.network import Network
 from siting.settings import Settings
 
 from . import synthetic
@@ -65,7 +65,7 @@ def before_issue_14() -> Iterator[None]:
 
 def compute() -> Callable[..., Any]:
     """The library's coverage function (``compute_coverage`` after issue 9, ``coverage`` before)."""
-    module = importlib.import_module("siting.coverage")
+    module = importlib.import_module("siting.engine.coverage")
     return getattr(module, "compute_coverage", None) or module.coverage
 
 

@@ -9,7 +9,7 @@ import time
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
-from siting import routing
+from siting.engine import routing
 
 from . import synthetic
 from ._common import Result, best_of, peak_rss_mb

@@ -11,8 +11,8 @@ import warnings
 import networkx as nx
 import numpy as np
 
-from siting import routing
-from siting.network import Network
+from siting.engine import routing
+from siting.engine.network import Network
 
 from ._common import CENTRAL_OSM, Result, best_of, peak_rss_mb
 

@@ -9,8 +9,8 @@ import geopandas as gpd
 import numpy as np
 from scipy.spatial import Delaunay
 
-from siting import routing
-from siting.network import Network
+from siting.engine import routing
+from siting.engine.network import Network
 
 CRS = "EPSG:32651"
 X0, Y0 = 300_000.0, 3_400_000.0

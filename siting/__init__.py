@@ -1,7 +1,7 @@
 """siting: 15-minute accessibility and siting of community health facilities from OpenStreetMap.
 
-Modules are exposed as they are (``siting.coverage``, ``siting.locate``, ``siting.plan`` ...), with the
-everyday functions and classes also at the top level, as osmnx does. ``siting.coverage`` is the module;
+Modules are exposed as they are (``siting.engine.coverage``, ``siting.locate``, ``siting.plan.sites`` ...), with the
+everyday functions and classes also at the top level, as osmnx does. ``siting.engine.coverage`` is the module;
 the function is :func:`siting.compute_coverage`.
 """
 

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from . import (
-    candidates,
-    coords,
-    coverage,
-    demand,
-    errors,
-    facilities,
-    locate,
-    maps,
-    network,
-    pipeline,
-    plan,
-    report,
-    routing,
-    scenarios,
-    settings,
-    targets,
-)
+from . import errors, locate, pipeline, plan, scenarios, settings
 from ._version import __version__ as __version__
-from .access import AccessResult, access, access_from_coverage
-from .candidates import build_candidates, candidates_from_osm, generate_candidates, read_candidates
-from .coverage import DEFAULT_TYPES, CoverageResult, CoverageSummary, Status, compute_coverage
-from .demand import (
+from .engine import coverage, network, routing, targets
+from .engine.access import AccessResult, access, access_from_coverage
+from .engine.coverage import DEFAULT_TYPES, CoverageResult, CoverageSummary, Status, compute_coverage
+from .engine.network import Network
+from .engine.targets import load_targets, target_for
+from .io import coords, demand, facilities
+from .io.demand import (
     assign_areas,
     boundaries_from_osm,
     population_from_buildings,
@@ -34,13 +20,15 @@ from .demand import (
     restrict_to_district,
     weight_by_census,
 )
-from .facilities import FACILITY_TYPES, classify_facility, facilities_from_osm, read_facilities
+from .io.facilities import FACILITY_TYPES, classify_facility, facilities_from_osm, read_facilities
+from .io.totals import read_subdistrict_totals, spread_top_down
 from .locate import MaximalCoverage, MinimumSites, SitingProblem, SitingSolution, greedy, score_candidates
-from .maps import coverage_map, save_map
-from .network import Network
+from .outputs import maps, report
+from .outputs.maps import coverage_map, save_map
 from .pipeline import Inputs, load_inputs, run_coverage
-from .plan import SitePlan, plan_sites, problem_from_result, read_quotas
-from .scenarios import Baseline, Comparison, Scenario, compare
+from .plan import candidates
+from .plan.candidates import build_candidates, candidates_from_osm, generate_candidates, read_candidates
+from .plan.sites import SitePlan, plan_sites, problem_from_result, read_quotas
+from .scenarios.comparison import Baseline, Comparison, Scenario, compare
 from .settings import MODES, Settings
-from .targets import load_targets, target_for
-from .totals import read_subdistrict_totals, spread_top_down
+from .workbench import Workbench

@@ -49,7 +49,11 @@ def attach_stub(package: str, init_file: str) -> tuple[Callable[[str], Any], Cal
         source, original = where[name]
         if not source:  # a submodule: importing it also sets it on the package
             return importlib.import_module(f"{package}.{original}")
-        value = getattr(importlib.import_module(f"{package}.{source}"), original)
+        module = importlib.import_module(f"{package}.{source}")
+        if hasattr(module, original):
+            value = getattr(module, original)
+        else:  # ``from .engine import coverage``: a module of a stage
+            value = importlib.import_module(f"{package}.{source}.{original}")
         setattr(sys.modules[package], name, value)  # later lookups skip __getattr__
         return value
 
@@ -80,4 +84,29 @@ def lazy_module(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent in sys.modules:  # as the import system does: a submodule is an attribute of its package
+        setattr(sys.modules[parent], child, module)
     return module
+
+
+def lazy_exports(package: str, names: dict[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``(__getattr__, __dir__)`` re-exporting ``names`` (name → submodule) of a stage package on first use.
+
+    So that ``lazy_module("siting.plan.sites")`` (which imports the package ``siting.plan`` first) and
+    ``import siting.plan.candidates`` do not run the package's other modules.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name not in names:
+            if importlib.util.find_spec(f"{package}.{name}") is not None:  # a module of the stage
+                return importlib.import_module(f"{package}.{name}")
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{names[name]}"), name)
+        setattr(sys.modules[package], name, value)
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(vars(sys.modules[package])) | set(names))
+
+    return __getattr__, __dir__

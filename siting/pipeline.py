@@ -13,15 +13,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import _inputcache, demand, totals
-from ._checks import OUTSIDE_AREA, duplicates_in_district, residents_cut_off
 from ._labels import describe_sources, file_year
-from ._validate import closest
-from .coords import normalize_crs
-from .coverage import DEFAULT_TYPES, CoverageResult, compute_coverage
+from .engine._cutoff import residents_cut_off
+from .engine.coverage import DEFAULT_TYPES, CoverageResult, compute_coverage
+from .engine.network import Network
 from .errors import AreaWarning, CRSError, NetworkError, SitingError
-from .facilities import check_offset, facilities_from_osm, facilities_from_place, read_facilities
-from .network import Network
+from .io import _inputcache, demand, totals
+from .io._checks import OUTSIDE_AREA, duplicates_in_district
+from .io._offsets import warn_if_offset, warn_if_population_offset, warn_unmatched_names
+from .io.coords import normalize_crs
+from .io.facilities import facilities_from_osm, facilities_from_place, read_facilities
 from .settings import Settings
 
 
@@ -65,13 +66,13 @@ def load_inputs(
     numbers is weighted by the ``census`` control totals (equal shares per point in each area); with
     no totals each point counts once (a share of locations, not residents). ``network``: the network
     already built from ``osm``/``place`` (batch runs reuse one per worker); built here when None.
-    ``subdistrict_totals`` (街道 totals CSVs, :func:`siting.totals.read_subdistrict_totals`) are kept
-    exactly inside the district totals (:func:`siting.totals.spread_top_down`); every point gets a
-    ``population_source``. ``dedupe`` / ``spread_polygons``: see :func:`siting.demand.read_population`;
+    ``subdistrict_totals`` (街道 totals CSVs, :func:`siting.io.totals.read_subdistrict_totals`) are kept
+    exactly inside the district totals (:func:`siting.io.totals.spread_top_down`); every point gets a
+    ``population_source``. ``dedupe`` / ``spread_polygons``: see :func:`siting.io.demand.read_population`;
     ``allow_broken_network``: go on when more than a quarter of the network is cut off (see :func:`check_network`).
     ``cache_inputs``: also keep the prepared facilities, population and 街道 in the cache folder, keyed by the
     files' bytes, the options and siting's code, so the next run on the same inputs skips preparing them
-    (what the CLI does; :mod:`siting._inputcache`).
+    (what the CLI does; :mod:`siting.io._inputcache`).
     """
     settings = settings or Settings()
     if (osm is None) == (place is None):
@@ -158,8 +159,8 @@ def apply_totals(pop: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None,
     """Weight the points by the control totals and label each point's ``population_source``.
 
     ``subdistrict_files`` (街道 totals) are kept exactly inside the district ``census_totals``
-    (:func:`siting.totals.spread_top_down`); without them the census totals are spread over the points
-    (:func:`siting.demand.prepare_population`). Age columns of points with their own figures are scaled alike.
+    (:func:`siting.io.totals.spread_top_down`); without them the census totals are spread over the points
+    (:func:`siting.io.demand.prepare_population`). Age columns of points with their own figures are scaled alike.
     """
     had_figures = bool(pop.attrs.get("weighted")) and bool(pop["population"].notna().all())
     before = pop["population"].copy()
@@ -211,6 +212,11 @@ def run_coverage(
     """Coverage of ``inputs`` (see :func:`siting.compute_coverage`), with the loading notes attached."""
     result = compute_coverage(inputs.network, inputs.facilities, inputs.population, settings, types=types,
                       boundaries=inputs.boundaries, target=target)
+    return with_notes(result, inputs)
+
+
+def with_notes(result: CoverageResult, inputs: Inputs) -> CoverageResult:
+    """Attach the loading notes, the data's limits and the population sources to ``result`` (in place)."""
     notes = list(inputs.notes) + data_limits(inputs)
     unusable = result.summary.n_facilities_unusable
     if unusable:
@@ -252,74 +258,6 @@ def data_limits(inputs: Inputs) -> list[str]:
     return out
 
 
-def _area_stem(name: object) -> str:
-    """斜土路街道 → 斜土, 华泾镇 → 华泾: the part of a 街道/镇 name that facility names repeat."""
-    text = str(name or "")
-    for suffix in ("街道", "镇", "乡", "路", "新村"):
-        text = text[: -len(suffix)] if text.endswith(suffix) and len(text) > len(suffix) + 1 else text
-    return text
-
-
-def warn_if_offset(facilities: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, path: str | Path) -> str | None:
-    """Warn (with the suggested ``facility_crs``) when WGS84-labelled facilities look like GCJ-02/BD-09.
-
-    Facilities named after a 街道 (徐汇区斜土街道社区卫生服务中心 → 斜土路街道) are compared with that
-    街道's polygon under the three readings (see :func:`siting.facilities.check_offset`); with fewer
-    than 3 such names there is nothing reliable to compare with and nothing is said.
-    """
-    stems = [(_area_stem(n), geom) for n, geom in zip(boundaries["subdistrict"], boundaries.geometry, strict=True)]
-    own = {}
-    for idx, name in facilities["name"].astype(str).items():
-        hits = [geom for stem, geom in stems if len(stem) >= 2 and stem in name]
-        if len(hits) == 1:
-            own[idx] = hits[0]
-    if len(own) < 3:
-        return None
-    index = list(own)
-    reference = gpd.GeoSeries(list(own.values()), index=index, crs=boundaries.crs)
-    return check_offset(facilities.geometry.loc[index], reference, path)
-
-
-def warn_unmatched_names(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, path: str | Path) -> list[str]:
-    """Warn with the 街道 names of a population file that match no boundary (e.g. 斜土街道 vs 斜土路街道).
-
-    Areas always come from the spatial join; a file's own names that match nothing usually mean a
-    different spelling or a different division (a market area, not a 街道), worth knowing.
-    """
-    column = next((c for c in ("subdistrict", "街道", "street") if c in points.columns), None)
-    if column is None:
-        return []
-    known = {demand.subdistrict_key(n) for n in boundaries["subdistrict"]}
-    names = sorted({str(n) for n in points[column].dropna().unique()})
-    unmatched = [n for n in names if demand.subdistrict_key(n) not in known]
-    if unmatched:
-        hints = []
-        for name in unmatched[:10]:
-            close = closest(name, boundaries["subdistrict"], cutoff=0.5)
-            hints.append(f"{name} (closest: {close})" if close else name)
-        more = f" and {len(unmatched) - 10} more" if len(unmatched) > 10 else ""
-        warnings.warn(f"{path}: {len(unmatched)} of {len(names)} 街道 name(s) in column {column!r} match no boundary: "
-                      f"{', '.join(hints)}{more}; areas are taken from the spatial join", AreaWarning, stacklevel=3)
-    return unmatched
-
-
-def warn_if_population_offset(points: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame, path: str | Path) -> str | None:
-    """Warn, suggesting a ``population_crs``, when WGS84 points fit their own districts far better as GCJ-02 or BD-09.
-
-    The points must carry their own district name (e.g. Lianjia's ``district``).
-    """
-    column = next((c for c in ("district", "区", "district_zh") if c in points.columns), None)
-    if column is None or "district" not in boundaries or boundaries["district"].isna().all():
-        return None
-    shapes = boundaries.dissolve(by=boundaries["district"].map(demand.district_key)).geometry
-    keys = points[column].map(demand.district_key)
-    known = keys.isin(shapes.index)
-    if known.sum() < 10:
-        return None
-    reference = gpd.GeoSeries(shapes.loc[keys[known]].to_numpy(), index=points.index[known], crs=boundaries.crs)
-    return check_offset(points.geometry[known], reference, path, param="population_crs")
-
-
 #: More than this share of the network's nodes, or of the residents near its streets, cut off in islands means
 #: a broken extract.
 MAX_DROPPED_SHARE = 0.25
@@ -330,7 +268,7 @@ def check_network(net: Network, *, allow_broken: bool = False, population: gpd.G
     """Say how many node references the OSM file lacks; refuse a network that lost over a quarter of itself.
 
     A quarter of its nodes, or of the residents near its streets (``population``: whose nearest node was
-    dropped, :func:`siting._checks.residents_cut_off`); the message gives both shares. Missing nodes (a
+    dropped, :func:`siting.engine._cutoff.residents_cut_off`); the message gives both shares. Missing nodes (a
     damaged or badly clipped extract) cut ways apart; the islands are dropped, and the coverage of the few
     residents near what is left can look perfect. ``allow_broken`` goes on anyway.
     """

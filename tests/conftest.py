@@ -145,7 +145,7 @@ def main_job(repo_root: Path, shanghai: Path, tmp_path_factory: pytest.TempPathF
     """
     from click.testing import CliRunner
 
-    from siting.cli import app
+    from siting.cli.commands import app
 
     install, _, command = readme_commands(repo_root)[0].partition(" && ")
     assert install.startswith("pip install -e")
@@ -177,7 +177,7 @@ def k3(site_args: list[str], tmp_path_factory: pytest.TempPathFactory) -> tuple[
     """`siting site ... --k 3` on the real data, once per session: (output folder, printed text)."""
     from click.testing import CliRunner
 
-    from siting.cli import app
+    from siting.cli.commands import app
 
     out = tmp_path_factory.mktemp("site") / "k3"
     result = CliRunner().invoke(app, [*site_args, "--out", str(out), "--k", "3"])
@@ -195,9 +195,9 @@ class Forked:
 
         import osmnx  # noqa: F401  (imported once here, not in every child)
 
+        import siting.outputs.report  # noqa: F401
         import siting.pipeline  # noqa: F401
-        import siting.report  # noqa: F401
-        from siting.cli import app
+        from siting.cli.commands import app
 
         self.args = args
         self._err = tempfile.TemporaryFile()

@@ -12,11 +12,11 @@ from conftest import SAMPLE, expected_warnings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from siting import demand
-from siting._fca import DEFAULT_CAPACITY, decay_weights, read_capacity, two_step, weighted_quantile
-from siting.access import access, access_from_coverage, read_regions
+from siting.engine._fca import DEFAULT_CAPACITY, decay_weights, read_capacity, two_step, weighted_quantile
+from siting.engine.access import access, access_from_coverage, read_regions
+from siting.engine.network import Network
 from siting.errors import ColumnError, SitingError
-from siting.network import Network
+from siting.io import demand
 from siting.settings import Settings
 
 # The hand instance: facilities A (6 GPs) and B (2 GPs); places p1 (1,000 residents), p2 (3,000), p3 (2,000);

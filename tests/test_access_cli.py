@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from siting._maplayers import supply_layer
-from siting.cli import app
+from siting.cli.commands import app
+from siting.outputs._maplayers import supply_layer
 
 runner = CliRunner()
 

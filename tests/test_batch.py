@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from distributed import Client, LocalCluster
 
 import siting
-from siting._jobs import read_jobs
-from siting.batch import network_builds
-from siting.cli import app
+from siting.cli._jobs import read_jobs
+from siting.cli.batch import network_builds
+from siting.cli.commands import app
 from siting.errors import InputFileError, SitingError
 
 runner = CliRunner()
@@ -223,7 +223,7 @@ def test_each_network_is_built_once_per_worker(batch, cluster):
 
 
 def test_run_batch_with_a_client_replaces_only_with_overwrite(inputs, cluster, tmp_path):
-    from siting.batch import run_batch
+    from siting.cli.batch import run_batch
     from siting.errors import OutputError
 
     out = tmp_path / "again"
@@ -302,7 +302,7 @@ def test_example_jobs_file_lists_the_eight_districts(shanghai, repo_root, tmp_pa
 
 @pytest.mark.realdata
 def test_real_district_equals_the_readme_main_job(shanghai, repo_root, main_job, cluster, tmp_path):
-    from siting.batch import run_batch
+    from siting.cli.batch import run_batch
 
     text = example_jobs(shanghai, repo_root, tmp_path).read_text(encoding="utf-8")
     path = tmp_path / "xuhui.yaml"

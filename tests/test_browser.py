@@ -1,4 +1,4 @@
-"""Chromium started before the page exists (siting._browser): it prints the same PDF as ``--print-to-pdf``;
+"""Chromium started before the page exists (siting.outputs._browser): it prints the same PDF as ``--print-to-pdf``;
 when it fails the print falls back to the usual way; a browser nobody used is killed."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from siting import _browser, htmlreport
-from siting._writers import Writers
+from siting.outputs import _browser, htmlreport
+from siting.outputs._writers import Writers
 
 PAGE = "<!DOCTYPE html><html><head><meta charset='utf-8'><style>@page { size: A4; margin: 10mm; }</style></head>" \
        "<body><h1>徐汇区 coverage</h1><p>one page</p></body></html>"

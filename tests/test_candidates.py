@@ -16,7 +16,12 @@ from shapely.geometry import box
 
 import siting
 from siting._validate import MAX_GENERATED, check_generated
-from siting.candidates import (
+from siting.engine.coverage import OUTSIDE
+from siting.engine.network import Network
+from siting.errors import ColumnError, InputFileError, ModelError
+from siting.io.coords import wgs84_to_bd09
+from siting.locate import MinimumSites
+from siting.plan.candidates import (
     build_candidates,
     candidate_reach,
     candidates_from_osm,
@@ -24,12 +29,7 @@ from siting.candidates import (
     generate_candidates,
     read_candidates,
 )
-from siting.coords import wgs84_to_bd09
-from siting.coverage import OUTSIDE
-from siting.errors import ColumnError, InputFileError, ModelError
-from siting.locate import MinimumSites
-from siting.network import Network
-from siting.plan import plan_sites, problem_from_result, read_quotas
+from siting.plan.sites import plan_sites, problem_from_result, read_quotas
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +104,7 @@ def test_generated_candidates_are_spread_on_the_network(tiny):
     xy = utm_xy(cand, tiny.crs)
     cells = {(int(np.floor(x / spacing)), int(np.floor(y / spacing))) for x, y in xy}
     assert len(cells) == len(cand) >= 6  # one per grid cell
-    snap = siting.routing.snap(tiny, xy[:, 0], xy[:, 1])
+    snap = siting.engine.routing.snap(tiny, xy[:, 0], xy[:, 1])
     assert snap.ok.all() and snap.off.max() < 1e-6  # on a street
     edges = tiny.edges()
     dense = shapely.line_interpolate_point(edges.geometry.to_numpy()[:, None], np.linspace(0, 1, 50)[None, :],

@@ -7,7 +7,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 
-from siting.maps import coverage_map
+from siting.outputs.maps import coverage_map
 
 
 @pytest.mark.realdata

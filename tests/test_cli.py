@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import readme_commands
 
-from siting.cli import app
+from siting.cli.commands import app
 
 runner = CliRunner()
 
@@ -91,7 +91,7 @@ def test_map_command_rerenders(main_job, tmp_path):
 
 def test_library_parameters_are_shown_as_flags():
     """Library messages name parameters; the CLI shows its own flags."""
-    from siting.cli import cli_words
+    from siting.cli.commands import cli_words
 
     assert cli_words("pass facility_crs='bd09' or choose") == "pass --facility-crs bd09 or choose"
     assert cli_words("use overwrite=True to replace it") == "use --overwrite to replace it"

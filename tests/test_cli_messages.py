@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 import siting.pipeline
-from siting import network
-from siting.cli import app, cli_words
+from siting.cli.commands import app, cli_words
+from siting.engine import network
 from siting.errors import CRSError, SitingError
 from siting.settings import Settings
 

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 
 import siting.pipeline
-from siting import network
-from siting._cliopts import InputOptions, OutputOptions, with_groups
-from siting.cli import app
+from siting.cli._options import InputOptions, OutputOptions, with_groups
+from siting.cli.commands import app
+from siting.engine import network
 
 runner = CliRunner()
 INPUT_COMMANDS = ("coverage", "site", "access")

@@ -1,7 +1,7 @@
-"""The library speaks parameter names; only the command line (cli.py, _cliopts.py) speaks flags.
+"""The library speaks parameter names; only the command line (siting/cli/) speaks flags.
 
 A message of the library that says ``--dedupe`` is wrong for a notebook user; the CLI translates
-``dedupe=True`` / `` `dedupe` `` into its flags (:func:`siting.cli.cli_words`).
+``dedupe=True`` / `` `dedupe` `` into its flags (:func:`siting.cli.commands.cli_words`).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import siting
-from siting.cli import cli_words
+from siting.cli.commands import cli_words
 
 PACKAGE = Path(siting.__file__).parent
-CLI_MODULES = {"cli.py", "_cliopts.py"}
+CLI_PACKAGE = PACKAGE / "cli"
 FLAG = re.compile(r"(?<![\w-])--[a-z]")
 
 
@@ -67,10 +67,11 @@ def flags_in_messages(path: Path) -> list[str]:
 
 
 def test_library_messages_name_parameters_not_flags() -> None:
-    files = [p for p in sorted(PACKAGE.rglob("*.py")) if p.name not in CLI_MODULES]
+    files = [p for p in sorted(PACKAGE.rglob("*.py")) if CLI_PACKAGE not in p.parents]
     assert len(files) > 30
     found = [hit for p in files for hit in flags_in_messages(p)]
-    assert not found, "CLI flags in library messages (say `name` or name=True; cli.py translates):\n" + "\n".join(found)
+    assert not found, ("CLI flags in library messages (say `name` or name=True; siting/cli translates):\n"
+                       + "\n".join(found))
 
 
 def test_the_scan_finds_flags(tmp_path) -> None:
@@ -104,7 +105,8 @@ def test_summary_notes_name_the_flags_of_the_command_run(monkeypatch):
     from dataclasses import dataclass
     from types import SimpleNamespace
 
-    from siting import cli, pipeline
+    from siting import pipeline
+    from siting.cli import commands as cli
 
     @dataclass(frozen=True)
     class Summary:

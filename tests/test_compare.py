@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from shapely.geometry import box
 
 import siting
-from siting._coverage import SNAP_MEMO
-from siting._scenario_out import read_excel_table
-from siting.cli import app
+from siting.cli.commands import app
+from siting.engine._coverage import SNAP_MEMO
+from siting.outputs.report import REPORT_FILES
 from siting.pipeline import Inputs
-from siting.report import REPORT_FILES
-from siting.scenarios import BASELINE, Scenario, prepare
+from siting.scenarios.comparison import BASELINE, Scenario, prepare
+from siting.scenarios.results import read_excel_table
 
 LON0, LAT0 = 121.44, 31.20
 DLON, DLAT = 100 / (111_320 * np.cos(np.radians(LAT0))), 100 / 110_574  # 100 m steps
@@ -121,20 +121,20 @@ def test_population_snaps_are_memoised_across_scenarios(monkeypatch):
                  Scenario("ten_min_bike", mode="bike", minutes=5), Scenario("twelve_min", minutes=12),
                  Scenario("estate", add_population=[{"lon": est_lon, "lat": est_lat, "population": 900}])]
     snapped: list[int] = []
-    real_snap = siting.routing.snap
+    real_snap = siting.engine.routing.snap
 
     def spy(net, x, y, max_dist=np.inf):
         snapped.append(len(x))
         return real_snap(net, x, y, max_dist)
 
-    monkeypatch.setattr(siting.routing, "snap", spy)
+    monkeypatch.setattr(siting.engine.routing, "snap", spy)
     memo = siting.compare(inputs, scenarios, target=0.9, networks={"bike": inputs.network})
     homes = len(inputs.population)
     # 6 runs: the baseline's residents snapped once (bike shares the network object here), the estate's once
     assert sorted(n for n in snapped if n >= homes) == [homes, homes + 1]
     assert not any(SNAP_MEMO in net.__dict__ for net in (inputs.network,))  # dropped after the comparison
     snapped.clear()
-    monkeypatch.setattr(siting.scenarios, "snap_memo", lambda networks: contextlib.nullcontext())
+    monkeypatch.setattr(siting.scenarios.comparison, "snap_memo", lambda networks: contextlib.nullcontext())
     plain = siting.compare(inputs, scenarios, target=0.9, networks={"bike": inputs.network})
     assert sorted(n for n in snapped if n >= homes) == [homes] * 5 + [homes + 1]
     for name, run in plain.runs.items():
@@ -154,7 +154,7 @@ def test_mean_walk_is_population_weighted_over_finite_times():
     assert row["mean_walk_min"].iloc[0] == pytest.approx(walk["mean_walk_min"].iloc[0] * 4 / 3, rel=1e-9)
 
 
-def test_outputs_excel_equals_csv_and_one_folder_per_run(tmp_path):
+def testresults_excel_equals_csv_and_one_folder_per_run(tmp_path):
     lon, lat = point(6, 8)
     comp = siting.compare(grid_inputs(), [Scenario("close", close=["f1"]),
                                           Scenario("add 1/2", add=[{"lon": lon, "lat": lat}]),

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from pyproj import Geod
 
-from siting import coords
 from siting.errors import CRSError
+from siting.io import coords
 
 GEOD = Geod(ellps="WGS84")
 

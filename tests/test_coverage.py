@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from conftest import OFF_NETWORK, SAMPLE, expected_warnings
 
-from siting import demand
-from siting.coverage import OUTSIDE, compute_coverage
-from siting.facilities import read_facilities
-from siting.network import Network
+from siting.engine.coverage import OUTSIDE, compute_coverage
+from siting.engine.network import Network
+from siting.io import demand
+from siting.io.facilities import read_facilities
 from siting.settings import Settings
 
 
@@ -173,7 +173,7 @@ def test_mode_comes_from_settings_and_a_mismatch_is_refused(test_data):
 def test_summary_is_a_frozen_dataclass_with_the_json_keys(test_data):
     import dataclasses
 
-    from siting.coverage import CoverageSummary
+    from siting.engine.coverage import CoverageSummary
 
     res = compute_coverage(*_tiny(test_data), Settings(minutes=5))
     s = res.summary
@@ -191,7 +191,7 @@ def test_summary_is_a_frozen_dataclass_with_the_json_keys(test_data):
 
 
 def test_steps_run_one_by_one_as_compute_coverage_does(test_data):
-    from siting.coverage import Status, aggregate, prepare, route, summarise
+    from siting.engine.coverage import Status, aggregate, prepare, route, summarise
 
     net, fac, pop = _tiny(test_data)
     settings = Settings(minutes=5)
@@ -210,7 +210,7 @@ def test_module_and_function_have_distinct_names():
     import types
 
     import siting
-    import siting.coverage as m
+    import siting.engine.coverage as m
 
-    assert isinstance(m, types.ModuleType) and siting.coverage is m
+    assert isinstance(m, types.ModuleType) and siting.engine.coverage is m
     assert siting.compute_coverage is m.compute_coverage and m.Status.OUTSIDE == "outside_network_area"

@@ -14,8 +14,8 @@ import pytest
 import shapely
 from test_snapping import grid_network
 
-from siting import routing
-from siting.network import Network
+from siting.engine import routing
+from siting.engine.network import Network
 
 
 def direct(x: list[float], y: list[float], u: list[int], v: list[int]) -> Network:

@@ -1,4 +1,4 @@
-"""Tests for siting.demand: population points, 街道 boundaries, census weighting, buildings."""
+"""Tests for siting.io.demand: population points, 街道 boundaries, census weighting, buildings."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from conftest import EMPTY_AREAS, OUTSIDE_AREAS, REPEATED_ROWS, UNTOTALLED_AREAS
 from pyproj import Geod
 from shapely.geometry import Point, box
 
-from siting import demand
 from siting.errors import ColumnError, InputFileError, SitingError
+from siting.io import demand
 
 LIANJIA = "population/lianjia_xiaoqu_shanghai_2018_bd09.json"
 BOUNDARIES = "boundaries/shanghai_subdistricts_osm_8districts.geojson"
@@ -280,7 +280,7 @@ def test_buildings_by_hand(test_data: Path) -> None:
 
 
 def _check_real_buildings(pts: gpd.GeoDataFrame, source: Path) -> None:
-    from siting._osm import read_osm_features
+    from siting.io._osm import read_osm_features
 
     assert len(pts) > 0 and pts["population"].gt(0).all()
     row = pts[pts["levels_tagged"]].iloc[0] if pts["levels_tagged"].any() else pts.iloc[0]
@@ -318,7 +318,7 @@ def test_buildings_helsinki(helsinki_pbf: Path) -> None:
 @pytest.mark.realdata
 def test_shu_campus_buildings(shanghai):
     """SHU Baoshan export: its residential buildings (dormitories, apartments) become residents."""
-    from siting.demand import population_from_buildings
+    from siting.io.demand import population_from_buildings
 
     pts = population_from_buildings(shanghai / "osm/shanghai_shu_baoshan_campus_export.osm")
     assert len(pts) == 33 and set(pts["building"]) <= {"dormitory", "apartments", "residential", "house"}

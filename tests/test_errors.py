@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from siting.cli import app
+from siting.cli.commands import app
 
 runner = CliRunner()
 NET = "walk_tiny.osm"  # tests/data fixture: streets around 121.400–121.403 E, 31.200–31.202 N
@@ -212,7 +212,7 @@ def test_population_columns_named_bd09_read_as_wgs84(tmp_path, test_data):
 
 
 def test_columns_matching_the_declared_crs_are_preferred(tmp_path):
-    from siting.demand import read_population
+    from siting.io.demand import read_population
 
     path = write(tmp_path, "two.csv", "lon_wgs84,lat_wgs84,lon_bd09,lat_bd09,population\n"
                                       "121.40,31.20,121.411173,31.204049,5\n")
@@ -240,7 +240,7 @@ def test_population_labelled_wgs84_that_fits_its_districts_as_bd09_warns(tmp_pat
 
 
 def test_gbk_semicolon_csv_from_chinese_excel_is_read(tmp_path):
-    from siting.facilities import read_facilities
+    from siting.io.facilities import read_facilities
 
     path = tmp_path / "gbk.csv"
     path.write_bytes("名称;类型;lon;lat\n测试社区卫生服务站;站;121.4001;31.2001\n".encode("gbk"))

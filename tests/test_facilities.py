@@ -11,9 +11,9 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from siting import coords
 from siting.errors import ColumnError, CRSError, SitingError
-from siting.facilities import (
+from siting.io import coords
+from siting.io.facilities import (
     DEFAULT_TYPES,
     FACILITY_TYPES,
     check_offset,
@@ -142,7 +142,7 @@ def test_shu_clinic_found_only_by_building_and_name(shanghai) -> None:
     fac = read_facilities(path)
     assert fac["facility_id"].tolist() == ["osm:way/696699050"]
     assert fac.iloc[0]["name"] == "上海大学校医院" and fac.iloc[0]["type"] == "hospital"
-    from siting._osm import read_osm_features
+    from siting.io._osm import read_osm_features
 
     tagged = read_osm_features(path, lambda t: t.get("amenity") in ("clinic", "hospital", "doctors")
                                or "healthcare" in t)

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from siting import figures
-from siting._stats import walk_time_stats
+from siting.engine._stats import walk_time_stats
+from siting.outputs import figures
 
 Image = pytest.importorskip("PIL.Image")
 

@@ -13,11 +13,11 @@ import pytest
 from conftest import TEST_DATA, run_siting
 from shapely.geometry import MultiPoint, Point, Polygon, box
 
-from siting import _checks, demand
-from siting.coords import to_wgs84
+from siting.engine.network import Network
 from siting.errors import AreaWarning, CRSError, InputFileError, NetworkError, SitingError
-from siting.facilities import read_facilities
-from siting.network import Network
+from siting.io import _checks, demand
+from siting.io.coords import to_wgs84
+from siting.io.facilities import read_facilities
 from siting.pipeline import check_network
 
 
@@ -332,11 +332,11 @@ def test_empty_type_filter_lists_type_names(tiny_job):
 
 
 def test_type_names():
-    from siting.facilities import type_names
+    from siting.io.facilities import type_names
 
     assert type_names("kiosk") == ["kiosk"] and type_names(["center"]) == ["center"]
     with pytest.raises(SitingError, match="unknown facility type"):
-        from siting.facilities import select_types
+        from siting.io.facilities import select_types
 
         select_types(gpd.GeoDataFrame({"type": []}), "clinik")
 

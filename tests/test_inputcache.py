@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from siting import _inputcache, pipeline
+from siting import pipeline
 from siting.errors import SitingError
+from siting.io import _inputcache
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from siting import _checks, demand, targets, totals
+from siting.engine import targets
+from siting.io import _checks, demand, totals
 
 
 def _rows_repeating(gdf: gpd.GeoDataFrame) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Tests of siting.maps (no browser): layers, legend, summary, offline HTML, results-folder round trip."""
+"""Tests of siting.outputs.maps (no browser): layers, legend, summary, offline HTML, results-folder round trip."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from siting import _maplayers as ml
-from siting._assets import SELF_CONTAINED_META, inline_assets, load_leaflet
 from siting.errors import ColumnError, CRSError, InputFileError, OutputError
-from siting.maps import coverage_map, render_results_dir, save_map
+from siting.outputs import _maplayers as ml
+from siting.outputs._assets import SELF_CONTAINED_META, inline_assets, load_leaflet
+from siting.outputs.maps import coverage_map, render_results_dir, save_map
 
 LAYER_NAMES = ["街道覆盖率 Subdistrict coverage", "15 分钟服务范围 Service area", "已覆盖居民 Covered residents",
                "未覆盖居民 Uncovered residents", "设施：社区卫生服务中心 Facilities: centre",
@@ -189,7 +189,7 @@ def test_render_results_dir_names_missing_file(map_inputs: dict, tmp_path: Path,
 @pytest.mark.realdata
 def test_real_subdistricts_map_size(shanghai: Path, tmp_path: Path) -> None:
     """All 113 real 街道 of 8 districts + 12,277 real 小区 points stay under 5 MB."""
-    from siting.coords import bd09_to_wgs84
+    from siting.io.coords import bd09_to_wgs84
 
     subs = gpd.read_file(shanghai / "boundaries" / "shanghai_subdistricts_osm_8districts.geojson")
     subs = subs.assign(subdistrict=subs["osm_name"], population=1000.0, covered=800.0,

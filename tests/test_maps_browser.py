@@ -12,7 +12,7 @@ import folium
 import geopandas as gpd
 import pytest
 
-from siting.maps import coverage_map, save_map
+from siting.outputs.maps import coverage_map, save_map
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [

@@ -1,4 +1,4 @@
-"""``_checks.nearest_node_m`` gives cKDTree's bounded nearest distances exactly, without scipy.spatial."""
+"""``_cutoff.nearest_node_m`` gives cKDTree's bounded nearest distances exactly, without scipy.spatial."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from scipy.spatial import cKDTree
 from shapely.geometry import Point
 
-from siting._checks import nearest_node_m, residents_cut_off
+from siting.engine._cutoff import nearest_node_m, residents_cut_off
 
 
 def _kdtree(nodes, xy, bound):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import NETWORK_SPLIT, expected_warnings
 
+from siting.engine.network import Network
 from siting.errors import InputFileError, NetworkError
-from siting.network import Network
 
 
 @pytest.fixture(scope="module")

@@ -50,3 +50,10 @@ def test_access_notebook_runs_and_concludes(repo_root, shanghai, tmp_path, monke
     assert "GPs per 10,000 residents (2SFCA, 15-min walk) against the 4.5 line" in text
     assert "spreading the census in equal shares per 小区 would say 55.6%" in text
     assert "supply conserved" in text and "Limits: the sample has no GP counts" in text
+
+
+@pytest.mark.realdata
+def test_workbench_notebook_runs_and_concludes(repo_root, shanghai, tmp_path, monkeypatch):
+    text = _execute(repo_root, "05_workbench.ipynb", tmp_path, monkeypatch)
+    assert "+ a station in 徐家汇" in text and "undo: 湖南 open again" in text and "optimiser's 2 sites" in text
+    assert "Limits of this result" in text and "my_station" in text

@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 import pytest
 import requests
 
+from siting.engine.network import Network
 from siting.errors import GeocodeError
-from siting.network import Network
 
 
 def fake_response(payload, url="https://mock.invalid/"):
@@ -117,8 +117,8 @@ def test_place_that_geocodes_to_nothing(mock_http, tmp_path):
 def test_place_facilities_and_cli_end_to_end(mock_http, tmp_path):
     from click.testing import CliRunner
 
-    from siting.cli import app
-    from siting.facilities import facilities_from_place
+    from siting.cli.commands import app
+    from siting.io.facilities import facilities_from_place
 
     fac = facilities_from_place("测试区, 上海市", cache_dir=tmp_path)
     assert dict(zip(fac["name"], fac["type"], strict=True)) == {"测试社区卫生服务站": "station",
@@ -154,7 +154,7 @@ def test_an_unwritable_download_cache_is_a_warning(mock_http, monkeypatch, tmp_p
     """--place with a cache folder that cannot be written: a warning, and the downloads go on uncached."""
     import osmnx as ox
 
-    from siting.facilities import facilities_from_place
+    from siting.io.facilities import facilities_from_place
 
     monkeypatch.setattr(ox.settings, "use_cache", True)  # restored after the test
     monkeypatch.setattr(ox.settings, "cache_folder", ox.settings.cache_folder)

@@ -1,4 +1,4 @@
-"""siting._osm.read_osm_features: nodes, ways, multipolygons, missing nodes, bad files, speed."""
+"""siting.io._osm.read_osm_features: nodes, ways, multipolygons, missing nodes, bad files, speed."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from siting._osm import read_osm_features
 from siting.errors import InputFileError
+from siting.io._osm import read_osm_features
 
 
 def everything(tags: dict[str, str]) -> bool:

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO_ROOT, Forked, readme_commands, run_siting
 
-from siting._outdir import check_output, clean_stale, output_dir
-from siting.cli import app
+from siting.cli.commands import app
 from siting.errors import OutputError, SitingError
+from siting.outputs._outdir import check_output, clean_stale, output_dir
 
 
 def _siting_output(folder: Path, tag: str = "old") -> Path:
@@ -260,7 +260,7 @@ def test_kill_9_at_twenty_moments_leaves_old_or_new_output_whole(shanghai, tmp_p
     args[args.index("--out") + 1] = str(out)
     args += ["--cache-dir", str(tmp_path / "cache"), "-q"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    cmd = [sys.executable, "-m", "siting.cli", *args]
+    cmd = [sys.executable, "-m", "siting.cli.commands", *args]
     assert subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, timeout=300).returncode == 0  # warm cache
     t0 = time.perf_counter()
     assert subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, timeout=300).returncode == 0

@@ -9,9 +9,10 @@ from conftest import NETWORK_SPLIT, expected_warnings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from siting import coords, routing
+from siting.engine import routing
+from siting.engine.network import Network
 from siting.errors import SitingError
-from siting.network import Network
+from siting.io import coords
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                        HealthCheck.function_scoped_fixture])
@@ -128,8 +129,8 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 @FUZZ
 @given(csv_text(), st.sampled_from(["wgs84", "gcj02", "bd09"]))
 def test_fuzz_table_readers_raise_only_siting_errors(tmp_path_factory, text, crs):
-    from siting.demand import read_population
-    from siting.facilities import read_facilities
+    from siting.io.demand import read_population
+    from siting.io.facilities import read_facilities
 
     path = tmp_path_factory.mktemp("fz") / "in.csv"
     path.write_text(text, encoding="utf-8")
@@ -150,8 +151,8 @@ def test_fuzz_table_readers_raise_only_siting_errors(tmp_path_factory, text, crs
                      lambda head: st.text(max_size=200).map(lambda t: head + t.encode()))),
        st.sampled_from([".osm", ".osm.pbf", ".json", ".geojson", ".xlsx"]))
 def test_fuzz_file_readers_raise_only_siting_errors(tmp_path_factory, content, suffix):
-    from siting.demand import read_boundaries, read_population
-    from siting.facilities import read_facilities
+    from siting.io.demand import read_boundaries, read_population
+    from siting.io.facilities import read_facilities
 
     path = tmp_path_factory.mktemp("fz") / f"in{suffix}"
     path.write_bytes(content)

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import SAMPLE, equal_shares, expected_warnings, readme_commands
 
-from siting.cli import app
+from siting.cli.commands import app
 from siting.pipeline import load_inputs, run_coverage
 from siting.settings import Settings
 

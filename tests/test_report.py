@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point
 
-from siting import htmlreport
-from siting._workbook import SHEET_NAMES, rounded
-from siting.excel import Sheet, read_sheet, write_excel
-from siting.figures import map_figure, subdistrict_figure
-from siting.report import _writable
+from siting.outputs import htmlreport
+from siting.outputs._workbook import SHEET_NAMES, rounded
+from siting.outputs.excel import Sheet, read_sheet, write_excel
+from siting.outputs.figures import map_figure, subdistrict_figure
+from siting.outputs.report import _writable
 
 COVERAGE_SHEETS = ["概要 Summary", "街道 Subdistricts", "设施 Facilities", "未覆盖 Uncovered places"]
 SITE_SHEETS = COVERAGE_SHEETS + ["选址 Chosen", "候选 Candidates", "前后 Before-after"]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, readme_commands, run_siting
 
-from siting import figures, htmlreport, report
+from siting.outputs import figures, htmlreport, report
 
 
 def _fake_chromium(tmp_path: Path, body: str) -> Path:
@@ -101,7 +101,7 @@ def test_no_report_does_not_import_the_report_stack(tiny_job):
     """A --no-report --no-map run loads neither matplotlib, openpyxl nor folium (whole process; a lazy module
     sits in sys.modules unloaded, so look for submodules that only a real import brings)."""
     work, args = tiny_job
-    code = ("import sys; from siting.cli import app\n"
+    code = ("import sys; from siting.cli.commands import app\n"
             "try:\n    app(sys.argv[1:], prog_name='siting')\nexcept SystemExit as e:\n    assert not e.code, e\n"
             "print(sorted(m for m in ('matplotlib.figure', 'openpyxl.workbook', 'folium.folium') if m in sys.modules))")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
@@ -174,7 +174,7 @@ def test_kill_9_during_the_print_leaves_the_old_output_and_no_printer(shanghai, 
     args[args.index("--out") + 1] = str(out)
     args += ["--cache-dir", str(tmp_path / "cache"), "-q", "--no-map"]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "SITING_PDF": "1", "SITING_FORK": "1"}  # report in a child
-    cmd = [sys.executable, "-m", "siting.cli", *args]
+    cmd = [sys.executable, "-m", "siting.cli.commands", *args]
     assert subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, timeout=300).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     assert "report.pdf" in before

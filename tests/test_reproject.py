@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from siting._coverage import aggregate
-from siting._reproject import points_xy, to_crs, transform_xy
-from siting._status import NONE, Status
+from siting.engine._coverage import aggregate
+from siting.engine._reproject import points_xy, to_crs, transform_xy
+from siting.engine._status import NONE, Status
 
 
 def layer(crs: str, n: int = 500, seed: int = 0) -> gpd.GeoDataFrame:

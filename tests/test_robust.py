@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import TEST_DATA, run_siting
 
-from siting._cache import cache_path
-from siting.catchments import _sub_lines
-from siting.network import Network
+from siting.engine._reach import _sub_lines
+from siting.engine.network import Network
+from siting.io._cache import cache_path
 from siting.settings import Settings
 
 ZERO = TEST_DATA / "zero_length.osm"
@@ -157,11 +157,11 @@ def test_settings_refuse_non_finite_numbers(field):
 
 
 def test_both_unwritable_cache_warnings_give_the_one_hint(tmp_path):
-    """The network cache and the download cache say the same hint, written once (siting._cache)."""
+    """The network cache and the download cache say the same hint, written once (siting.io._cache)."""
     import inspect
     import types
 
-    from siting import _cache
+    from siting.io import _cache
 
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the cache folder should be", encoding="utf-8")

@@ -8,8 +8,8 @@ import pytest
 from conftest import NETWORK_SPLIT, expected_warnings
 from pyproj import Transformer
 
-from siting import routing
-from siting.network import Network
+from siting.engine import routing
+from siting.engine.network import Network
 
 TO_UTM = Transformer.from_crs("EPSG:4326", "EPSG:32651", always_xy=True)
 

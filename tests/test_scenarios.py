@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 import siting
-from siting.cli import app
+from siting.cli.commands import app
+from siting.engine.network import Network
 from siting.errors import ScenarioError
-from siting.network import Network
-from siting.scenarios import Scenario, prepare
+from siting.scenarios.comparison import Scenario, prepare
 
 FACILITIES = """id,name,type,lon,lat
 c1,徐汇区湖南街道社区卫生服务中心,center,121.4450,31.2100
@@ -278,7 +278,7 @@ def test_a_too_fine_grid_of_a_later_scenario_fails_before_any_run(folder, test_d
     """The grid is checked on each scenario's own network (bike here) before the baseline runs; nothing is written."""
     import shutil
 
-    from siting import scenarios
+    from siting.scenarios import comparison as scenarios
 
     shutil.copy(test_data / "walk_tiny.osm", folder / "inputs" / "streets.osm")
     ran = []

@@ -1,4 +1,4 @@
-"""Outputs written by forked children (siting._sidejob, siting._writers): same files as written in one
+"""Outputs written by forked children (siting.outputs._sidejob, siting.outputs._writers): same files as written in one
 process, the child's warnings and errors reach the main process, a dead child fails the run whole."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import warnings
 import pytest
 from conftest import run_siting
 
-from siting import _sidejob, maps
-from siting._sidejob import SideJob
 from siting.errors import InputFileError, OutputError
+from siting.outputs import _sidejob, maps
+from siting.outputs._sidejob import SideJob
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="side jobs fork on Linux only")
 

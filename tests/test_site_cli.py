@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from siting.cli import app
+from siting.cli.commands import app
 
 runner = CliRunner()
 
@@ -82,7 +82,7 @@ def test_quota_with_unknown_subdistrict(site_args, tmp_path):
 
 @pytest.mark.realdata
 def test_planner_candidates_and_lock(site_args, tmp_path):
-    from siting.coords import wgs84_to_bd09
+    from siting.io.coords import wgs84_to_bd09
 
     lon, lat = wgs84_to_bd09([121.4394, 121.4343, 121.4499, 121.4370], [31.1988, 31.2042, 31.1972, 31.2140])
     path = tmp_path / "sites.csv"

@@ -8,11 +8,11 @@ from conftest import NETWORK_SPLIT, REPEATED_ROWS, expected_warnings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from siting import _segindex as segindex
-from siting import routing
-from siting._segindex import SegmentIndex
-from siting.demand import read_population
-from siting.network import Network
+from siting.engine import _segindex as segindex
+from siting.engine import routing
+from siting.engine._segindex import SegmentIndex
+from siting.engine.network import Network
+from siting.io.demand import read_population
 
 
 def assert_same(net: Network, x: np.ndarray, y: np.ndarray, max_dist: float) -> None:

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from siting import _osmnet, targets
+from siting.engine import targets
+from siting.io import _osmnet
 
 
 @pytest.mark.parametrize("network_type", ["walk", "bike", "drive"])
@@ -27,7 +28,7 @@ def test_installed_osmnx_is_in_the_table():
 
 
 def test_reading_an_osm_file_does_not_import_osmnx(test_data, repo_root):
-    code = ("import sys; from siting.network import Network; "
+    code = ("import sys; from siting.engine.network import Network; "
             f"Network.from_osm({str(test_data / 'walk_tiny.osm')!r}, cache=False); "
             "print('osmnx' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, check=True)
@@ -70,7 +71,7 @@ def test_stub_names(tmp_path):
 HEAVY = ("geopandas", "pandas", "folium", "matplotlib", "scipy", "shapely", "osmnx", "dask")
 
 
-@pytest.mark.parametrize("code", ["import siting", "from siting.cli import app"])
+@pytest.mark.parametrize("code", ["import siting", "from siting.cli.commands import app"])
 def test_import_and_help_load_no_heavy_module(code, repo_root):
     """`import siting` and `siting --help` stay light: every public name is imported on first use."""
     probe = f"import sys; {code}; print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
@@ -79,7 +80,7 @@ def test_import_and_help_load_no_heavy_module(code, repo_root):
 
 
 def test_public_names_resolve():
-    """Every name of the stub resolves to the same object as its module's; `siting.coverage` etc. stay the
+    """Every name of the stub resolves to the same object as its module's; `siting.engine.coverage` etc. stay the
     exported objects even after their namesake submodules are imported."""
     import importlib
 
@@ -88,8 +89,13 @@ def test_public_names_resolve():
 
     for name, (source, original) in stub_names(siting.__file__ + "i").items():
         value = getattr(siting, name)
-        expected = importlib.import_module(f"siting.{original}") if not source else \
-            getattr(importlib.import_module(f"siting.{source}"), original)
+        if not source:
+            expected = importlib.import_module(f"siting.{original}")
+        else:  # a name of a module, or a module of a stage (``from .engine import coverage``)
+            module = importlib.import_module(f"siting.{source}")
+            if not hasattr(module, original):
+                importlib.import_module(f"siting.{source}.{original}")
+            expected = getattr(module, original)
         assert value is expected, name
     assert set(siting.__all__) <= set(dir(siting))
 
@@ -106,7 +112,7 @@ def test_coverage_command_does_not_import_scipy_spatial(tmp_path, repo_root):
             "--cache-dir", str(tmp_path / "cache"), "-q"]
     probe = ("import sys; import siting.pipeline as p; calls = []; check = p.residents_cut_off; "
              "p.residents_cut_off = lambda *a: calls.append(check(*a)) or calls[-1]; "
-             f"from siting.cli import app; app({args!r}, standalone_mode=False); "
+             f"from siting.cli.commands import app; app({args!r}, standalone_mode=False); "
              "print(calls, 'scipy.spatial' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], cwd=repo_root, capture_output=True, text=True, check=True,
                          env={**os.environ, "SITING_FORK": "0"})
@@ -121,7 +127,7 @@ def test_a_warm_run_on_tables_does_not_import_osmium(tiny_job, repo_root):
         "type": "Feature", "properties": {"街道": "西街道", "区": "甲区"},
         "geometry": {"type": "Polygon", "coordinates": [ring]}}]}))
     more = ["--boundaries", str(folder / "areas.geojson"), "--no-report", "--overwrite", "--out", str(folder / "out")]
-    probe = ("import sys; from siting.cli import app; "
+    probe = ("import sys; from siting.cli.commands import app; "
              f"app({[*args, *more]!r}, standalone_mode=False); "
              "print('osmium._osmium' in sys.modules)")
     runs = [subprocess.run([sys.executable, "-c", probe], cwd=repo_root, capture_output=True, text=True, check=True,

@@ -15,10 +15,10 @@ import shapely
 from conftest import NETWORK_SPLIT, REPEATED_ROWS, expected_warnings
 from test_snapping import grid_network, probe_points
 
-from siting import _snapping, routing
-from siting._segindex import SegmentIndex
-from siting.demand import read_population
-from siting.network import Network
+from siting.engine import _snapping, routing
+from siting.engine._segindex import SegmentIndex
+from siting.engine.network import Network
+from siting.io.demand import read_population
 
 
 def brute_force(net: Network, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

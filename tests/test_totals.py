@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 
-from siting import demand, totals
 from siting.errors import ColumnError, InputFileError
+from siting.io import demand, totals
 
 XUHUI_EST = "population/xuhui_subdistrict_households_2026_estimate.csv"
 YANGPU_CENSUS = "population/shanghai_subdistrict_population_census_yangpu_qingpu.csv"

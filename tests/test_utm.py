@@ -1,4 +1,4 @@
-"""siting._utm.utm_crs picks the UTM zone geopandas' estimate_utm_crs picks, without its database query."""
+"""siting.io._utm.utm_crs picks the UTM zone geopandas' estimate_utm_crs picks, without its database query."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 import shapely
 from conftest import REPO_ROOT
 
-from siting._utm import utm_crs
+from siting.io._utm import utm_crs
 
 
 def _same(frame: gpd.GeoDataFrame) -> bool:
@@ -48,8 +48,8 @@ def test_shanghai_is_zone_51n(map_inputs):
 
 
 def test_figures_do_not_import_folium():
-    """The static figures share the map's palette (siting._palette) but not folium or jinja2."""
-    code = "import sys, siting.figures; print('folium.folium' in sys.modules, 'jinja2' in sys.modules)"
+    """The static figures share the map's palette (siting.outputs._palette) but not folium or jinja2."""
+    code = "import sys, siting.outputs.figures; print('folium.folium' in sys.modules, 'jinja2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=120)
     assert out.stdout.split() == ["False", "False"], out.stderr

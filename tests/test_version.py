@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.metadata import version
 
 import siting
-from siting._outdir import generator
+from siting.outputs._outdir import generator
 
 
 def test_the_recorded_version_is_the_installed_one() -> None:

@@ -8,7 +8,7 @@ no geodata, no routing. Build a model from a sparse reach matrix and solve it, a
     model.objective, model.chosen, model.bound, model.mip_gap, model.status
 
 The bridge from a coverage result and candidate sites to a `SitingProblem` is
-:func:`siting.plan.problem_from_result`.
+:func:`siting.plan.sites.problem_from_result`.
 """
 
 from __future__ import annotations
