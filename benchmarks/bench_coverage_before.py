@@ -53,6 +53,16 @@ def import_revision(rev: str, folder: Path) -> Any:
     return module
 
 
+def _module(*names: str) -> Any:
+    """The first of ``siting_before.<name>`` that exists (modules moved into stages in the layout round)."""
+    for name in names:
+        try:
+            return importlib.import_module(f"siting_before.{name}")
+        except ModuleNotFoundError:
+            continue
+    raise ModuleNotFoundError(f"none of {names} in the revision's siting")
+
+
 def compare(a: Any, b: Any) -> dict[str, Any]:
     """How two coverage results differ: identical columns, differing walking times and their size in ulps."""
     wa, wb = a.points["walk_min"].to_numpy(float), b.points["walk_min"].to_numpy(float)
@@ -71,8 +81,8 @@ def run(kind: str, repeat: int, n: int = 1_000_000) -> dict[str, Any]:
     """Time both versions on one network, alternating; return the best times and the comparison."""
     net, pop, fac = case_coverage.build(kind, n, n)
     fields = {f.name: getattr(net, f.name) for f in dataclasses.fields(net)}
-    old_cov = importlib.import_module("siting_before.coverage")
-    old_net = importlib.import_module("siting_before.network").Network
+    old_cov = _module("engine.coverage", "coverage")  # the stage layout, or the flat one before it
+    old_net = _module("engine.network", "network").Network
     old_settings = importlib.import_module("siting_before.settings").Settings
     old_compute = getattr(old_cov, "compute_coverage", None) or old_cov.coverage
     best = {"before": np.inf, "now": np.inf}

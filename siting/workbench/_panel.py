@@ -14,7 +14,7 @@ import pandas as pd
 from ..engine._status import NONE
 from ..engine.targets import gap, target_for
 
-__all__ = ["state"]
+__all__ = ["homes", "state"]
 
 # ``wb`` below is a :class:`siting.workbench.core.Workbench`, typed ``Any``: the workbench imports this module,
 # and the layer test counts annotation-only imports as edges too (no circle even on paper).
@@ -82,3 +82,23 @@ def _groups(wb: Any) -> tuple[np.ndarray, list[tuple[str, str]]]:
         codes, uniques = pd.factorize(keys)
         base.attrs["_groups"] = (codes, list(uniques))
     return base.attrs["_groups"]
+
+
+def homes(wb: Any) -> pd.DataFrame:
+    """Return the homes now: ``lon``, ``lat``, ``population``, ``status``, ``walk_min``, ``covered``.
+
+    The rows of :attr:`siting.Workbench.result`'s points, in order, as plain columns (no geometry copied):
+    what a map redrawn after every edit needs, in a few milliseconds at any size.
+    """
+    s, f = wb.settings, wb._state().forest
+    base = wb._base_points()
+    if "_homes" not in base.attrs:
+        xy = base.geometry.get_coordinates()
+        base.attrs["_homes"] = pd.DataFrame({"lon": xy["x"].to_numpy(), "lat": xy["y"].to_numpy(),
+                                             "population": base["population"].to_numpy(float),
+                                             "status": base["status"].astype(str).to_numpy()}, index=base.index)
+    out = base.attrs["_homes"].copy()
+    walk = f.home_dist / s.metres_per_minute
+    out["walk_min"] = walk
+    out["covered"] = (walk <= s.minutes + 1e-9) & (base.attrs["_status_code"] == 0)
+    return out

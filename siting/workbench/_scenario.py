@@ -40,7 +40,8 @@ def baseline_mapping(base: Baseline) -> dict[str, Any]:
             out[key] = {"path": str(spec.path), "crs": spec.crs}
     if base.subdistrict_totals:
         out["subdistrict_totals"] = [str(p) for p in base.subdistrict_totals]
-    for key in ("census_column", "district", "mode", "speed_kmh", "minutes", "target", "max_snap_m"):
+    for key in ("census_column", "district", "mode", "speed_kmh", "minutes", "target", "max_snap_m", "overpass_url",
+                "nominatim_url"):
         value = getattr(base, key)
         if value is not None:
             out[key] = value
@@ -74,7 +75,8 @@ def baseline_from_arguments(args: dict[str, Any], settings: Settings, *, target:
                                                                           else totals)),
                     boundaries=path(args.get("boundaries")), district=args.get("district"), mode=settings.mode,
                     speed_kmh=settings.speed_kmh, minutes=float(settings.minutes), target=target,
-                    facility_types=tuple(types) if types else None, max_snap_m=float(settings.max_snap_m))
+                    facility_types=tuple(types) if types else None, max_snap_m=float(settings.max_snap_m),
+                    overpass_url=args.get("overpass_url"), nominatim_url=args.get("nominatim_url"))
 
 
 def to_scenario(wb: Workbench, name: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ edited facility table (tested over random edit sequences).
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,13 +28,15 @@ from ..engine._status import Status
 from ..engine.coverage import CoverageResult, assemble, check_mode
 from ..engine.network import Network
 from ..errors import SitingError
-from ..io.coords import to_wgs84
 from ..io.facilities import DEFAULT_TYPES, FACILITY_TYPES, select_types, type_names
 from ..pipeline import Inputs, run_coverage, with_notes
 from ..plan.candidates import build_candidates
 from ..plan.sites import SitePlan, plan_sites
 from ..settings import Settings
 from . import _scenario
+from ._edits import inverse as _inverse
+from ._edits import wgs84 as _wgs84
+from ._panel import homes as panel_homes
 from ._panel import state as panel_state
 from ._reach import State
 
@@ -81,6 +84,9 @@ class Workbench:
         if "facility_id" not in table.columns:
             table["facility_id"] = [f"row:{i + 1}" for i in range(len(table))]
         table["facility_id"] = table["facility_id"].astype(str)
+        twice = table["facility_id"][table["facility_id"].duplicated()].unique()
+        if len(twice):
+            raise SitingError(f"facility ids must be unique to edit them; repeated: {', '.join(map(str, twice[:8]))}")
         self._table = table.reset_index(drop=True)
         self._open = np.ones(len(table), bool)
         self._added = np.zeros(len(table), bool)
@@ -297,6 +303,10 @@ class Workbench:
                           target=self.target)
         return with_notes(result, self.edited_inputs)
 
+    def homes(self) -> pd.DataFrame:
+        """Return the homes: ``lon``, ``lat``, ``population``, ``status``, ``walk_min``, ``covered`` (``_panel``)."""
+        return panel_homes(self)
+
     def state(self) -> dict[str, Any]:
         """Return the figures a panel shows, from the current arrays (see :func:`siting.workbench._panel.state`)."""
         return panel_state(self)
@@ -358,8 +368,10 @@ class Workbench:
         key = (self.settings.network_type, float(self.settings.max_snap_m), "points")
         cache = self.__dict__.setdefault("_points", {})
         if key not in cache:
-            first = run_coverage(dataclasses.replace(self.inputs, network=self._state().net), self.settings,
-                                 types="all", target=self.target)
+            with warnings.catch_warnings():  # an internal run over every facility type: its warnings would mislead
+                warnings.simplefilter("ignore")
+                first = run_coverage(dataclasses.replace(self.inputs, network=self._state().net), self.settings,
+                                     types="all", target=self.target)
             pts = first.points
             status = pts["status"].to_numpy(dtype=object)
             pts.attrs["_status_code"] = np.select([status == Status.OK.value, status == Status.OUTSIDE.value],
@@ -373,19 +385,3 @@ class Workbench:
         s = self.result.summary
         return (f"Workbench({int(self._open.sum())} open facilities, {len(self._done)} edits, {s.mode} "
                 f"{s.minutes:g} min: {s.coverage_rate:.1%} of {s.population_total:,.0f} {s.unit})")
-
-
-def _wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
-    lon, lat = float(lon), float(lat)
-    if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-        raise SitingError(f"position ({lon}, {lat}) is not a longitude/latitude")
-    x, y = to_wgs84(np.array([lon]), np.array([lat]), crs)
-    return float(x[0]), float(y[0])
-
-
-def _inverse(kind: str, args: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
-    if kind == "configure":
-        return kind, (args[1], args[0])
-    if kind == "move":
-        return kind, (args[0], args[2], args[1])
-    return {"add": "remove", "close": "reopen", "reopen": "close"}[kind], args
