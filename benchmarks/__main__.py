@@ -24,7 +24,7 @@ from typing import Any
 
 from ._common import REPO, SIZES, Result
 
-CASES = ["routing", "build", "coverage", "reach", "siting", "access", "cli", "batch", "workbench"]
+CASES = ["routing", "build", "coverage", "reach", "siting", "access", "cli", "batch", "workbench", "extract"]
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 

@@ -25,6 +25,7 @@ from .io.totals import read_subdistrict_totals, spread_top_down
 from .locate import MaximalCoverage, MinimumSites, SitingProblem, SitingSolution, greedy, score_candidates
 from .outputs import maps, report
 from .outputs.maps import coverage_map, save_map
+from .outputs.sensitivity import format_sensitivity, population_sensitivity
 from .pipeline import Inputs, load_inputs, run_coverage
 from .plan import candidates
 from .plan.candidates import build_candidates, candidates_from_osm, generate_candidates, read_candidates

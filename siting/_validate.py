@@ -8,8 +8,11 @@ candidate-id lookups.
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -17,8 +20,9 @@ from typing import Any
 from .errors import InputFileError, ModelError, SitingError
 
 __all__ = [
-    "MAX_GENERATED", "check_file", "check_generated", "check_rate", "check_site_options", "closest",
-    "district_key", "positions_of", "subdistrict_key", "suggest",
+    "EXCEL", "MAX_GENERATED", "RANGES", "Span", "check_file", "check_generated", "check_rate", "check_site_options",
+    "check_value", "closest", "district_key", "positions_of", "range_problem", "sheet_path", "subdistrict_key",
+    "suggest",
 ]
 
 
@@ -50,6 +54,26 @@ def check_file(path: str | Path, what: str) -> Path:
     if path.stat().st_size == 0:
         raise InputFileError(f"{path}: the {what} file is empty")
     return path
+
+
+#: Excel workbooks, whose sheet a table reader picks with ``book.xlsx#Sheet`` (as :mod:`siting.io._tables`).
+EXCEL = (".xlsx", ".xls")
+
+
+def sheet_path(path: str | Path | None, sheet: str | None) -> str | Path | None:
+    """Return ``path`` with ``sheet`` picked (``book.xlsx#Sheet2``, what the table readers take); no sheet: ``path``.
+
+    Raises
+    ------
+    InputFileError
+        A ``sheet`` without an Excel workbook as ``path`` (``facility_sheet`` names it: the one sheet option).
+    """
+    if sheet is None:
+        return path
+    if path is None or Path(path).suffix.lower() not in EXCEL:
+        raise InputFileError(f"facility_sheet={str(sheet)!r} needs an Excel workbook (.xlsx/.xls) as `facilities`; "
+                             f"got {path or 'none'}")
+    return Path(f"{path}#{sheet}")
 
 
 def district_key(name: object) -> str | None:
@@ -114,24 +138,23 @@ def check_site_options(
     Raises
     ------
     ModelError
-        ``k`` below 0, a ``target`` outside 0–1, ``k``/``quotas`` together with a ``target``,
-        ``per_subdistrict`` without a ``target``, or a non-positive ``capacity``, ``time_limit``
-        or ``spacing_m``, or a negative ``min_distance_m``.
+        A number outside its span of :data:`RANGES` (``k``, ``target``, ``capacity``, ``time_limit``,
+        ``spacing_m``, ``min_distance_m``), ``k``/``quotas`` together with a ``target``, or
+        ``per_subdistrict`` without a ``target``.
     """
-    if k is not None and k < 0:
-        raise ModelError(f"`k` must be ≥ 0, got {k}")
+    if k is not None:
+        check_value("k", k, ModelError)
     if target is not None:
-        check_rate(target, "`target`")
+        check_value("target", target, ModelError)
         if k is not None or quotas:
             raise ModelError("give `k` / `quotas` (the best k sites) or a `target` (the fewest sites reaching it), "
                              "not both")
     elif per_subdistrict:
         raise ModelError("`per_subdistrict` needs a `target` (the share every 街道 must reach)")
-    for name, value in (("capacity", capacity), ("time_limit", time_limit), ("spacing_m", spacing_m)):
-        if value is not None and not value > 0:
-            raise ModelError(f"`{name}` must be > 0, got {value!r}")
-    if not min_distance_m >= 0:
-        raise ModelError(f"`min_distance_m` must be ≥ 0, got {min_distance_m!r}")
+    for name, value in (("capacity", capacity), ("time_limit", time_limit), ("spacing_m", spacing_m),
+                        ("min_distance_m", min_distance_m)):
+        if value is not None:
+            check_value(name, value, ModelError)
 
 
 #: The most candidate sites a generated grid may have. On the real sample (northern 徐汇, 9.5 km² of
@@ -140,6 +163,100 @@ def check_site_options(
 #: also far below where a station could stand apart (a building plot is 20–50 m), so more candidates
 #: add work, not answers. A 200 m grid stays under the cap up to ~4,000 km² of analysed district.
 MAX_GENERATED = 100_000
+
+
+@dataclass(frozen=True)
+class Span:
+    """The values one number may take: above ``low`` (or from it, with ``low_ok``) up to ``high``, inclusive."""
+
+    low: float
+    high: float
+    low_ok: bool = False
+    integer: bool = False
+    why: str = ""
+
+    def holds(self, value: object) -> bool:
+        """Return whether ``value`` (a real number, not a bool) lies in the span (and is whole when ``integer``)."""
+        x = _number(value)
+        return (math.isfinite(x) and (self.low <= x if self.low_ok else self.low < x) and x <= self.high
+                and (not self.integer or x == math.floor(x)))
+
+    def text(self) -> str:
+        """Return the span in plain numbers: ``> 0 and ≤ 1440``."""
+        high = f" and ≤ {self.high:,.10g}" if math.isfinite(self.high) else ""
+        return f"{'≥' if self.low_ok else '>'} {self.low:,.10g}{high}"
+
+
+#: Every number a planner gives, one span each: the CLI's flags, the keys of a scenario file and of a batch
+#: jobs file, and the library (`Settings`, :func:`check_site_options`, scenario points) all check against it,
+#: so all accept and refuse the same values. ``why`` says where each bound comes from.
+RANGES: dict[str, Span] = {
+    "speed_kmh": Span(1.0, 100.0, low_ok=True, why=(
+        "1 km/h is below the slowest walking speeds measured (frail older people, ~0.4 m/s); nothing slower is a "
+        "trip, and a speed near 0 makes the times overflow. 100 km/h is far above cycling (12 km/h)")),
+    "minutes": Span(0.0, 24 * 60, why="a threshold of more than a day is no access measure"),
+    "max_snap_m": Span(0.0, 10_000.0, why="an off-network leg of over 10 km is no walk to a street"),
+    "target": Span(0.0, 1.0, low_ok=True, why="a share of residents"),
+    "k": Span(0, MAX_GENERATED, low_ok=True, integer=True, why="no more new sites than a grid may generate"),
+    "capacity": Span(0.0, 1e8, why="residents per site; 100 million is more than any city holds"),
+    "time_limit": Span(0.0, 86_400.0, why="seconds; an exact solve of more than a day does not finish on a laptop"),
+    "spacing_m": Span(0.0, 100_000.0, why="a grid coarser than 100 km puts no candidate inside a district"),
+    "min_distance_m": Span(0.0, 100_000.0, low_ok=True, why="as spacing_m"),
+    "population": Span(0.0, 1e8, low_ok=True, why="added residents at one point; fewer than any city holds"),
+    "gps": Span(0.0, 10_000.0, low_ok=True, why="GPs (全科医生) of one facility; the largest centres have dozens"),
+    "floor_area_m2": Span(0.0, 1e7, low_ok=True, why="floor area of one facility (m²); 10 km² is no clinic"),
+    "connect_timeout": Span(0.0, 3600.0, why="seconds a dask scheduler has to answer; an hour is no connection"),
+    "lon": Span(-180.0, 180.0, low_ok=True, why="degrees"),
+    "lat": Span(-90.0, 90.0, low_ok=True, why="degrees"),
+}
+
+
+def _number(value: object) -> float:
+    """``value`` as a float (NaN for anything that is no real number: text, bools, None; ∞ for huge ints)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy's numbers are Real too
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:  # an int beyond float's range
+        return math.inf if str(value)[0] != "-" else -math.inf
+
+
+def check_value(name: str, value: object, error: type[SitingError] = SitingError, label: str | None = None) -> float:
+    """Return ``value`` as a float after checking it against :data:`RANGES` ``[name]``.
+
+    Parameters
+    ----------
+    name : str
+        The key of :data:`RANGES` (``"speed_kmh"``, ``"k"`` ...).
+    value : int or float
+        The value given.
+    error : type of SitingError
+        The exception raised when it is out of range.
+    label : str, optional
+        How the message names the value (default `` `name` ``, which the CLI shows as its flag).
+
+    Raises
+    ------
+    SitingError
+        (``error``) naming the value, the span in plain numbers and what was given.
+    """
+    problem = range_problem(name, value)
+    if problem is not None:
+        raise error(f"{label or f'`{name}`'} {problem}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def range_problem(name: str, value: object) -> str | None:
+    """Return what is wrong with ``value`` for :data:`RANGES` ``[name]`` ("must be a number ≥ 1 …, got 0"), or None."""
+    span = RANGES[name]
+    if span.holds(value):
+        return None
+    x = _number(value)
+    odd = isinstance(value, float) and not math.isfinite(value)  # inf / nan: say "finite"
+    kind = "a whole number" if span.integer else "a finite number" if odd else "a number"
+    hint = f" — did you mean {x / 100:g}?" if span.high == 1 and 1 < x <= 100 else ""
+    got = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:37]}…"
+    return f"must be {kind} {span.text()}, got {got}{hint}"
 
 
 def check_generated(spacing_m: float, *, area_m2: float, street_m: float, segments: int = 0,

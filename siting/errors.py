@@ -27,8 +27,16 @@ class GeocodeError(SitingError, LookupError):
     """A place name geocodes to nothing (online network building)."""
 
 
+class DownloadError(SitingError, ConnectionError):
+    """An Overpass or Nominatim download failed (no answer, HTTP error, not JSON); names the server and what to try."""
+
+
 class OutputError(SitingError, OSError):
     """An output directory exists (without overwrite) or cannot be written."""
+
+
+class BasemapError(SitingError, ValueError):
+    """A map's basemap cannot be drawn: an unknown tile source, or 天地图 (Tianditu) without a key."""
 
 
 class SolverError(SitingError, RuntimeError):
@@ -46,7 +54,26 @@ class ScenarioError(InputFileError):
     """
 
 
-class AreaWarning(UserWarning):
+class SitingWarning(UserWarning):
+    """Base class of the warnings `siting` gives on purpose: the data has a problem, the run goes on.
+
+    Filter them as a group (``warnings.simplefilter("ignore", siting.errors.SitingWarning)``) or by kind.
+    """
+
+
+class DataWarning(SitingWarning):
+    """An input's content looks wrong or incomplete (repeated rows, points off their CRS, missing values)."""
+
+
+class NetworkWarning(DataWarning):
+    """The street network has a problem the run works around (disconnected parts dropped, nodes missing)."""
+
+
+class CacheWarning(SitingWarning):
+    """A cache file or folder cannot be read or written: the run goes on without it (same results)."""
+
+
+class AreaWarning(DataWarning):
     """A warning about named districts / 街道 (e.g. census areas without points).
 
     With ``--district``, one that names none of the analysed areas is kept in ``summary.json["notes"]``

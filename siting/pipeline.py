@@ -14,16 +14,19 @@ import numpy as np
 import pandas as pd
 
 from ._labels import describe_sources, file_year
+from ._log import get_logger, timed
 from .engine._cutoff import residents_cut_off
 from .engine.coverage import DEFAULT_TYPES, CoverageResult, compute_coverage
 from .engine.network import Network
 from .errors import AreaWarning, CRSError, NetworkError, SitingError
-from .io import _inputcache, demand, totals
+from .io import _inputcache, ages, demand, totals
 from .io._checks import OUTSIDE_AREA, duplicates_in_district
 from .io._offsets import warn_if_offset, warn_if_population_offset, warn_unmatched_names
 from .io.coords import normalize_crs
 from .io.facilities import facilities_from_osm, facilities_from_place, read_facilities
 from .settings import Settings
+
+log = get_logger(__name__)
 
 
 @dataclass
@@ -58,6 +61,10 @@ def load_inputs(
     spread_polygons: bool = False,
     allow_broken_network: bool = False,
     cache_inputs: bool = False,
+    overpass_url: str | None = None,
+    nominatim_url: str | None = None,
+    network_file: str | Path | None = None,
+    age_shares: str | Path | None = None,
 ) -> Inputs:
     """Load network, facilities, population and 街道 boundaries from files (or a place name).
 
@@ -72,22 +79,32 @@ def load_inputs(
     ``allow_broken_network``: go on when more than a quarter of the network is cut off (see :func:`check_network`).
     ``cache_inputs``: also keep the prepared facilities, population and 街道 in the cache folder, keyed by the
     files' bytes, the options and siting's code, so the next run on the same inputs skips preparing them
-    (what the CLI does; :mod:`siting.io._inputcache`).
+    (what the CLI does; :mod:`siting.io._inputcache`). ``overpass_url`` / ``nominatim_url``: the servers of a
+    ``place`` (else ``$SITING_OVERPASS_URL`` / ``$SITING_NOMINATIM_URL``, else osmnx's; :mod:`siting.io._online`).
+    ``network_file``: the planner's own road lines instead of OSM (:meth:`Network.from_lines`; then ``facilities``,
+    ``population`` and ``boundaries`` come from files only). ``age_shares``: 60+ shares per district / 街道
+    (:func:`siting.io.ages.read_age_shares`) give each point its ``pop_60plus``, counted at mode ``elderly``.
     """
     settings = settings or Settings()
-    if (osm is None) == (place is None):
-        raise SitingError("give exactly one of `osm` (a file) or `place` (a name)")
+    if sum(x is not None for x in (osm, place, network_file)) != 1:
+        raise SitingError("give exactly one of `osm` (a file), `place` (a name) or `network_file` (road lines)")
     check_crs(facility_crs=facility_crs, population_crs=population_crs)  # before the (slow) network
-    net = network if network is not None else load_network(osm, place, settings, cache_dir)
+    with timed(log, "network ready"):
+        net = network if network is not None else load_network(
+            osm, place, settings, cache_dir, overpass_url=overpass_url, nominatim_url=nominatim_url,
+            network_file=network_file)
     sub_files: list[str | Path] = (
         [subdistrict_totals] if isinstance(subdistrict_totals, str | Path) else list(subdistrict_totals or []))
     args: dict[str, Any] = {
         "osm": osm, "place": place, "facilities": facilities, "facility_crs": facility_crs, "population": population,
         "population_crs": population_crs, "census": census, "census_column": census_column, "sub_files": sub_files,
         "boundaries": boundaries, "district": district, "cache_dir": cache_dir, "dedupe": dedupe,
-        "spread_polygons": spread_polygons}
+        "spread_polygons": spread_polygons, "network_file": network_file, "age_shares": age_shares}
     key = _inputcache.inputs_key(args) if cache_inputs and place is None else None
-    fac, pop, bnd, notes, sources = _inputcache.prepared(cache_dir, key, lambda: prepare_inputs(**args))
+    with timed(log, "facilities, population and 街道 ready"):
+        fac, pop, bnd, notes, sources = _inputcache.prepared(
+        cache_dir, key, lambda: prepare_inputs(**args, overpass_url=overpass_url, nominatim_url=nominatim_url,
+                                               buffer_m=settings.limit_m))
     check_network(net, allow_broken=allow_broken_network, population=pop, max_snap_m=settings.max_snap_m)
     return Inputs(net, fac, pop, bnd, notes, sources)
 
@@ -96,22 +113,30 @@ def prepare_inputs(
     *, osm: str | Path | None, place: str | None, facilities: str | Path | None, facility_crs: str,
     population: str | Path | None, population_crs: str, census: str | Path | None, census_column: str,
     sub_files: list[str | Path], boundaries: str | Path | None, district: str | None,
-    cache_dir: str | Path | None, dedupe: bool, spread_polygons: bool,
+    cache_dir: str | Path | None, dedupe: bool, spread_polygons: bool, overpass_url: str | None = None,
+    nominatim_url: str | None = None, buffer_m: float = 0.0, network_file: str | Path | None = None,
+    age_shares: str | Path | None = None,
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoDataFrame | None, list[str], list[dict[str, str | None]]]:
     """Read and prepare everything but the network (see :func:`load_inputs`).
 
     Returns the facilities, population, 街道 (or None), notes and sources.
     """
     notes: list[str] = []
-    fac = load_facilities(facilities, facility_crs, osm, place, cache_dir, notes)
+    if network_file is not None and facilities is None:
+        raise SitingError("`facilities` (a file) is needed with `network_file` (road lines hold no facilities)")
+    fac = load_facilities(facilities, facility_crs, osm, place, cache_dir, notes, overpass_url=overpass_url,
+                          nominatim_url=nominatim_url, buffer_m=buffer_m)
     bnd = load_boundaries(boundaries, osm)
     if population is None and osm is None:
-        raise SitingError("`population` (a file) is needed with `place` (buildings are read from `osm` files only)")
+        raise SitingError(f"`population` (a file) is needed with `{'place' if place is not None else 'network_file'}`"
+                          " (buildings are read from `osm` files only)")
     with area_warnings(district, bnd, notes), duplicates_in_district(district, bnd, notes):
         pop = load_population(population, population_crs, osm, bnd, notes, dedupe=dedupe,
                               spread_polygons=spread_polygons)
         census_totals = demand.read_census(census, column=census_column) if census is not None else None
         pop = apply_totals(pop, bnd, census_totals, sub_files)
+        if age_shares is not None:
+            pop = ages.apply_age_shares(pop, ages.read_age_shares(age_shares))
     if facilities is not None and bnd is not None and normalize_crs(facility_crs) == "wgs84":
         warn_if_offset(fac, bnd, facilities)
     if district is not None:
@@ -120,6 +145,11 @@ def prepare_inputs(
         pop, bnd = demand.restrict_to_district(pop, bnd, district)
     sources = describe_sources(osm=osm, place=place, facilities=facilities, population=population, census=census,
                                census_column=census_column, boundaries=boundaries)
+    if network_file is not None:
+        sources.insert(0, {"what": "路网 streets", "source": Path(network_file).name, "year": file_year(network_file)})
+    if age_shares is not None:
+        sources.append({"what": "老年人口占比 60+ shares", "source": Path(age_shares).name,
+                        "year": file_year(age_shares)})
     sources += [{"what": "街道人口 subdistrict totals", "source": Path(f).name, "year": file_year(f)}
                 for f in sub_files]
     return fac, pop, bnd, notes, sources
@@ -176,15 +206,24 @@ def apply_totals(pop: gpd.GeoDataFrame, boundaries: gpd.GeoDataFrame | None,
 
 
 def load_network(osm: str | Path | None, place: str | None, settings: Settings,
-                 cache_dir: str | Path | None) -> Network:
-    """Build the street network for ``settings``' mode from the ``osm`` file, else from ``place``."""
+                 cache_dir: str | Path | None, *, overpass_url: str | None = None,
+                 nominatim_url: str | None = None, network_file: str | Path | None = None) -> Network:
+    """Build the street network for ``settings``' mode from the ``osm`` file, ``network_file``, else ``place``.
+
+    A place's streets are downloaded with the longest trip around it (``settings.limit_m``), as ``siting extract``
+    keeps them: walks near its edge may leave it.
+    """
     if osm is not None:
         return Network.from_osm(osm, settings.mode, cache_dir=cache_dir)
-    return Network.from_place(str(place), settings.mode, cache_dir=cache_dir)
+    if network_file is not None:
+        return Network.from_lines(network_file, settings.mode)
+    return Network.from_place(str(place), settings.mode, cache_dir=cache_dir, buffer_m=settings.limit_m,
+                              overpass_url=overpass_url, nominatim_url=nominatim_url)
 
 
 def load_facilities(facilities: str | Path | None, facility_crs: str, osm: str | Path | None, place: str | None,
-                    cache_dir: str | Path | None, notes: list[str]) -> gpd.GeoDataFrame:
+                    cache_dir: str | Path | None, notes: list[str], *, overpass_url: str | None = None,
+                    nominatim_url: str | None = None, buffer_m: float = 0.0) -> gpd.GeoDataFrame:
     """Read the facilities file, else take them from the ``osm`` file or ``place`` (saying so in ``notes``)."""
     if facilities is not None:
         return read_facilities(facilities, crs=facility_crs)
@@ -192,7 +231,8 @@ def load_facilities(facilities: str | Path | None, facility_crs: str, osm: str |
         notes.append(f"facilities taken from the OSM file {Path(osm).name}")
         return facilities_from_osm(osm)
     notes.append("facilities taken from OpenStreetMap (online)")
-    return facilities_from_place(str(place), cache_dir=cache_dir)
+    return facilities_from_place(str(place), cache_dir=cache_dir, buffer_m=buffer_m, overpass_url=overpass_url,
+                                 nominatim_url=nominatim_url)
 
 
 def load_boundaries(boundaries: str | Path | None, osm: str | Path | None) -> gpd.GeoDataFrame | None:
@@ -210,8 +250,9 @@ def run_coverage(
     target: float | None = None,
 ) -> CoverageResult:
     """Coverage of ``inputs`` (see :func:`siting.compute_coverage`), with the loading notes attached."""
-    result = compute_coverage(inputs.network, inputs.facilities, inputs.population, settings, types=types,
-                      boundaries=inputs.boundaries, target=target)
+    with timed(log, "coverage computed"):
+        result = compute_coverage(inputs.network, inputs.facilities, inputs.population, settings, types=types,
+                                  boundaries=inputs.boundaries, target=target)
     return with_notes(result, inputs)
 
 

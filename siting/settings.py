@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
+from ._validate import check_value
 from .errors import SitingError
 
 #: Walking speeds in km/h and their sources.
@@ -38,6 +38,9 @@ class Settings:
         Coverage threshold in minutes (default 15).
     max_snap_m : float
         Largest off-network leg in metres; farther points are "too far from a walkable way".
+
+    Each number must lie in its span of :data:`siting._validate.RANGES` (speed 1–100 km/h, minutes up to a
+    day, snapping up to 10 km), the spans the CLI, scenario files and batch files check too.
     """
 
     mode: str = "walk"
@@ -51,16 +54,8 @@ class Settings:
             raise SitingError(f"unknown mode {self.mode!r}; choose one of {', '.join(MODES)}")
         if self.speed_kmh is None:
             object.__setattr__(self, "speed_kmh", float(MODES[self.mode]["speed_kmh"]))  # type: ignore[arg-type]
-        for name in ("speed_kmh", "minutes", "max_snap_m"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value):
-                raise SitingError(f"`{name}` must be a finite number, got {value}")
-        if not (self.speed_kmh and self.speed_kmh > 0):
-            raise SitingError(f"`speed_kmh` must be positive, got {self.speed_kmh}")
-        if not self.minutes > 0:
-            raise SitingError(f"`minutes` must be positive, got {self.minutes}")
-        if not self.max_snap_m > 0:
-            raise SitingError(f"`max_snap_m` must be positive, got {self.max_snap_m}")
+        for name in ("speed_kmh", "minutes", "max_snap_m"):  # the spans the CLI and the files check too
+            check_value(name, getattr(self, name))
 
     @property
     def network_type(self) -> str:

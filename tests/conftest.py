@@ -9,6 +9,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -257,3 +258,45 @@ def tiny_job(tmp_path: Path) -> tuple[Path, list[str]]:
     args = ["coverage", "--osm", str(TEST_DATA / "walk_tiny.osm"), "--facilities", str(tmp_path / "fac.csv"),
             "--population", str(tmp_path / "pop.csv"), "--no-map", "--cache-dir", str(tmp_path / "cache"), "-q"]
     return tmp_path, args
+
+
+# -- headless Chromium for the browser tests (Debian's package; playwright drives it) ---------------------------------
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium per test module (a second sync playwright in the same thread would clash across modules)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent (Debian package `chromium`)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        yield b
+        b.close()
+
+
+def open_offline(browser: Any, path: Path, *, console: tuple[str, ...] = ("error",), ignore: tuple[str, ...] = (),
+                 timeout: int = 15_000) -> tuple[Any, list[str], list[str]]:
+    """Open ``path`` with every non-file:// request aborted; return (page, console messages, blocked URLs).
+
+    ``console``: the message types collected (page errors always are); ``ignore``: texts left out.
+    """
+    page = browser.new_page(viewport={"width": 1000, "height": 800})
+    errors: list[str] = []
+    blocked: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type in console and msg.text not in ignore else None)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith("file://"):
+            r.continue_()
+        else:
+            blocked.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    page.goto(path.as_uri(), wait_until="load", timeout=timeout)
+    return page, errors, blocked

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 
 import geopandas as gpd
+import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -46,8 +48,11 @@ def test_access_writes_its_files(access_run):
     assert set(regions["region"]) == {"北", "中", "南"} and regions["assumption"].str.contains("assum").all()
     fac = gpd.read_file(out / "facilities.gpkg")
     assert (fac["capacity_source"] == "default").all() and set(fac["gps"]) == {6.0}
-    assert "GPs per 10,000 (2SFCA)" in (out / "map.html").read_text(encoding="utf-8")  # the supply layer
-    assert "GPs per 10,000" in printed and "天平路街道" in printed
+    assert "GP access index per 10,000 (2SFCA)" in (out / "map.html").read_text(encoding="utf-8")  # supply layer
+    assert "天平路街道" in printed
+    # defaults named first, the measure called an index (issue 22)
+    assert "All: Assuming 6 GPs per centre (defaults): GP access index (2SFCA): " in printed
+    assert "not the staff working in a 街道" in printed
 
 
 @pytest.mark.realdata
@@ -116,7 +121,9 @@ def test_access_workbook_facilities_and_summary(access_run):
     _, summary_rows = _sheet_rows(out / "report.xlsx", "概要 Summary")
     s = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     items = {r[0]: r[1] for r in summary_rows if r and r[0]}
-    assert items["每万人全科医生 GPs per 10,000 residents"] == pytest.approx(s["gps_per_10k"], rel=1e-12)
+    assert items["每万人全科医生可达指数 GP access index per 10,000 residents"] == pytest.approx(s["gps_per_10k"],
+                                                                                       rel=1e-12)
+    assert items["结论 Headline"].startswith("假设每个社区卫生服务中心 6 名全科医生（默认值）")
     assert items["缺少全科医生 GPs needed"] == pytest.approx(s["gps_needed"], rel=1e-12)
 
 
@@ -127,5 +134,21 @@ def test_access_no_report_leaves_the_workbook_out(tiny_job):
         assert result.exit_code == 0, result.output
     assert (work / "with" / "report.xlsx").is_file() and not (work / "without" / "report.xlsx").exists()
     s = json.loads((work / "without" / "summary.json").read_text(encoding="utf-8"))
-    assert s["skipped"] == ["report.xlsx"]
-    assert "skipped" not in json.loads((work / "with" / "summary.json").read_text(encoding="utf-8"))
+    assert s["skipped"] == ["map.html", "report.xlsx", "report.html", "report.pdf"]  # tiny_job has --no-map
+    assert json.loads((work / "with" / "summary.json").read_text(encoding="utf-8"))["skipped"] == ["map.html"]
+
+
+@pytest.mark.realdata
+def test_access_one_column_per_measure_rounded_and_a_report_page(access_run):
+    """supply_per_10k (= gps_per_10k with GPs as the capacity) is not repeated; access.csv rounded like the other
+    CSVs; report.html has the access headline and section, report.xlsx the access sheet (issue 22)."""
+    out, _, _ = access_run
+    table = pd.read_csv(out / "access.csv", encoding="utf-8-sig")
+    assert "supply_per_10k" not in table.columns and "gps_per_10k" in table.columns
+    text = (out / "access.csv").read_text(encoding="utf-8-sig")
+    assert not re.search(r"\.\d{5,}", text) and "99999" not in text  # was 66053.99999999999
+    assert table["population"].dropna().mod(1).eq(0).all()
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "假设每个社区卫生服务中心 6 名全科医生" in page and "Assuming 6 GPs per centre" in page
+    assert "可达性指数（每个街道）Access index per 街道" in page and "GP access index per 10k" in page
+    assert "可达 Access" in openpyxl.load_workbook(out / "report.xlsx").sheetnames

@@ -1,34 +1,44 @@
 """The workbench's local web app (siting.app): API round trips and its safety, the page in Chromium, a load test.
 
-All on the real Shanghai sample (徐汇区); one set of inputs per module, a Workbench per group of tests
-(building one takes ~0.1 s once the inputs are loaded).
+Also: layers built without assembling the result, one facility's catchment, the optimiser in a worker thread
+(409 for edits meanwhile, cancel, accept), the delta table, the exported zip, scenario files (switching, the
+`siting app FILE` command). All on the real Shanghai sample (徐汇区); one set of inputs per module, a
+Workbench per group of tests (building one takes ~0.1 s once the inputs are loaded).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
 import signal
+import tempfile
 import threading
 import time
 import types
 import warnings
+import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import httpx
 import numpy as np
 import pytest
+import shapely
+from click.testing import CliRunner
 from conftest import SAMPLE, SUBDISTRICT_TOTALS, expected_warnings
 
 import siting
 import siting.app
+import siting.cli as cli
 from siting.app import _layers, notebook, server
 from siting.app._http import MAX_BODY, encode
+from siting.engine.catchments import facility_catchments
 from siting.scenarios._file import Baseline, read_scenario_file
 from siting.scenarios._values import FileSpec
 from siting.workbench import Workbench
@@ -162,8 +172,13 @@ def test_a_refused_edit_is_a_400_with_its_message(client: TestClient, wb: Workbe
 
 
 def test_a_bug_is_a_500_without_traceback() -> None:
-    def boom() -> None:
-        raise RuntimeError("/secret/path/in/a/traceback")
+    calls: list[int] = []
+
+    def boom() -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) > 1:  # the first call is the app's start state
+            raise RuntimeError("/secret/path/in/a/traceback")
+        return {}
 
     app = server.create_app(types.SimpleNamespace(state=boom), token=TOKEN, port=PORT)  # type: ignore[arg-type]
     with TestClient(app, base_url=f"http://{HOST}", headers={"X-Siting-Token": TOKEN}) as c:
@@ -212,6 +227,7 @@ def test_save_writes_a_scenario_file_in_save_dir_only(inputs: siting.Inputs, sha
 def test_layers(client: TestClient, wb: Workbench) -> None:
     got = client.get("/api/layers").json()
     result = wb.result
+    assert set(got) == {"minutes", "edits", "homes", "cell_m", "subdistricts", "facilities", "compare"}
     homes = got["homes"]["features"]
     assert got["cell_m"] is None and len(homes) == len(result.points)
     walk = result.points["walk_min"].to_numpy(float)
@@ -226,7 +242,9 @@ def test_layers(client: TestClient, wb: Workbench) -> None:
         assert props[row["subdistrict"]]["gap"] == row["gap_residents"]
     assert 0 < props["枫林路街道"]["analysed_share"] < 0.9  # partly analysed: drawn dashed
     assert len(got["facilities"]["features"]) == len(wb.state()["facilities"])
-    assert got["notes"] == list(result.summary.notes)
+    assert client.get("/api/notes").json() == {
+        "notes": list(result.summary.notes),
+        "counted": result.facilities.loc[result.facilities["snapped"], "facility_id"].astype(str).tolist()}
     area = client.get("/api/service_area").json()
     assert area["type"] == "FeatureCollection" and area["features"][0]["geometry"]["type"] in ("Polygon",
                                                                                                 "MultiPolygon")
@@ -234,7 +252,7 @@ def test_layers(client: TestClient, wb: Workbench) -> None:
 
 def test_many_homes_are_sent_as_100_m_cells(wb: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_layers, "MAX_POINTS", 100)
-    fc, cell = _layers.homes(wb.result.points)
+    fc, cell = _layers.homes(wb.homes())
     pts = wb.result.points
     assert cell == 100.0 and 100 < len(fc["features"]) < len(pts)
     props = [f["properties"] for f in fc["features"]]
@@ -245,10 +263,296 @@ def test_many_homes_are_sent_as_100_m_cells(wb: Workbench, monkeypatch: pytest.M
     assert sum(p["n"] for p in props) == len(pts)
 
 
+def test_cells_sit_at_the_population_weighted_centre_of_their_homes(wb: Workbench,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_layers, "MAX_POINTS", 100)
+    fc, _ = _layers.homes(wb.homes())
+    homes = wb.homes()
+    w = homes["population"].clip(lower=0) + 1e-9
+    got = np.array([f["geometry"]["coordinates"] for f in fc["features"]])
+    pw = np.array([f["properties"]["population"] + 1e-9 * f["properties"]["n"] for f in fc["features"]])
+    want = [np.average(homes["lon"], weights=w), np.average(homes["lat"], weights=w)]
+    assert np.allclose(got.T @ pw / pw.sum(), want, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------------ faster layers
+def test_edits_and_layers_build_no_result_and_notes_once_per_state(inputs: siting.Inputs,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    wb = workbench(inputs)
+    built: list[int] = []
+    real = Workbench._assemble
+
+    def counted(self: Workbench) -> Any:
+        built.append(1)
+        return real(self)
+
+    monkeypatch.setattr(Workbench, "_assemble", counted)
+    app = server.create_app(wb, token=TOKEN, port=PORT)
+    with TestClient(app, base_url=f"http://{HOST}", headers={"X-Siting-Token": TOKEN}) as c:
+        fid = c.post("/api/add", json={"lon": IN_XUHUI[0], "lat": IN_XUHUI[1]}).json()["id"]
+        for path, body in [("/api/move", {"id": fid, "lon": 121.447, "lat": 31.201}), ("/api/close", {"id": "1"}),
+                           ("/api/undo", {})]:
+            assert c.post(path, json=body).status_code == 200
+        got = c.get("/api/layers?parts=homes,subdistricts,compare").json()
+        assert built == []  # neither the edits nor the layers assembled a result
+        notes = c.get("/api/notes").json()
+        assert c.get("/api/notes").json() == notes and len(built) == 1  # once per state, when asked
+        points = wb.result.points  # the same homes as the result's points
+        assert c.post("/api/close", json={"id": "1"}).status_code == 200
+        assert c.get("/api/notes").json()["counted"] != notes["counted"] and len(built) == 2
+    homes = got["homes"]["features"]
+    assert [f["properties"]["covered"] for f in homes] == points["covered"].tolist()
+    walk = points["walk_min"].to_numpy(float)
+    sent = np.array([np.inf if f["properties"]["walk_min"] is None else f["properties"]["walk_min"] for f in homes])
+    assert np.array_equal(np.isfinite(sent), np.isfinite(walk))
+    assert np.allclose(sent[np.isfinite(walk)], walk[np.isfinite(walk)], atol=0.05)
+
+
+def test_catchment_of_one_facility(inputs: siting.Inputs) -> None:
+    wb = workbench(inputs)
+    app = server.create_app(wb, token=TOKEN, port=PORT)
+    with TestClient(app, base_url=f"http://{HOST}", headers={"X-Siting-Token": TOKEN}) as c:
+        fid = c.post("/api/add", json={"lon": IN_XUHUI[0], "lat": IN_XUHUI[1]}).json()["id"]
+        fc = c.get("/api/catchment", params={"id": fid}).json()
+        assert [f["properties"]["id"] for f in fc["features"]] == [fid]
+        area = shapely.geometry.shape(fc["features"][0]["geometry"])
+        ref = facility_catchments(wb.result, minutes=[15.0])
+        ref = ref[ref["facility_id"] == fid]
+        utm = "EPSG:32651"
+        mine, theirs = (gpd.GeoSeries([g], crs=4326).to_crs(utm).iloc[0] for g in (area, ref.geometry.iloc[0]))
+        assert mine.symmetric_difference(theirs).area < 0.03 * theirs.area  # the same street area (less simplified)
+        assert area.distance(shapely.Point(IN_XUHUI)) < 0.001
+        assert c.post("/api/configure", json={"minutes": 10}).status_code == 200
+        ten = shapely.geometry.shape(c.get("/api/catchment", params={"id": fid}).json()["features"][0]["geometry"])
+        assert ten.area < 0.8 * area.area and ten.buffer(1e-6).contains(ten.intersection(area))
+        assert c.get("/api/catchment", params={"id": "nope"}).status_code == 400
+        far = c.post("/api/add", json={"lon": 121.0, "lat": 31.0}).json()["id"]  # off the street extract
+        assert c.get("/api/catchment", params={"id": far}).json()["features"] == []
+
+
+# ------------------------------------------------------------------------------------------------ suggest
+def wait_for(c: TestClient, seconds: float = 40) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    while True:
+        st = c.get("/api/suggest/status").json()
+        if not st["running"] or time.monotonic() > deadline:
+            return st
+        time.sleep(0.05)
+
+
+def test_suggest_runs_in_a_thread_and_accept_adds_its_sites(inputs: siting.Inputs) -> None:
+    wb = workbench(inputs)
+    app = server.create_app(wb, token=TOKEN, port=PORT)
+    with TestClient(app, base_url=f"http://{HOST}", headers={"X-Siting-Token": TOKEN}) as c:
+        for bad in ({}, {"k": 2, "target": 0.9}, {"k": 0}, {"k": 2.5}, {"target": 1.5}, {"k": 2, "time_limit": 60}):
+            r = c.post("/api/suggest", json=bad)
+            assert r.status_code == 400 and r.json()["error"], bad
+        assert c.post("/api/suggest/accept").status_code == 409  # nothing to accept
+        before = wb.state()
+        st = c.post("/api/suggest", json={"k": 2, "time_limit": 10}).json()
+        assert st["k"] == 2 and st["time_limit"] == 10
+        st = wait_for(c)
+        assert not st["running"] and st["error"] is None, st
+        sites = st["sites"]["features"]
+        assert len(sites) == 2 and all(f["properties"]["gain"] > 0 and f["properties"]["label"] for f in sites)
+        assert st["summary"]["sites"] == 2 and st["summary"]["rate_after"] > st["summary"]["rate_before"]
+        assert wb.state() == before  # a suggestion changes nothing
+        r = c.post("/api/suggest/accept")
+        assert r.status_code == 200, r.text
+        ids, state = r.json()["ids"], r.json()["state"]
+        assert len(ids) == 2 and state == plain(wb.state()) and state["edits"] == before["edits"] + 2
+        added = state["facilities"][-2:]
+        assert [f["id"] for f in added] == ids and [f["name"] for f in added] == [
+            f["properties"]["label"] for f in sites]
+        for f, site in zip(added, sites, strict=True):
+            assert (f["lon"], f["lat"]) == pytest.approx(tuple(site["geometry"]["coordinates"]), abs=1e-6)
+        assert state["coverage_rate"] == pytest.approx(st["summary"]["rate_after"], abs=1e-9)
+        assert c.post("/api/suggest/accept").status_code == 409  # accepted once
+        # a finished suggestion is dropped by the next edit: it was made on the state before
+        c.post("/api/suggest", json={"target": 0.9})
+        assert wait_for(c)["sites"]["features"]
+        assert c.post("/api/undo").status_code == 200
+        r = c.post("/api/suggest/accept")
+        assert r.status_code == 409 and "suggest" in r.json()["error"]
+
+
+def test_edits_get_409_while_a_suggestion_runs_and_cancel_discards_it(inputs: siting.Inputs) -> None:
+    wb = workbench(inputs)
+    release = threading.Event()
+
+    def slow(*args: Any, **kwargs: Any) -> Any:  # the real suggestion, started once the test lets it
+        release.wait(30)
+        return Workbench.suggest(wb, *args, **kwargs)
+
+    wb.suggest = slow  # type: ignore[method-assign]
+    app = server.create_app(wb, token=TOKEN, port=PORT)
+    with TestClient(app, base_url=f"http://{HOST}", headers={"X-Siting-Token": TOKEN}) as c:
+        assert c.post("/api/suggest", json={"k": 1}).status_code == 200
+        time.sleep(0.3)
+        st = c.get("/api/suggest/status").json()
+        assert st["running"] and st["elapsed"] >= 0.2 and st["sites"] is None
+        for path, body in [("/api/add", {"lon": IN_XUHUI[0], "lat": IN_XUHUI[1]}), ("/api/close", {"id": "1"}),
+                           ("/api/undo", {})]:
+            r = c.post(path, json=body)
+            assert r.status_code == 409 and "suggesting sites" in r.json()["error"], path
+        assert c.post("/api/suggest", json={"k": 1}).status_code == 409
+        assert c.get("/api/state").status_code == 200 and wb.state()["edits"] == 0  # reads go on; nothing changed
+        st = c.post("/api/suggest/cancel").json()
+        assert st["running"] and st["cancelled"]
+        threading.Timer(0.3, release.set).start()
+        r = c.post("/api/add", json={"lon": IN_XUHUI[0], "lat": IN_XUHUI[1]})  # waits for the cancelled solver
+        assert r.status_code == 200 and wb.state()["edits"] == 1
+        st = c.get("/api/suggest/status").json()
+        assert st["sites"] is None and c.post("/api/suggest/accept").status_code == 409  # the answer was discarded
+
+
+# ------------------------------------------------------------------------------------------------ compare, export
+def test_compare_with_the_start(inputs: siting.Inputs) -> None:
+    wb = workbench(inputs)
+    start = wb.state()
+    app = server.create_app(wb, token=TOKEN, port=PORT)
+    with TestClient(app, base_url=f"http://{HOST}", headers={"X-Siting-Token": TOKEN}) as c:
+        same = c.get("/api/compare").json()
+        assert same["district"]["added"] == 0 and all(r["added"] == 0 for r in same["rows"])
+        c.post("/api/add", json={"lon": IN_XUHUI[0], "lat": IN_XUHUI[1]})
+        c.post("/api/close", json={"id": "1"})
+        got = c.get("/api/compare").json()
+        assert c.get("/api/layers?parts=compare").json()["compare"] == got
+    now = wb.state()
+    d = got["district"]
+    assert d["rate_start"] == start["coverage_rate"] and d["rate_now"] == now["coverage_rate"]
+    assert d["added"] == pytest.approx(now["population_covered"] - start["population_covered"], abs=0.1)
+    assert d["delta_pp"] == pytest.approx(100 * (now["coverage_rate"] - start["coverage_rate"]))
+    assert (d["facilities_start"], d["facilities_now"]) == (sum(f["open"] for f in start["facilities"]),
+                                                           sum(f["open"] for f in now["facilities"]))
+    assert sum(r["added"] for r in got["rows"]) == pytest.approx(d["added"], abs=0.1 * len(got["rows"]))
+    assert any(r["added"] > 0 for r in got["rows"]) and any(r["added"] < 0 for r in got["rows"])
+    assert [r["added"] for r in got["rows"]] == sorted((r["added"] for r in got["rows"]), reverse=True)
+
+
+def test_export_zips_the_bundle_in_a_temp_dir_only(inputs: siting.Inputs, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where the bundle is written
+    (tmp_path / "tmp").mkdir()
+    save_dir = tmp_path / "save"
+    save_dir.mkdir()
+    wb = workbench(inputs)
+    app = server.create_app(wb, token=TOKEN, save_dir=save_dir, port=PORT)
+    with TestClient(app, base_url=f"http://{HOST}", headers={"X-Siting-Token": TOKEN}) as c:
+        c.post("/api/add", json={"lon": IN_XUHUI[0], "lat": IN_XUHUI[1], "name": "新站 Z"})
+        with expected_warnings(*SAMPLE, SUBDISTRICT_TOTALS):
+            r = c.get("/api/export")
+        assert c.get("/api/export", headers={"X-Siting-Token": "wrong"}).status_code == 403
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert r.headers["content-disposition"] == 'attachment; filename="siting-baseline-1-edits.zip"'
+    z = zipfile.ZipFile(io.BytesIO(r.content))
+    names = set(z.namelist())
+    assert {"siting-baseline-1-edits/" + n for n in ("map.html", "report.xlsx", "report.html", "summary.json",
+                                                     "subdistricts.csv")} <= names
+    summary = json.loads(z.read("siting-baseline-1-edits/summary.json"))
+    assert summary["coverage_rate"] == pytest.approx(wb.result.summary.coverage_rate)
+    page = z.read("siting-baseline-1-edits/map.html").decode("utf-8")
+    assert "新站 Z" in page or json.dumps("新站 Z")[1:-1] in page  # the added station is on the map
+    assert list((tmp_path / "tmp").iterdir()) == [] and list(save_dir.iterdir()) == []  # nothing left anywhere
+
+
+# ------------------------------------------------------------------------------------------------ scenarios
+@pytest.fixture(scope="module")
+def plans(shanghai: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    s = shanghai
+    path = tmp_path_factory.mktemp("plans") / "plans.yaml"
+    path.write_text(f"""name: 徐汇 plans
+baseline:
+  osm: {s / "osm/shanghai_center_overpass_roads.osm"}
+  facilities: {{path: {s / "facilities/xuhui_chc_healthxuhui.csv"}, crs: bd09}}
+  population: {{path: {s / "population/lianjia_xiaoqu_shanghai_2018_bd09.json"}, crs: bd09}}
+  census: {s / "population/shanghai_district_population_census.csv"}
+  subdistrict_totals: {s / "population/xuhui_subdistrict_households_2026_estimate.csv"}
+  boundaries: {s / "boundaries/shanghai_subdistricts_osm_8districts.geojson"}
+  district: 徐汇区
+scenarios:
+  - name: close_5
+    close: ["5"]
+  - name: add_station
+    add: [{{name: 新站 徐家汇, type: station, lon: 121.437, lat: 31.196, crs: wgs84}}]
+  - name: optimiser
+    site: {{k: 2}}
+  - name: after_optimiser
+    from: optimiser
+    minutes: 10
+""", encoding="utf-8")
+    return path
+
+
+def open_plans(path: Path, scenario: str | None = None) -> Workbench:
+    with expected_warnings(*SAMPLE, SUBDISTRICT_TOTALS):
+        return Workbench.from_scenario_file(path, scenario)
+
+
+def test_scenarios_switch_each_with_its_own_workbench(plans: Path) -> None:
+    wb = open_plans(plans, "close_5")
+    app = server.create_app(wb, token=TOKEN, port=PORT, scenario_file=plans, scenario="close_5")
+    with TestClient(app, base_url=f"http://{HOST}", headers={"X-Siting-Token": TOKEN}) as c:
+        listed = c.get("/api/scenarios").json()
+        assert listed["file"] == str(plans) and listed["title"] == "徐汇 plans" and listed["current"] == "close_5"
+        assert [(x["name"], x["usable"]) for x in listed["scenarios"]] == [
+            ("baseline", True), ("close_5", True), ("add_station", True), ("optimiser", False),
+            ("after_optimiser", False)]
+        assert "optimiser" in listed["scenarios"][4]["why"]
+        assert not next(f for f in c.get("/api/state").json()["facilities"] if f["id"] == "5")["open"]
+        fid = c.post("/api/add", json={"lon": IN_XUHUI[0], "lat": IN_XUHUI[1]}).json()["id"]
+        with expected_warnings(*SAMPLE, SUBDISTRICT_TOTALS):
+            r = c.post("/api/scenario", json={"name": "baseline"})
+        assert r.status_code == 200, r.text
+        base = r.json()["state"]
+        assert r.json()["scenario"] == r.json()["scenarios"]["current"] == "baseline"
+        assert all(f["open"] for f in base["facilities"]) and fid not in {f["id"] for f in base["facilities"]}
+        assert c.get("/api/compare").json()["district"]["added"] == 0  # the baseline's own start
+        with expected_warnings(*SAMPLE, SUBDISTRICT_TOTALS):
+            r = c.post("/api/scenario", json={"name": "add_station"})
+        added = r.json()["state"]
+        assert added["facilities"][-1]["name"] == "新站 徐家汇" and added["edits"] == 0
+        assert added["coverage_rate"] > base["coverage_rate"]
+        back = c.post("/api/scenario", json={"name": "close_5"}).json()  # kept, with its edit
+        assert back["state"]["edits"] == 1 and back["state"]["facilities"][-1]["id"] == fid
+        assert c.get("/api/compare").json()["district"]["added"] > 0
+        for name, words in [("optimiser", "optimiser"), ("after_optimiser", "optimiser"), ("nope", "no scenario")]:
+            r = c.post("/api/scenario", json={"name": name})
+            assert r.status_code == 400 and words in r.json()["error"], name
+        assert c.get("/api/scenarios").json()["current"] == "close_5"
+    assert server.create_app(wb, token=TOKEN, port=PORT) is not None
+    app = server.create_app(wb, token=TOKEN, port=PORT)  # no file: nothing to switch to
+    with TestClient(app, base_url=f"http://{HOST}", headers={"X-Siting-Token": TOKEN}) as c:
+        assert c.get("/api/scenarios").json() == {"file": None, "title": None, "current": "baseline",
+                                                  "scenarios": [{"name": "baseline", "usable": True, "why": None,
+                                                                 "loaded": True}]}
+        r = c.post("/api/scenario", json={"name": "close_5"})
+        assert r.status_code == 400 and "not started from a scenario file" in r.json()["error"]
+
+
+def test_app_command_starts_from_a_scenario_file(plans: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[tuple[Workbench, dict[str, Any]]] = []
+    monkeypatch.setattr(server, "serve", lambda wb, **kw: served.append((wb, kw)))
+    runner = CliRunner()
+    with expected_warnings(*SAMPLE, SUBDISTRICT_TOTALS):
+        r = runner.invoke(cli.app, ["app", str(plans), "--scenario", "close_5", "--no-browser", "--port", "0"])
+    assert r.exit_code == 0, r.output
+    (wb, kw), = served
+    assert kw["scenario_file"] == plans and kw["scenario"] == "close_5" and kw["open_browser"] is False
+    assert not next(f for f in wb.state()["facilities"] if f["id"] == "5")["open"]
+    r = runner.invoke(cli.app, ["app", str(plans), "--minutes", "10", "--no-browser"])
+    assert r.exit_code == 2 and "drop --minutes" in r.output
+    r = runner.invoke(cli.app, ["app", "--scenario", "close_5", "--no-browser"])
+    assert r.exit_code == 2 and "give the scenario file too" in r.output
+    r = runner.invoke(cli.app, ["app", str(plans), "--scenario", "nope", "--no-browser"])
+    assert r.exit_code == 2 and "no scenario 'nope'" in r.output
+    assert len(served) == 1
+
+
 # ------------------------------------------------------------------------------------------------ the server
 @contextmanager
-def served(wb: Workbench) -> Iterator[str]:
-    """Run :func:`siting.app.serve` (open_browser=False, a free port) in a thread; yield its URL."""
+def served(wb: Workbench, **kwargs: Any) -> Iterator[str]:
+    """Run :func:`siting.app.serve` (open_browser=False, a free port, ``kwargs``) in a thread; yield its URL."""
     made: list[Any] = []
     real = server._server
 
@@ -258,7 +562,8 @@ def served(wb: Workbench) -> Iterator[str]:
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(server, "_server", keep)
-        thread = threading.Thread(target=server.serve, args=(wb,), kwargs={"open_browser": False}, daemon=True)
+        thread = threading.Thread(target=server.serve, args=(wb,), kwargs={"open_browser": False, **kwargs},
+                                  daemon=True)
         thread.start()
         deadline = time.monotonic() + 20
         while not (made and made[0][0].started):
@@ -357,12 +662,15 @@ def test_load_20_clients_50_edits_each(inputs: siting.Inputs) -> None:
 # ------------------------------------------------------------------------------------------------ the page
 @pytest.mark.browser
 @pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} is absent (Debian package `chromium`)")
-def test_page_in_chromium(inputs: siting.Inputs, repo_root: Path) -> None:
+def test_page_in_chromium(plans: Path, repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
-    wb = workbench(inputs)
-    with served(wb) as url, sync_api.sync_playwright() as pw:
+    monkeypatch.setenv("SITING_PDF", "1")  # the exported bundle has report.pdf (Chromium is here)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # where the bundle is written, then removed
+    (tmp_path / "tmp").mkdir()
+    wb = open_plans(plans)
+    with served(wb, scenario_file=plans) as url, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
         errors: list[str] = []
         foreign: list[str] = []
         dialogs: list[str] = []
@@ -370,34 +678,49 @@ def test_page_in_chromium(inputs: siting.Inputs, repo_root: Path) -> None:
         page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.on("request", lambda r: foreign.append(r.url) if not r.url.startswith(url.split("/?")[0]) and
-                not r.url.startswith("data:") else None)
+                not r.url.startswith(("data:", "blob:")) else None)
         page.goto(url, wait_until="load")
         page.evaluate("() => window.siting.ready")
         rate = page.locator("[data-siting=rate]")
         assert rate.text_content() == rate_text(wb.result.summary.coverage_rate)
         assert page.locator("[data-siting=notes] li").count() == len(wb.result.summary.notes)
         assert page.locator("[data-siting=subdistricts] tr").count() == len(wb.state()["subdistricts"])
+        assert page.locator("[data-siting=scenario-shown]").text_content() == "baseline"
 
-        timed = """async ([call, args]) => {
+        # the hook's latency: now (layers from the homes and the state), and with the whole result assembled
+        # after every edit (what the page did before: the notes and counted facilities came with the layers)
+        timed = """async ([call, args, full]) => {
             const t = performance.now();
             const state = await window.siting[call](...args);
+            if (full) { await window.siting.notes(); }
             return {ms: performance.now() - t, state: state};
         }"""
-        ms: dict[str, float] = {}
-        got = page.evaluate(timed, ["add", [IN_XUHUI[0], IN_XUHUI[1], {"name": XSS}]])
-        ms["add"] = got["ms"]
-        assert got["state"] == plain(wb.state()) and got["state"]["facilities"][-1]["name"] == XSS
-        assert rate.text_content() == rate_text(wb.result.summary.coverage_rate)
-        added = rate.text_content()
-        got = page.evaluate(timed, ["close", ["1"]])
-        ms["close"] = got["ms"]
-        assert rate.text_content() == rate_text(wb.result.summary.coverage_rate) != added
-        got = page.evaluate(timed, ["undo", []])
-        ms["undo"] = got["ms"]
-        assert rate.text_content() == added and page.evaluate("() => window.siting.state().can_redo")
-        got = page.evaluate(timed, ["move", [got["state"]["facilities"][-1]["id"], 121.447, 31.201]])
-        ms["move"] = got["ms"]
-        assert rate.text_content() == rate_text(wb.result.summary.coverage_rate)
+        ms: dict[str, dict[str, float]] = {"now": {}, "with the result": {}}
+        for kind, full in (("with the result", True), ("now", False)):
+            got = page.evaluate(timed, ["add", [IN_XUHUI[0], IN_XUHUI[1], {"name": XSS}], full])
+            ms[kind]["add"] = got["ms"]
+            assert got["state"] == plain(wb.state()) and got["state"]["facilities"][-1]["name"] == XSS
+            assert rate.text_content() == rate_text(wb.result.summary.coverage_rate)
+            added, fid = rate.text_content(), got["state"]["facilities"][-1]["id"]
+            got = page.evaluate(timed, ["close", ["1"], full])
+            ms[kind]["close"] = got["ms"]
+            assert rate.text_content() == rate_text(wb.result.summary.coverage_rate) != added
+            got = page.evaluate(timed, ["undo", [], full])
+            ms[kind]["undo"] = got["ms"]
+            assert rate.text_content() == added and page.evaluate("() => window.siting.state().can_redo")
+            got = page.evaluate(timed, ["move", [fid, 121.447, 31.201], full])
+            ms[kind]["move"] = got["ms"]
+            assert rate.text_content() == rate_text(wb.result.summary.coverage_rate)
+            if kind == "with the result":
+                page.evaluate("() => window.siting.undo()")
+                page.evaluate("() => window.siting.undo()")
+        # the moved station's catchment is drawn, around it
+        bounds = page.evaluate("""() => {
+            const b = L.featureGroup(window.siting.layers.catchment.getLayers()).getBounds();
+            return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];
+        }""")
+        assert bounds[0] < 121.447 < bounds[2] and bounds[1] < 31.201 < bounds[3]
+        assert 0.005 < bounds[2] - bounds[0] < 0.05
 
         # a real click on the map adds a station there
         n = len(wb.state()["facilities"])
@@ -410,7 +733,7 @@ def test_page_in_chromium(inputs: siting.Inputs, repo_root: Path) -> None:
         page.mouse.click(x, y)
         page.wait_for_function(f"() => window.siting.state().facilities.length > {n}", timeout=10_000)
         page.wait_for_function("() => !document.body.classList.contains('busy')", timeout=10_000)
-        ms["click → panel"] = 1000 * (time.perf_counter() - t)
+        ms["now"]["click → panel"] = 1000 * (time.perf_counter() - t)
         assert len(wb.state()["facilities"]) == n + 1
         assert rate.text_content() == rate_text(wb.result.summary.coverage_rate)
         assert page.locator("[data-siting=gap]").text_content() == f"{wb.state()['gap_residents']:,.0f}"
@@ -445,12 +768,66 @@ def test_page_in_chromium(inputs: siting.Inputs, repo_root: Path) -> None:
         page.wait_for_function("() => !document.body.classList.contains('busy')", timeout=10_000)
         assert rate.text_content() == rate_text(wb.result.summary.coverage_rate)
 
-        assert page.locator("img[src=x]").count() == 0 and not dialogs
+        # the delta table: the district against the start
+        start = json.loads(encode(open_plans(plans).state()))
+        district = page.locator("[data-siting=compare] tr.total td")
+        assert district.nth(1).text_content() == rate_text(start["coverage_rate"])
+        assert district.nth(2).text_content() == rate_text(wb.state()["coverage_rate"])
+        added_now = wb.state()["population_covered"] - start["population_covered"]
+        assert district.nth(4).text_content() == f"+{added_now:,.0f}"
+
+        # scenarios: switch to another of the file, then back (the baseline's edits kept)
+        edits = wb.state()["edits"]
+        with expected_warnings(*SAMPLE, SUBDISTRICT_TOTALS):  # the server loads the scenario's inputs
+            page.locator("[data-siting=scenario]").select_option("add_station")
+            page.wait_for_function("() => document.querySelector('[data-siting=scenario-shown]').textContent === "
+                                   "'add_station' && !document.body.classList.contains('busy')", timeout=20_000)
+        other = open_plans(plans, "add_station")
+        assert page.evaluate("() => window.siting.state().facilities.at(-1).name") == "新站 徐家汇"
+        assert rate.text_content() == rate_text(other.result.summary.coverage_rate)
+        assert page.locator("[data-siting=compare] tr.total td").nth(4).text_content() == "0"
+        state = page.evaluate("() => window.siting.scenario('baseline')")
+        assert state == plain(wb.state()) and state["edits"] == edits
+        assert rate.text_content() == rate_text(wb.result.summary.coverage_rate)
+
+        # suggest 2 sites with the buttons: progress, the sites with their gains, accept
+        page.locator("[data-siting=suggest-k]").fill("2")
+        page.locator("[data-siting=suggest]").click()
+        page.locator("[data-siting=suggest-accept]").wait_for(state="visible", timeout=40_000)
+        assert "2 site(s)" in page.locator("[data-siting=suggest-status]").text_content()
+        labels = page.locator(".siting-suggest-tip").all_text_contents()
+        assert len(labels) == 2 and all("候选" in t and "+" in t for t in labels)
+        assert page.locator("[data-siting=suggest-sites] li").count() == 2
+        assert page.locator("[data-siting=scenario-file]").text_content() == "徐汇 plans · plans.yaml"
+        page.evaluate("(id) => window.siting.catchment(id)", wb.state()["facilities"][-1]["id"])
+        assert page.evaluate("() => window.siting.layers.catchment.getLayers().length") == 1
         page.mouse.move(1300, 880)  # no tooltip left open
         out = repo_root / "docs" / "img" / "workbench.png"
         out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out))
+        n = len(wb.state()["facilities"])
+        page.locator("[data-siting=suggest-accept]").click()
+        page.wait_for_function(f"() => window.siting.state().facilities.length === {n + 2}", timeout=10_000)
+        page.wait_for_function("() => !document.body.classList.contains('busy')", timeout=10_000)
+        assert rate.text_content() == rate_text(wb.result.summary.coverage_rate)
+        page.wait_for_function("() => !document.querySelector('.siting-suggest-tip')", timeout=5_000)  # labels gone
+
+        # export the bundle as a zip download
+        with page.expect_download(timeout=60_000) as info:
+            page.locator("[data-siting=export]").click()
+        with expected_warnings(*SAMPLE, SUBDISTRICT_TOTALS):
+            zipped = zipfile.ZipFile(info.value.path())
+        folder = info.value.suggested_filename.removesuffix(".zip")
+        assert folder == f"siting-baseline-{wb.state()['edits']}-edits"
+        assert {f"{folder}/{name}" for name in ("map.html", "report.xlsx", "report.html", "report.pdf")} <= set(
+            zipped.namelist())
+        summary = json.loads(zipped.read(f"{folder}/summary.json"))
+        assert summary["coverage_rate"] == pytest.approx(wb.result.summary.coverage_rate)
+        assert list((tmp_path / "tmp").iterdir()) == []
+
+        assert page.locator("img[src=x]").count() == 0 and not dialogs
         browser.close()
     assert not errors, errors
     assert not foreign, foreign
-    print("\nhook latency (ms): " + ", ".join(f"{k} {v:.0f}" for k, v in ms.items()))
+    for kind, times in ms.items():
+        print(f"\nhook latency (ms), {kind}: " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))

@@ -242,7 +242,7 @@ def test_run_batch_with_a_client_replaces_only_with_overwrite(inputs, cluster, t
     ("jobs:\n  - name: x\n    osm: a.osm\n    populaton: p.csv", "job #1 ('x'): unknown key 'populaton' (did you mean "
                                                                  "'population'?)"),
     ("jobs:\n  - osm: a.osm", "job #1: key 'name' is missing"),
-    ("jobs:\n  - name: x\n    osm: a.osm\n    place: 徐汇区", "give exactly one of 'osm' or 'place'"),
+    ("jobs:\n  - name: x\n    osm: a.osm\n    place: 徐汇区", "give exactly one of 'osm', 'place' or 'network'"),
     ("jobs:\n  - name: x\n    osm: a.osm\n  - name: x\n    osm: b.osm", "job #2 ('x'): name 'x' is used by an earlier"),
     ("jobs:\n  - name: x/y\n    osm: a.osm", "must be usable as a folder name"),
     ("jobs:\n  - name: x\n    osm: a.osm\n    facility_crs: baidu09", "key 'facility_crs': unknown coordinate system"),
@@ -250,7 +250,8 @@ def test_run_batch_with_a_client_replaces_only_with_overwrite(inputs, cluster, t
     ("jobs:\n  - name: x\n    osm: a.osm\n    minutes: soon", "key 'minutes' must be a number"),
     ("jobs:\n  - name: x\n    osm: a.osm\n    districts: some", "key 'districts' must be 'all' or a non-empty list"),
     ("jobs:\n  - name: x\n    osm: a.osm\n    districts: all", "'districts: all' needs 'boundaries'"),
-    ("jobs:\n  - name: x\n    osm: a.osm\n    target: 90", "key 'target' must be a share in (0, 1]"),
+    ("jobs:\n  - name: x\n    osm: a.osm\n    target: 90",
+     "key 'target' must be a number ≥ 0 and ≤ 1, got 90 — did you mean 0.9?"),
     ("defaults:\n  mdoe: walk\njobs:\n  - name: x\n    osm: a.osm",
      "defaults: unknown key 'mdoe' (did you mean 'mode'?)"),
     ("jobs:\n  - name: x\n    osm: [a.osm", "not valid YAML"),

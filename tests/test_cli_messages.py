@@ -42,14 +42,14 @@ def test_compare_reports_scenario_keys_as_keys(tmp_path: Path) -> None:
                         encoding="utf-8")
     result = runner.invoke(app, ["compare", str(scenario), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
-    assert "give exactly one of `osm` (a file) or `place`" in result.output, result.output
+    assert "give exactly one of `osm` (a file), `place`" in result.output, result.output
     assert "--osm" not in result.output and "--place" not in result.output
 
 
 @pytest.mark.parametrize(("extra", "said"), [
-    (["--minutes", "-3"], "--minutes must be positive, got -3.0"),
-    (["--max-snap-m", "0"], "--max-snap-m must be positive, got 0.0"),
-    (["--speed-kmh", "-1"], "--speed-kmh must be positive, got -1.0"),
+    (["--minutes", "-3"], "--minutes must be a number > 0 and ≤ 1,440, got -3.0"),
+    (["--max-snap-m", "0"], "--max-snap-m must be a number > 0 and ≤ 10,000, got 0.0"),
+    (["--speed-kmh", "-1"], "--speed-kmh must be a number ≥ 1 and ≤ 100, got -1.0"),
     (["--population-crs", "gcj2"], "--population-crs: unknown coordinate system 'gcj2'"),
     (["--facility-crs", "baidu09"], "--facility-crs: unknown coordinate system 'baidu09'"),
     (["--facility-sheet", "S1"], "--facility-sheet S1 needs an Excel workbook (.xlsx/.xls) as --facilities; got "),
@@ -75,9 +75,9 @@ def test_facility_sheet_without_facilities(tiny_job) -> None:
 
 @pytest.mark.parametrize(("extra", "said"), [
     (["--k", "2", "--target", "0.9"], "give --k / --quotas (the best k sites) or a --target (the fewest sites"),
-    (["--spacing-m", "0"], "--spacing-m must be > 0, got 0.0"),
+    (["--spacing-m", "0"], "--spacing-m must be a number > 0 and ≤ 100,000, got 0.0"),
     (["--spacing-m", "0.001"], "--spacing-m 0.001 would generate about 1,029,773 candidate sites"),
-    (["--k", "-1"], "--k must be ≥ 0, got -1"),
+    (["--k", "-1"], "--k must be a whole number ≥ 0 and ≤ 100,000, got -1"),
 ])
 def test_siting_options_named_by_their_flag(tiny_job, extra, said) -> None:
     work, args = tiny_job
@@ -88,7 +88,7 @@ def test_siting_options_named_by_their_flag(tiny_job, extra, said) -> None:
 
 
 def test_python_api_names_the_parameters(tiny_job) -> None:
-    with pytest.raises(SitingError, match="^`minutes` must be positive"):
+    with pytest.raises(SitingError, match="^`minutes` must be a number > 0"):
         Settings(minutes=-3)
     with pytest.raises(SitingError, match="^`max_snap_m` must be a finite number"):
         Settings(max_snap_m=float("nan"))

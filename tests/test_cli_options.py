@@ -45,7 +45,7 @@ def test_input_commands_take_every_option_of_the_groups_alike(group: type) -> No
 
 def test_the_groups_cover_what_was_missing() -> None:
     """`site` had no --tiles/--no-tiles, `access` no --dedupe, --spread-polygons, --facility-sheet, ..."""
-    assert _params("site")["tiles"].secondary_opts == ["--no-tiles"]
+    assert _params("site")["tiles"].opts == ["--tiles"] and _params("site")["no_tiles"].opts == ["--no-tiles"]
     assert {"dedupe", "spread_polygons", "facility_sheet", "allow_broken_network"} <= set(_params("access"))
     assert set(_names(OutputOptions)) <= set(_params("compare"))
 
@@ -134,8 +134,8 @@ def test_site_no_tiles(tiny_job) -> None:
     work, args = tiny_job
     args = ["site", *[a for a in args[1:] if a != "--no-map"], "--k", "1", "--everywhere",
             "--min-distance-m", "0", "--spacing-m", "50"]
-    for flag, folder in (("--tiles", "with"), ("--no-tiles", "without")):
-        result = runner.invoke(app, [*args, flag, "--out", str(work / folder)])
+    for flags, folder in ((["--tiles", "osm"], "with"), (["--no-tiles"], "without")):
+        result = runner.invoke(app, [*args, *flags, "--out", str(work / folder)])
         assert result.exit_code == 0, result.output
     assert "tile.openstreetmap.org" in (work / "with" / "map.html").read_text(encoding="utf-8")
     assert "tile.openstreetmap.org" not in (work / "without" / "map.html").read_text(encoding="utf-8")
@@ -144,12 +144,12 @@ def test_site_no_tiles(tiny_job) -> None:
 @pytest.mark.parametrize(("extra", "said"), [
     (["--k", "2", "--target", "0.9"], "give --k / --quotas (the best k sites) or a --target"),
     (["--per-subdistrict"], "--per-subdistrict needs a --target"),
-    (["--target", "90"], "--target is a share between 0 and 1, got 90.0 — did you mean 0.9?"),
-    (["--k", "-1"], "--k must be ≥ 0, got -1"),
-    (["--time-limit", "-5"], "--time-limit must be > 0, got -5.0"),
-    (["--capacity", "0"], "--capacity must be > 0, got 0.0"),
-    (["--spacing-m", "0"], "--spacing-m must be > 0, got 0.0"),
-    (["--min-distance-m", "-1"], "--min-distance-m must be ≥ 0, got -1.0"),
+    (["--target", "90"], "--target must be a number ≥ 0 and ≤ 1, got 90.0 — did you mean 0.9?"),
+    (["--k", "-1"], "--k must be a whole number ≥ 0 and ≤ 100,000, got -1"),
+    (["--time-limit", "-5"], "--time-limit must be a number > 0 and ≤ 86,400, got -5.0"),
+    (["--capacity", "0"], "--capacity must be a number > 0 and ≤ 100,000,000, got 0.0"),
+    (["--spacing-m", "0"], "--spacing-m must be a number > 0 and ≤ 100,000, got 0.0"),
+    (["--min-distance-m", "-1"], "--min-distance-m must be a number ≥ 0 and ≤ 100,000, got -1.0"),
 ])
 def test_site_refuses_bad_options_before_loading(tiny_job, monkeypatch, extra, said) -> None:
     """Wrong siting options used to be refused only after the inputs were read (about 10 s on the sample)."""

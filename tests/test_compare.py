@@ -164,8 +164,8 @@ def testresults_excel_equals_csv_and_one_folder_per_run(tmp_path):
     csv = pd.read_csv(out / "comparison.csv", encoding="utf-8-sig")
     xlsx = read_excel_table(out / "comparison.xlsx")
     pd.testing.assert_frame_equal(xlsx, csv, check_dtype=False, check_exact=True)  # whole floats come back as int
-    assert list(csv.columns) == ["scenario", "level", "area", "population", "covered", "coverage_rate", "target",
-                                 "gap_residents", "mean_walk_min", "delta_covered"]
+    assert list(csv.columns) == ["scenario", "description", "level", "area", "population", "covered", "coverage_rate",
+                                 "target", "gap_residents", "mean_walk_min", "delta_covered"]
     assert set(csv["scenario"]) == {BASELINE, "close", "add 1/2", "sites"}
     wide = pd.read_excel(out / "comparison.xlsx", sheet_name=1)
     assert list(wide.columns) == ["层级 level", "区域 area", BASELINE, "close", "add 1/2", "sites"]

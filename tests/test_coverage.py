@@ -182,7 +182,8 @@ def test_summary_is_a_frozen_dataclass_with_the_json_keys(test_data):
         s.coverage_rate = 1.0  # type: ignore[misc]
     d = s.to_dict()
     # set only by run_coverage and the CLI:
-    run_facts = ["population_sources", "areas_without_facility", "notes", "sources", "seconds", "network_cache"]
+    run_facts = ["population_sources", "areas_without_facility", "notes", "sources", "seconds", "network_cache",
+                 "sensitivity"]
     assert list(d) == [k for k in CoverageSummary.field_names() if k not in run_facts]
     assert d["population_total"] == 40.0 and d["districts"] == [] and d["coverage_rate"] == s.coverage_rate
     full = dataclasses.replace(s, notes=("a",), seconds=1.5, network_cache=None).to_dict()

@@ -224,7 +224,7 @@ def test_columns_matching_the_declared_crs_are_preferred(tmp_path):
 
 def test_target_must_be_a_share(tmp_path, test_data):
     result, out = run(tmp_path, test_data, extra=["--target", "90"])
-    assert_clear_error(result, out, "target", "between 0 and 1", "did you mean 0.9")
+    assert_clear_error(result, out, "target", "≥ 0 and ≤ 1", "did you mean 0.9")
 
 
 def test_population_labelled_wgs84_that_fits_its_districts_as_bd09_warns(tmp_path, shanghai):

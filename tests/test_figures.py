@@ -34,10 +34,25 @@ def _colours(path: Path) -> int:
 def test_cjk_font_is_found_and_chinese_renders() -> None:
     font = figures.cjk_font()
     assert font in figures.CJK_FONTS  # fonts-wqy-microhei (or Noto CJK) is installed where the suite runs
-    assert matplotlib.rcParams["font.sans-serif"][0] == font
-    fig = Figure()
-    fig.add_subplot().set_title("徐汇区 覆盖率 街道")
+    before = matplotlib.rcParams["font.sans-serif"][:]
+    with figures.cjk_style():
+        assert matplotlib.rcParams["font.sans-serif"][0] == font
+        fig = Figure()
+        fig.add_subplot().set_title("徐汇区 覆盖率 街道")
+        assert _glyph_warnings(fig) == []
+    assert matplotlib.rcParams["font.sans-serif"] == before  # only inside the block
+
+
+def test_siting_figures_draw_chinese_later_without_the_callers_rcparams_changed() -> None:
+    """A figure made now and drawn later (a notebook's inline PNG) still finds the CJK font."""
+    table = pd.DataFrame({"subdistrict": ["徐家汇街道", "天平路街道"], "population": [100.0, 50.0],
+                          "covered": [90.0, 10.0], "coverage_rate": [0.9, 0.2], "target": [0.9, 0.9],
+                          "gap_residents": [0.0, 35.0]})
+    before = dict(matplotlib.rcParams)
+    fig = figures.subdistrict_figure(table, 0.9)
+    assert dict(matplotlib.rcParams) == before
     assert _glyph_warnings(fig) == []
+    assert dict(matplotlib.rcParams) == before
 
 
 def test_control_without_cjk_font_shows_missing_glyphs() -> None:

@@ -90,7 +90,7 @@ def test_an_unreadable_cache_file_is_rebuilt(job, garbage):
     [path] = _stored(job)
     path.write_bytes(garbage)
     again, said_again = _load(**job)
-    rebuilt = [s for s in said_again if s.startswith("UserWarning: the cache file")]
+    rebuilt = [s for s in said_again if s.startswith("CacheWarning: the cache file")]
     assert len(rebuilt) == 1 and "is unreadable" in rebuilt[0] and "rebuilding" in rebuilt[0]
     assert [s for s in said_again if s not in rebuilt] == said
     _same(first, again)

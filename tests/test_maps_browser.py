@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import folium
 import geopandas as gpd
 import pytest
+from conftest import open_offline
 
 from siting.outputs.maps import coverage_map, save_map
 
@@ -26,32 +26,11 @@ LAYERS = ["街道覆盖率 Subdistrict coverage", "15 分钟服务范围 Service
           "设施：社区卫生服务站 Facilities: station", "候选点 Candidate sites", "选址方案 Chosen sites (+230 in total)"]
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
 
 
 def _open(browser: Any, path: Path, wait: bool = True) -> tuple[Any, list[str], list[str]]:
     """Open ``path`` with every non-file:// request aborted; return (page, console errors, blocked URLs)."""
-    page = browser.new_page(viewport={"width": 1000, "height": 800})
-    errors: list[str] = []
-    blocked: list[str] = []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type in ("error", "warning") else None)
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-
-    def route(r: Any) -> None:
-        if r.request.url.startswith("file://"):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-
-    page.route("**/*", route)
-    page.goto(path.as_uri(), wait_until="load", timeout=15_000)
+    page, errors, blocked = open_offline(browser, path, console=("error", "warning"))
     if wait:
         page.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path').length > 0", timeout=10_000)
     return page, errors, blocked

@@ -156,6 +156,8 @@ def test_report_pdf_is_one_a4_page(map_inputs: dict, tmp_path: Path, monkeypatch
 def test_pdf_skipped_with_note_without_chromium(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(htmlreport, "CHROMIUM", ())
     monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv("SITING_CHROMIUM", raising=False)
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "none"))  # nor a browser playwright downloaded
     (tmp_path / "r.html").write_text("<p>x</p>", encoding="utf-8")
     with pytest.warns(UserWarning, match="report.pdf skipped: Chromium not found"):
         assert htmlreport.write_pdf(tmp_path / "r.html", tmp_path / "r.pdf") is None

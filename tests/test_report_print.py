@@ -91,6 +91,7 @@ def test_no_report_writes_the_analysis_alone(tiny_job):
     assert {"report.html", "report.xlsx", "walking_times.png", "map.png", "map.pdf"} <= written
     for s in (s_full, s_lean):
         del s["seconds"], s["network_cache"]  # run facts (the first run filled the network cache)
+    assert set(s_lean.pop("manifest")) == kept and set(s_full.pop("manifest")) == written
     assert s_lean == s_full
     for name in kept - {"summary.json", "map.html"}:  # the same analysis files, byte for byte
         if name.endswith(".csv"):

@@ -11,20 +11,14 @@ import sys
 import pytest
 
 from siting.engine import targets
+from siting.errors import NetworkError
 from siting.io import _osmnet
 
 
-@pytest.mark.parametrize("network_type", ["walk", "bike", "drive"])
-def test_filters_agree_with_osmnx(network_type):
-    """Offline (packaged table; 'drive' is not in it, so osmnx is asked) and online give the same text."""
-    from osmnx import _overpass
-
-    assert _osmnet.network_filter(network_type) == _overpass._get_network_filter(network_type)
-
-
-def test_installed_osmnx_is_in_the_table():
-    """Upgrading osmnx without adding its filters here would silently bring back its 1.6 s import."""
-    assert _osmnet.osmnx_version() in _osmnet.OSMNX_FILTERS
+def test_network_types_other_than_walk_and_bike_are_refused():
+    """The filters are siting's own (compared with osmnx's in tests/test_input_formats.py), for walk and bike."""
+    with pytest.raises(NetworkError, match="unknown network type 'drive'; choose one of walk, bike"):
+        _osmnet.network_filter("drive")
 
 
 def test_reading_an_osm_file_does_not_import_osmnx(test_data, repo_root):

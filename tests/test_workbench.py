@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import SAMPLE, expected_warnings
-from test_compare import grid_inputs, point
+from test_compare import grid_inputs, point, real_file
 
 import siting
 from siting.errors import ScenarioError, SitingError
 from siting.pipeline import load_inputs
+from siting.scenarios._baseline import Baseline
 from siting.workbench import Workbench
+from siting.workbench._scenario import baseline_from_arguments, baseline_mapping
 
 GRID_SEQUENCES = 200
 SAMPLE_SEQUENCES = 60
@@ -121,9 +123,9 @@ def test_state_gives_the_result_figures(sample):
 
 
 @pytest.mark.realdata
-def test_a_saved_workbench_reruns_in_compare(tmp_path, repo_root):
+def test_a_saved_workbench_reruns_in_compare(tmp_path, repo_root, shanghai):
     with expected_warnings(*SAMPLE):
-        wb = Workbench.from_scenario_file(repo_root / "data/scenarios/xuhui_2025.yaml", "move_hunan")
+        wb = Workbench.from_scenario_file(real_file(repo_root, shanghai, tmp_path), "move_hunan")
         wb.close("1")
         fid = wb.add(121.437, 31.196, name="新站 <b>x</b>")
         wb.move(fid, 121.44, 31.198)
@@ -163,3 +165,20 @@ def test_suggest_places_sites_that_raise_coverage():
     assert len(ids) == 2
     assert wb.result.summary.population_covered > before
     assert_same(wb.result, wb.fresh_result())
+
+
+
+def test_every_input_option_reaches_the_saved_baseline(tmp_path):
+    for name in ("a.osm", "book.xlsx", "p.csv", "ages.csv"):
+        (tmp_path / name).write_text("x")
+    args = {"osm": tmp_path / "a.osm", "facilities": f"{tmp_path / 'book.xlsx'}#Sheet2", "facility_crs": "gcj02",
+            "population": tmp_path / "p.csv", "dedupe": True, "spread_polygons": True, "allow_broken_network": True,
+            "age_shares": tmp_path / "ages.csv"}
+    base = baseline_from_arguments(args, siting.Settings())
+    assert base.facility_sheet == "Sheet2" and base.facilities.path.name == "book.xlsx"
+    assert base.facilities.crs == "gcj02"
+    m = baseline_mapping(base)
+    assert m["dedupe"] is m["spread_polygons"] is m["allow_broken_network"] is True
+    assert m["facility_sheet"] == "Sheet2" and m["age_shares"].endswith("ages.csv")
+    again = Baseline.from_dict(m, base_dir=tmp_path)
+    assert again.dedupe and again.spread_polygons and again.allow_broken_network and again.facility_sheet == "Sheet2"

@@ -2,7 +2,9 @@
 
 ``siting.app`` owns the local server (``server``: the Starlette app with its JSON API, run by uvicorn on
 127.0.0.1 behind a token, in the foreground for ``siting app`` or in a background thread for Jupyter; its
-HTTP checks and JSON in ``_http``), the map layers it sends (``_layers``), the page itself (``static/``:
+HTTP checks and JSON in ``_http``, the work of its plain routes in ``_work``), the workbenches of a scenario
+file and the delta table (``_session``), the optimiser run from the page (``_suggest``), the exported zip
+(``_bundle``), the map layers it sends (``_layers``), the page itself (``static/``:
 plain HTML, JS and CSS with the offline Leaflet of ``siting.outputs._assets``) and :func:`show` (the app
 in a notebook cell, ``notebook``). It may import ``workbench`` and every stage below it; only ``cli`` sits
 above it.

@@ -23,34 +23,45 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .._validate import suggest
-from ..errors import InputFileError, SitingError
+from .._validate import range_problem, sheet_path, suggest
+from .._yaml import read_yaml
+from ..errors import InputFileError, OutputError, SitingError
 from ..io.coords import normalize_crs
 from ..io.demand import read_boundaries
 from ..io.facilities import DEFAULT_TYPES
+from ..outputs._outdir import safe_name, unique_names
 from ..settings import Settings
 
 #: Keys naming input files (resolved against the jobs file's folder).
-PATH_KEYS = ("osm", "facilities", "population", "census", "subdistrict_totals", "boundaries", "cache_dir",
-             "scenarios")
+PATH_KEYS = ("osm", "network", "facilities", "population", "census", "subdistrict_totals", "boundaries", "cache_dir",
+             "scenarios", "age_shares")
 #: Plain text keys.
-TEXT_KEYS = ("name", "place", "facility_crs", "population_crs", "census_column", "district", "mode")
-#: Number keys.
+TEXT_KEYS = ("name", "place", "facility_crs", "population_crs", "census_column", "district", "mode", "overpass_url",
+             "nominatim_url", "facility_sheet")
+#: Number keys, each checked against its span of :data:`siting._validate.RANGES` (as the CLI and the library do).
 NUMBER_KEYS = ("speed_kmh", "minutes", "max_snap_m", "target")
+#: True/false keys.
+BOOL_KEYS = ("map", "dedupe", "spread_polygons", "allow_broken_network")
 #: Every key a job may have, with what it means (for the README and the error messages).
 JOB_KEYS: dict[str, str] = {
     "name": "job name, unique; also its output folder",
     "osm": "OpenStreetMap extract (.osm / .osm.pbf)",
     "place": "place name to download instead of osm (online)",
+    "network": "your own road lines instead of osm/place (GeoPackage, shapefile, GeoJSON, GeoParquet; optional "
+               "columns oneway, walk, bike, speed_kmh)",
+    "overpass_url": "Overpass server for place (default $SITING_OVERPASS_URL, else osmnx's)",
+    "nominatim_url": "Nominatim server for place (default $SITING_NOMINATIM_URL, else osmnx's)",
     "facilities": "facilities file (default: from the OSM file)",
     "facility_crs": "wgs84, gcj02 or bd09",
+    "facility_sheet": "Excel sheet of facilities (or write book.xlsx#SHEET)",
     "facility_types": "types that count: a list or comma-separated text",
     "population": "population file (default: OSM residential buildings)",
     "population_crs": "wgs84, gcj02 or bd09",
+    "dedupe": "drop population rows that repeat an earlier row exactly (default false)",
+    "spread_polygons": "spread population polygons over 0.25 km² over a 200 m grid inside them (default false)",
     "census": "control totals per district/街道 (CSV)",
     "census_column": "column of census with the residents",
+    "age_shares": "60+ shares per district/街道 (CSV): mode elderly counts residents aged 60+",
     "subdistrict_totals": "街道 totals (CSV, census or estimate), kept exactly within census",
     "boundaries": "街道 polygons (GeoJSON/GPKG)",
     "district": "restrict to one district",
@@ -61,14 +72,16 @@ JOB_KEYS: dict[str, str] = {
     "max_snap_m": "largest off-network leg (default 500)",
     "target": "target share (0-1) instead of data/targets.csv",
     "cache_dir": "network cache folder",
+    "allow_broken_network": "go on when over a quarter of the network is cut off (default false)",
     "map": "write map.html (default true)",
     "scenarios": "a scenario file (siting compare): runs every scenario of it as this job",
 }
 #: The keys of a ``scenarios`` job (its scenario file names the inputs; other keys in ``defaults`` are ignored).
 SCENARIO_JOB_KEYS = ("name", "scenarios", "cache_dir", "map")
 #: Arguments of :func:`siting.pipeline.load_inputs` a task passes on.
-LOAD_KEYS = ("osm", "place", "facilities", "facility_crs", "population", "population_crs", "census",
-             "census_column", "subdistrict_totals", "boundaries", "cache_dir")
+LOAD_KEYS = ("osm", "place", "network", "facilities", "facility_crs", "population", "population_crs", "census",
+             "census_column", "subdistrict_totals", "boundaries", "cache_dir", "overpass_url", "nominatim_url",
+             "dedupe", "spread_polygons", "allow_broken_network", "age_shares")
 
 
 @dataclass(frozen=True)
@@ -110,12 +123,7 @@ def read_jobs(path: str | Path) -> list[Task]:
     path = Path(path).expanduser()
     if not path.is_file():
         raise InputFileError(f"jobs file not found: {path}")
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InputFileError(f"{path}: not valid YAML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    doc = read_yaml(path, InputFileError)
     if not isinstance(doc, dict) or not isinstance(doc.get("jobs"), list) or not doc["jobs"]:
         raise InputFileError(f"{path}: expected a mapping with a non-empty list 'jobs:' (see README, 'Batch runs')")
     problems = [f"unknown top-level key {key!r}{suggest(key, ['jobs', 'defaults'])}"
@@ -142,6 +150,10 @@ def read_jobs(path: str | Path) -> list[Task]:
     if problems:
         listed = "\n  ".join(problems)
         raise InputFileError(f"{path}: {len(problems)} problem(s) in the jobs file:\n  {listed}")
+    try:  # job names are folders: two that read alike on a case-insensitive disk are one folder
+        unique_names((str(job["name"]).strip() for job in jobs), "job", "job")
+    except OutputError as exc:
+        raise InputFileError(f"{path}: {exc}") from None
     base = path.resolve().parent
     return [task for job in jobs for task in _expand(_resolve(job, base))]
 
@@ -156,10 +168,10 @@ def _key_problems(job: Mapping[str, Any]) -> list[str]:
             out.append(f"key {key!r} has no value")
         elif key in PATH_KEYS + TEXT_KEYS and (isinstance(value, bool) or not isinstance(value, str | int)):
             out.append(f"key {key!r} must be text, got {value!r}")
-        elif key in NUMBER_KEYS and (isinstance(value, bool) or not isinstance(value, int | float)):
-            out.append(f"key {key!r} must be a number, got {value!r}")
-        elif key == "map" and not isinstance(value, bool):
-            out.append(f"key 'map' must be true or false, got {value!r}")
+        elif key in NUMBER_KEYS and range_problem(key, value):
+            out.append(f"key {key!r} {range_problem(key, value)}")
+        elif key in BOOL_KEYS and not isinstance(value, bool):
+            out.append(f"key {key!r} must be true or false, got {value!r}")
         elif key == "facility_types" and not (isinstance(value, str) or (
                 isinstance(value, list) and all(isinstance(v, str) for v in value))):
             out.append(f"key 'facility_types' must be a list or comma-separated text, got {value!r}")
@@ -186,16 +198,16 @@ def _job_problems(raw: Mapping[str, Any], job: dict[str, Any], names: set[str]) 
     if "scenarios" in job:
         return found + [f"key {key!r} does not apply to a 'scenarios' job (its scenario file names the inputs)"
                         for key in raw if key not in SCENARIO_JOB_KEYS]
-    if ("osm" in job) == ("place" in job):
-        found.append("give exactly one of 'osm' or 'place'")
+    if sum(k in job for k in ("osm", "place", "network")) != 1:
+        found.append("give exactly one of 'osm', 'place' or 'network'")
     if "district" in job and "districts" in job:
         found.append("give 'district' or 'districts', not both")
     if job.get("districts") == "all" and "boundaries" not in job:
         found.append("'districts: all' needs 'boundaries' (the file the districts are listed from)")
     if isinstance(job.get("districts"), list) and len(set(job["districts"])) < len(job["districts"]):
         found.append(f"key 'districts' lists a district twice: {job['districts']}")
-    if "target" in job and not 0 < float(job["target"]) <= 1:
-        found.append(f"key 'target' must be a share in (0, 1], got {job['target']!r}")
+    if "facility_sheet" in job:
+        found += _call_problem("facility_sheet", lambda j: sheet_path(j.get("facilities"), j["facility_sheet"]), job)
     found += _call_problem("mode/speed_kmh/minutes/max_snap_m", _settings, job)
     return found
 
@@ -222,10 +234,14 @@ def _expand(job: dict[str, Any]) -> list[Task]:
     """Return the tasks of one job: one per district of ``districts``, else one."""
     name, types = str(job["name"]).strip(), job.get("facility_types", ",".join(DEFAULT_TYPES))
     keys = ("scenarios", "cache_dir") if "scenarios" in job else LOAD_KEYS
-    load = {k: str(job[k]) for k in keys if k in job}
+    load = {("network_file" if k == "network" else k): job[k] if k in BOOL_KEYS else str(job[k])  # load_inputs' names
+            for k in keys if k in job}
+    if "facility_sheet" in job:  # what the table reader takes: book.xlsx#SHEET
+        load["facilities"] = str(sheet_path(load["facilities"], str(job["facility_sheet"])))
+    folder = safe_name(name, "job")
     if "scenarios" in job:
-        return [Task(name, None, name, load, Settings(), ",".join(DEFAULT_TYPES), None, bool(job.get("map", True)))]
-    base = Task(name, None, name, load, _settings(job), ",".join(types) if isinstance(types, list) else str(types),
+        return [Task(name, None, folder, load, Settings(), ",".join(DEFAULT_TYPES), None, bool(job.get("map", True)))]
+    base = Task(name, None, folder, load, _settings(job), ",".join(types) if isinstance(types, list) else str(types),
                 float(job["target"]) if "target" in job else None, bool(job.get("map", True)))
     wanted = job.get("districts")
     if wanted is None:
@@ -236,7 +252,12 @@ def _expand(job: dict[str, Any]) -> list[Task]:
             wanted = list_districts(job["boundaries"])
         except SitingError as exc:
             return [replace(base, error=f"districts: all: {exc}")]
-    return [replace(base, area=str(d), folder=f"{name}/{d}", load={**load, "district": str(d)}) for d in wanted]
+    try:  # district names come from data: one folder each, inside the job's (never ../ or a/b)
+        folders = unique_names(map(str, wanted), f"job {name!r}: district", "district")
+    except OutputError as exc:
+        return [replace(base, error=str(exc))]
+    return [replace(base, area=str(d), folder=f"{folder}/{folders[str(d)]}", load={**load, "district": str(d)})
+            for d in wanted]
 
 
 def list_districts(boundaries: str | Path) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import time
 import warnings
@@ -23,18 +24,22 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ..engine.coverage import CoverageResult
 from ..engine.network import Network
 from ..errors import SitingError
 from ..io._cache import file_digest
+from ..outputs._outdir import disk_full, inside
+from ..outputs._text import write_csv
 from ..outputs._workbook import rounded
+from ..outputs.excel import write_excel
 from ..outputs.report import atomic_dir, write_coverage
 from ..pipeline import load_inputs, run_coverage
 from ..scenarios._file import read_scenario_file
 from ..settings import Settings
-from ._jobs import Task, read_jobs
+from ._jobs import JOB_KEYS, Task, read_jobs
+from ._scheduler import DEFAULT_CONNECT_TIMEOUT, check_scheduler
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -43,6 +48,9 @@ if TYPE_CHECKING:
 #: districts when it spans several, then every 街道.
 COLUMNS = ["job", "task", "scenario", "level", "area", "district", "population", "covered", "coverage_rate", "target",
            "gap_residents", "outside_population", "status", "error", "warnings", "seconds", "folder"]
+#: Warnings the console does not show (Python ignores them by default: an unclosed font file, deprecations
+#: inside libraries), kept out of batch.csv's ``warnings`` too.
+QUIET_WARNINGS = (ResourceWarning, DeprecationWarning, PendingDeprecationWarning, ImportWarning)
 #: Networks kept in memory per worker (least recently used dropped first).
 MAX_NETWORKS = 8
 
@@ -78,12 +86,14 @@ def _worker_id() -> str:
         return "local"
 
 
-def worker_network(load: dict[str, Any], network_type: str) -> Network:
+def worker_network(load: dict[str, Any], network_type: str, buffer_m: float = 0.0) -> Network:
     """Return the street network of ``load["osm"]`` (or ``load["place"]``) from this worker's memory.
 
-    It is built (or read from the disk cache, ``load["cache_dir"]``) once per worker.
+    It is built (or read from the disk cache, ``load["cache_dir"]``) once per worker; a place's streets with
+    ``buffer_m`` around it (the longest trip), from ``load``'s ``overpass_url`` / ``nominatim_url``.
     """
-    source = ("osm", _sha256(load["osm"])) if "osm" in load else ("place", str(load["place"]))
+    file = "osm" if "osm" in load else "network_file" if "network_file" in load else None  # else a place
+    source = (file, _sha256(load[file])) if file else ("place", str(load["place"]), f"{buffer_m:g}")
     key = (*source, network_type)
     worker = _worker_id()
     with _lock:
@@ -96,13 +106,17 @@ def worker_network(load: dict[str, Any], network_type: str) -> Network:
             return net
         if "osm" in load:
             net = Network.from_osm(load["osm"], network_type, cache_dir=load.get("cache_dir"))
+        elif "network_file" in load:
+            net = Network.from_lines(load["network_file"], network_type)
         else:
-            net = Network.from_place(str(load["place"]), network_type, cache_dir=load.get("cache_dir"))
+            net = Network.from_place(str(load["place"]), network_type, cache_dir=load.get("cache_dir"),
+                                     buffer_m=buffer_m, overpass_url=load.get("overpass_url"),
+                                     nominatim_url=load.get("nominatim_url"))
         cache[key] = net
         if len(cache) > MAX_NETWORKS:
             cache.popitem(last=False)
         counts = _builds.setdefault(worker, {})
-        label = f"{Path(load['osm']).name}@{key[1][:8]}" if "osm" in load else str(load["place"])
+        label = f"{Path(load[file]).name}@{key[1][:8]}" if file else str(load["place"])
         label += f"/{network_type}"
         counts[label] = counts.get(label, 0) + 1
         return net
@@ -133,16 +147,18 @@ def run_task(task: Task, out_root: str, compare: Callable[..., Any] | None = Non
     message (a planned :class:`~siting.errors.SitingError` as is, anything else with its type).
     """
     t0 = time.perf_counter()
-    folder = Path(out_root) / task.folder
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        for quiet in QUIET_WARNINGS:  # what the console never shows stays out of batch.csv too
+            warnings.simplefilter("ignore", quiet)
         try:
             if task.error:
                 raise RuntimeError(task.error)
+            folder = inside(Path(out_root), task.folder)  # task folders are sanitised; checked again here
             rows = run_scenarios(task, folder, compare) if "scenarios" in task.load else run_one(task, folder)
         except Exception as exc:  # noqa: BLE001 - every failure is reported in the job's row
             rows = [failed_row(task, exc)]
-    said = " | ".join(dict.fromkeys(str(w.message) for w in caught))
+    said = " | ".join(dict.fromkeys(job_words(str(w.message)) for w in caught))
     rows[0]["warnings"] = said or None
     for row in rows:
         row["seconds"] = round(time.perf_counter() - t0, 2)
@@ -151,7 +167,7 @@ def run_task(task: Task, out_root: str, compare: Callable[..., Any] | None = Non
 
 def run_one(task: Task, folder: Path) -> list[dict[str, Any]]:
     """Run a coverage task: ``siting coverage`` on the task's inputs, with this worker's network."""
-    net = worker_network(task.load, task.settings.network_type)
+    net = worker_network(task.load, task.settings.network_type, task.settings.limit_m)
     inputs = load_inputs(settings=task.settings, network=net, **task.load)
     result = run_coverage(inputs, task.settings, types=task.types, target=task.target)
     write_coverage(result, folder, map_html=task.map_html)
@@ -168,13 +184,16 @@ def run_scenarios(task: Task, folder: Path, compare: Callable[..., Any] | None) 
         raise SitingError("a 'scenarios' job needs compare=siting.compare (the siting batch command passes it)")
     spec = read_scenario_file(task.load["scenarios"])
     base, networks = spec.baseline, dict[str, Network]()
-    if base.osm is not None or base.place is not None:
-        load: dict[str, Any] = {"osm": str(base.osm)} if base.osm is not None else {"place": base.place}
-        load["cache_dir"] = task.load.get("cache_dir")
+    cache_dir = task.load.get("cache_dir") or base.cache_dir  # the job's, else the scenario file's
+    if base.osm is not None or base.place is not None or base.network_file is not None:
+        load: dict[str, Any] = {"osm": str(base.osm)} if base.osm is not None else \
+            {"network_file": str(base.network_file)} if base.network_file is not None else {"place": base.place}
+        load.update(cache_dir=cache_dir, **base.online())
         for mode in {base.mode, *(s.mode for s in spec.scenarios if s.mode)}:
-            kind = Settings(mode=mode).network_type
-            networks[kind] = networks.get(kind) or worker_network(load, kind)
-    comparison = compare(spec.path or task.load["scenarios"], cache_dir=task.load.get("cache_dir"), networks=networks)
+            run = Settings(mode=mode, minutes=float(base.minutes))
+            networks[run.network_type] = networks.get(run.network_type) or worker_network(load, run.network_type,
+                                                                                          run.limit_m)
+    comparison = compare(spec.path or task.load["scenarios"], cache_dir=cache_dir, networks=networks)
     comparison.write(folder, map_html=task.map_html)
     return [row for name, run in comparison.runs.items()
             for row in result_rows(task, run.result, scenario=name, folder=f"{task.folder}/{name}")]
@@ -206,24 +225,35 @@ def result_rows(task: Task, result: CoverageResult, *, scenario: str | None = No
     return rows
 
 
+def job_words(text: str) -> str:
+    """Show the library's switches as the jobs file writes them: ``dedupe=True`` → `` `dedupe: true` ``."""
+    return re.sub(r"\b(\w+)=True\b", lambda m: f"`{m[1]}: true`" if m[1] in JOB_KEYS else m[0], text)
+
+
 def failed_row(task: Task, exc: BaseException) -> dict[str, Any]:
     """Return the one row of a failed task."""
-    message = str(exc) if isinstance(exc, SitingError) or task.error else f"{type(exc).__name__}: {exc}"
+    message = job_words(str(exc)) if isinstance(exc, SitingError) or task.error else f"{type(exc).__name__}: {exc}"
+    if disk_full(exc) and not isinstance(exc, SitingError):
+        message = f"the disk is full: writing the folder {task.folder} stopped"
     return {"job": task.job, "task": task.label, "level": "district" if task.area else "all",
             "area": task.area or "all", "district": task.area, "status": "failed", "error": message, "folder": None}
 
 
 @contextmanager
-def connect(scheduler: str | None = None, workers: int | None = None) -> Iterator[Client]:
+def connect(scheduler: str | None = None, workers: int | None = None, *,
+            connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Iterator[Client]:
     """Open a dask client to ``scheduler`` (``tcp://host:8786``), else to a new local cluster.
 
-    The local cluster has ``workers`` single-threaded worker processes (closed on exit).
+    A scheduler must greet within ``connect_timeout`` seconds (:func:`siting.cli._scheduler.check_scheduler`:
+    something else at the address fails then, in one line). The local cluster has ``workers``
+    single-threaded worker processes (closed on exit).
     """
     distributed = dask()
     if scheduler:
+        check_scheduler(scheduler, connect_timeout)
         try:
-            client = distributed.Client(scheduler)
-        except (OSError, ValueError, TypeError) as exc:  # unreachable, or not an address
+            client = distributed.Client(scheduler, timeout=connect_timeout)
+        except (OSError, ValueError, TypeError, MemoryError) as exc:  # unreachable, not an address, not Dask
             raise SitingError(f"cannot reach the dask scheduler at {scheduler!r}: {exc}") from None
         with client:
             yield client
@@ -253,7 +283,8 @@ def run_tasks(client: Client, tasks: Sequence[Task], out_root: Path, *, progress
 
 def run_batch(jobs_file: str | Path, out: str | Path, *, scheduler: str | None = None, workers: int | None = None,
               client: Client | None = None, overwrite: bool = False, progress: bool = True,
-              compare: Callable[..., Any] | None = None) -> BatchResult:
+              compare: Callable[..., Any] | None = None,
+              connect_timeout: float = DEFAULT_CONNECT_TIMEOUT) -> BatchResult:
     """Run every task of ``jobs_file`` on Dask; write the per-task folders and ``batch.csv`` / ``batch.xlsx``.
 
     Parameters
@@ -263,6 +294,8 @@ def run_batch(jobs_file: str | Path, out: str | Path, *, scheduler: str | None =
     scheduler, workers
         A scheduler address (``tcp://host:8786``), else a local cluster of ``workers`` processes
         (default: the CPU count, at most one per task).
+    connect_timeout
+        Seconds a ``scheduler`` has to greet (default :data:`~siting.cli._scheduler.DEFAULT_CONNECT_TIMEOUT`).
     client
         An existing :class:`distributed.Client` to use instead (left open).
     compare
@@ -284,11 +317,11 @@ def run_batch(jobs_file: str | Path, out: str | Path, *, scheduler: str | None =
             table = run_tasks(client, tasks, tmp.resolve(), progress=progress, compare=compare)
         else:
             n = workers or max(1, min(len(tasks), os.cpu_count() or 1))
-            with connect(scheduler, n) as own:
+            with connect(scheduler, n, connect_timeout=connect_timeout) as own:
                 table = run_tasks(own, tasks, tmp.resolve(), progress=progress, compare=compare)
         shown = rounded(table)  # CSV precision as in every output: residents whole, shares 4 decimals
-        shown.to_csv(tmp / "batch.csv", index=False, encoding="utf-8-sig")
-        shown.to_excel(tmp / "batch.xlsx", index=False, sheet_name="batch")
+        write_csv(shown, tmp / "batch.csv")  # names from data: no formula reaches a spreadsheet
+        write_excel(tmp / "batch.xlsx", {"batch": shown})
         holder["table"] = table
 
     path = atomic_dir(out, write, overwrite=overwrite)

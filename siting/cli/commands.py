@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import math
 import re
 import sys
 import time
@@ -23,26 +22,29 @@ import click
 
 from .._lazy import lazy_module
 from .._validate import check_site_options
+from .._version import __version__
 from ..errors import SitingError
-from ._options import CRS_HELP, PATH, InputOptions, OutputOptions, group_option, with_groups
+from . import _sensitivity
+from ._options import CRS_HELP, PATH, InputOptions, OutputOptions, check_numbers, group_option, with_groups
+from ._scheduler import DEFAULT_CONNECT_TIMEOUT
+from ._signals import interruptible
+from ._verbosity import add_verbosity, verbosity
 
 if TYPE_CHECKING:
     import siting.engine.access as access_model  # the package's `access` is the function
 
-    from .. import pipeline, workbench
-    from ..app import server as app_server
+    from .. import pipeline
     from ..outputs import _access as _access_out
     from ..outputs import _outdir, maps, report
     from ..plan import candidates as candidate_sites
     from ..plan import sites as plan
     from ..scenarios import comparison as scenarios
-    from ..workbench import _scenario as wb_scenario
+    from ..scenarios import results as scenario_results
     from . import batch
 else:  # loaded on first use, so that `siting --help` does not import the scientific stack
     _access_out = lazy_module("siting.outputs._access")
     _outdir = lazy_module("siting.outputs._outdir")
     access_model = lazy_module("siting.engine.access")
-    app_server = lazy_module("siting.app.server")
     batch = lazy_module("siting.cli.batch")
     candidate_sites = lazy_module("siting.plan.candidates")  # `candidates` is an option of `site`
     maps = lazy_module("siting.outputs.maps")
@@ -50,8 +52,7 @@ else:  # loaded on first use, so that `siting --help` does not import the scient
     plan = lazy_module("siting.plan.sites")
     report = lazy_module("siting.outputs.report")
     scenarios = lazy_module("siting.scenarios.comparison")
-    workbench = lazy_module("siting.workbench")
-    wb_scenario = lazy_module("siting.workbench._scenario")
+    scenario_results = lazy_module("siting.scenarios.results")
 
 class _OneLineUsage(click.Group):
     """Show usage errors (unknown option, missing value, bad type) as one ``error:`` line, exit code 2.
@@ -86,6 +87,8 @@ def _one_line() -> Iterator[None]:
 app = _OneLineUsage("siting", no_args_is_help=True, context_settings={"show_default": True, "max_content_width": 120},
                     help="15-minute walking coverage and siting of community health facilities (OpenStreetMap).")
 
+click.version_option(__version__, "--version", "-V", prog_name="siting", message="%(prog)s %(version)s")(app)
+
 ids_option = functools.partial(click.option, multiple=True, help="candidate ids, comma-separated (repeatable)")
 
 
@@ -106,12 +109,14 @@ def cli_words(text: str, command: str | None = None) -> str:
 
     ``facility_crs='bd09'`` becomes ``--facility-crs bd09``, ``overwrite=True`` becomes ``--overwrite``
     and `` `district` `` becomes ``--district``; names that are no option of the command are kept
-    (``siting compare`` says `` `osm` ``: a key of the scenario file, not a flag of ``compare``).
+    (``siting compare`` says `` `osm` ``: a key of the scenario file, not a flag of ``compare``). There a
+    switch ``dedupe=True`` becomes `` `dedupe: true` ``, as the scenario file's baseline writes it.
     """
     flags = _flags(command)
     if "cdn" in flags:  # `siting map --cdn` is the library's self_contained=False
         text = text.replace("self_contained=False", flags["cdn"])
-    text = re.sub(r"\b(\w+)=True\b", lambda m: flags.get(m[1], m[0]), text)
+    yaml = command == "compare"  # its inputs are keys of the scenario file: `dedupe: true`, not dedupe=True
+    text = re.sub(r"\b(\w+)=True\b", lambda m: flags.get(m[1], f"`{m[1]}: true`" if yaml else m[0]), text)
     text = re.sub(r"\b(\w+)=(['\"])(.*?)\2", lambda m: f"{flags[m[1]]} {m[3]}" if m[1] in flags else m[0], text)
     return re.sub(r"`(\w+)`", lambda m: flags.get(m[1], m[0]), text)
 
@@ -124,20 +129,23 @@ def _friendly(func: Callable[..., Any], command: str) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        stack = contextlib.ExitStack()
+
         def show(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
             click.echo(f"warning: {cli_words(str(message), command)}", err=True)
 
         old = warnings.showwarning
         warnings.showwarning = show
         try:
-            for name, value in kwargs.items():
-                if isinstance(value, float) and not math.isfinite(value):
-                    raise SitingError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
-            return func(*args, **kwargs)
+            stack.enter_context(verbosity(kwargs))  # -v / -q: log lines and progress bars for this command
+            check_numbers(kwargs)  # every number in its span, as the library and the files check it
+            with interruptible():  # Ctrl-C → 130, SIGTERM → 143, temp folders removed on the way out
+                return func(*args, **kwargs)
         except SitingError as exc:
             click.echo(f"error: {cli_words(str(exc), command)}", err=True)
             raise click.exceptions.Exit(2) from None
         finally:
+            stack.close()
             warnings.showwarning = old
             # The interpreter's last collection would walk every object of the scientific stack and the
             # tables (~0.15 s of a 1.2 s run); frozen objects are skipped, and the process ends next.
@@ -150,7 +158,7 @@ def _command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register ``siting NAME`` (a click command): errors and warnings as one line each (:func:`_friendly`)."""
 
     def register(func: Callable[..., None]) -> Callable[..., None]:
-        return app.command(name)(_friendly(func, name))
+        return add_verbosity(app.command(name)(_friendly(func, name)))
 
     return register
 
@@ -189,16 +197,20 @@ def _done(output: OutputOptions, text: str, t0: float) -> None:
 @_command("coverage")
 @with_groups(output=OutputOptions, inputs=InputOptions)
 @click.option("--target", type=float, help="target share (0–1), overriding data/targets.csv")
-def coverage_cmd(output: OutputOptions, inputs: InputOptions, target: float | None) -> None:
+@click.option("--sensitivity", is_flag=True, help=_sensitivity.HELP)
+def coverage_cmd(output: OutputOptions, inputs: InputOptions, target: float | None, sensitivity: bool) -> None:
     """15-minute coverage per 街道 and district, compared with the district target."""
+    if sensitivity:
+        _sensitivity.check(inputs)
     given = _check_out(output, *inputs.files())
     t0 = time.perf_counter()
     with report.Writers(**output.writing()) as writers:  # they import folium / matplotlib while the inputs load
         loaded, result = _inputs_and_coverage(inputs, target, "coverage")
+        table = _sensitivity.attach(inputs, loaded, result, target) if sensitivity else ""
         result.summary = replace(result.summary, seconds=round(time.perf_counter() - t0, 2),
                                  network_cache=loaded.network.info.get("cache"))
         report.write_coverage(result, output.out, **output.writing(), inputs=given, writers=writers)
-    _done(output, report.format_table(result), t0)
+    _done(output, report.format_table(result) + (f"\n\n{table}" if table else ""), t0)
 
 
 @_command("site")
@@ -265,7 +277,7 @@ def compare_cmd(scenario_file: Path, output: OutputOptions, cache_dir: Path | No
     t0 = time.perf_counter()
     comparison = scenarios.compare(scenario_file, cache_dir=cache_dir, progress=not output.quiet)
     comparison.write(output.out, **output.writing())
-    _done(output, repr(comparison), t0)
+    _done(output, scenario_results.format_comparison(comparison), t0)
 
 
 @_command("access")
@@ -299,13 +311,18 @@ def _split(ids: tuple[str, ...]) -> list[str]:
 @click.argument("results_dir", type=PATH)
 @click.option("--out", type=PATH, help="where to write the map (default RESULTS_DIR/map.html)")
 @group_option(OutputOptions, "tiles")
+@group_option(OutputOptions, "no_tiles")
+@group_option(OutputOptions, "tianditu_key")
 @click.option("--cdn", is_flag=True, help="load Leaflet from CDNs (smaller file, needs internet)")
-def map_cmd(results_dir: Path, out: Path | None, tiles: bool, cdn: bool) -> None:
+@click.option("--overwrite", is_flag=True, help="replace an existing --out file")
+def map_cmd(results_dir: Path, out: Path | None, tiles: str, no_tiles: bool, tianditu_key: str | None, cdn: bool,
+            overwrite: bool) -> None:
     """Re-render map.html from saved results, without recomputing.
 
     RESULTS_DIR: a directory written by `siting coverage` or `siting site`.
     """
-    path = maps.render_results_dir(results_dir, out, tiles=tiles, self_contained=not cdn)
+    base = OutputOptions(out=Path(), tiles=tiles, no_tiles=no_tiles, tianditu_key=tianditu_key).basemap()
+    path = maps.render_results_dir(results_dir, out, tiles=base, self_contained=not cdn, overwrite=overwrite)
     click.echo(f"wrote {path}")
 
 
@@ -315,10 +332,12 @@ def map_cmd(results_dir: Path, out: Path | None, tiles: bool, cdn: bool) -> None
 @click.option("--scheduler", help="dask scheduler address, e.g. tcp://host:8786 (default: a local cluster)")
 @click.option("--workers", type=click.IntRange(min=1),
               help="local worker processes (default: the CPU count, at most one per task)")
+@click.option("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT, show_default=True,
+              help="seconds --scheduler has to answer as a dask scheduler")
 @group_option(OutputOptions, "overwrite")
 @group_option(OutputOptions, "quiet")
-def batch_cmd(jobs_file: Path, out: Path, scheduler: str | None, workers: int | None, overwrite: bool,
-              quiet: bool) -> None:
+def batch_cmd(jobs_file: Path, out: Path, scheduler: str | None, workers: int | None, connect_timeout: float,
+              overwrite: bool, quiet: bool) -> None:
     """Run many coverage jobs (districts, extracts) on Dask; one folder per job plus batch.csv.
 
     JOBS_FILE: the YAML jobs file (see the README, 'Batch runs').
@@ -328,7 +347,7 @@ def batch_cmd(jobs_file: Path, out: Path, scheduler: str | None, workers: int | 
     """
     _outdir.check_output(out, overwrite=overwrite, inputs=[jobs_file])
     res = batch.run_batch(jobs_file, out, scheduler=scheduler, workers=workers, overwrite=overwrite, progress=not quiet,
-                    compare=scenarios.compare)
+                          compare=scenarios.compare, connect_timeout=connect_timeout)
     if not quiet:
         click.echo(batch.format_batch(res))
     for row in res.table[res.table["status"] == "failed"].itertuples():
@@ -336,26 +355,6 @@ def batch_cmd(jobs_file: Path, out: Path, scheduler: str | None, workers: int | 
     if res.failed:
         click.echo(f"{res.failed} of {res.tasks} job(s) failed; see {res.out / 'batch.csv'}", err=True)
         raise click.exceptions.Exit(2 if res.failed == res.tasks else 1)
-
-
-@_command("app")
-@with_groups(inputs=InputOptions)
-@click.option("--target", type=float, help="target share (0–1), overriding data/targets.csv")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, help="port on 127.0.0.1 (0: a free one)")
-@click.option("--no-browser", is_flag=True, help="print the URL only, do not open a browser")
-@click.option("--save-dir", type=PATH, default=Path("."), help="folder where the app may save files")
-def app_cmd(inputs: InputOptions, target: float | None, port: int, no_browser: bool, save_dir: Path) -> None:
-    """Edit facilities on a map in the browser (add, move, close) and see the coverage at once.
-
-    Serves a local page on 127.0.0.1 (with a token in its URL) until Ctrl-C; takes the inputs of `coverage`.
-    """
-    args = inputs.load_arguments()
-    loaded = pipeline.load_inputs(**args)
-    types = inputs.facility_types
-    base = wb_scenario.baseline_from_arguments(args, inputs.settings(), target=target,
-                                               types=tuple(types) if isinstance(types, list | tuple) else None)
-    wb = workbench.Workbench(loaded, inputs.settings(), types=types, target=target, source=base)
-    app_server.serve(wb, port=port, open_browser=not no_browser, save_dir=save_dir)
 
 
 def main() -> None:  # pragma: no cover - console entry point

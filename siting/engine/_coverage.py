@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from ..errors import SitingError
+from ..io.ages import weighting
 from ..io.demand import assign_areas
 from ..io.facilities import DEFAULT_TYPES, select_types, type_names
 from ..settings import Settings
@@ -45,7 +46,8 @@ class CoverageSummary:
     ``share_*`` from :func:`siting.engine._stats.walk_time_stats`. ``population_sources`` (街道 per kind of
     population figure), ``notes`` (what the data cannot show), ``sources`` (the input files), ``seconds``
     and ``network_cache`` (run metadata) are added by :func:`siting.pipeline.run_coverage` and the CLI,
-    and left out of ``to_dict()`` until set.
+    ``sensitivity`` (rate and sites per population method, :mod:`siting.outputs.sensitivity`) by
+    ``siting coverage`` when asked, and all are left out of ``to_dict()`` until set.
     """
 
     population_total: float
@@ -80,18 +82,20 @@ class CoverageSummary:
     walk_min_median: float | None
     share_unreachable: float
     share_within: dict[str, float]
+    population_weighting: str | None = None  # what the rates count: all residents, or those aged 60+ (and how)
     population_sources: dict[str, int] | None = None
     areas_without_facility: dict[str, list[str]] | None = None
     notes: tuple[str, ...] | None = None
     sources: tuple[dict[str, Any], ...] | None = None
     seconds: float | None = None
     network_cache: str | None = None
+    sensitivity: tuple[dict[str, Any], ...] | None = None  # rows of siting.outputs.sensitivity, when asked
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as a JSON-ready dict (lists for tuples; run metadata only when set)."""
         out = asdict(self)
         out["districts"] = list(self.districts)
-        for name in ("population_sources", "areas_without_facility", "notes", "sources"):
+        for name in ("population_sources", "areas_without_facility", "notes", "sources", "sensitivity"):
             if out[name] is None:
                 del out[name]
             elif isinstance(out[name], tuple):
@@ -314,6 +318,7 @@ def summarise(net: Network, routed: Routed, settings: Settings, unit: str, targe
         network_warning=net.info.get("warning"),
         districts=tuple(districts),
         **walk_time_stats(pop["walk_min"].to_numpy(float)[rated], pop["population"].to_numpy(float)[rated]),
+        population_weighting=weighting(pop, unit),
     )
 
 

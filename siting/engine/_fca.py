@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._validate import RANGES
 from ..errors import ColumnError, SitingError
 
 #: Distance-decay functions.
@@ -123,11 +124,13 @@ def read_capacity(facilities: pd.DataFrame) -> pd.DataFrame:
         given = pd.to_numeric(facilities[col], errors="coerce") if col is not None else pd.Series(
             np.nan, index=facilities.index)
         if col is not None:
-            bad = facilities[col].notna() & (given.isna() | (given < 0))
+            top = RANGES[attr].high  # the span every path checks (siting._validate.RANGES)
+            bad = facilities[col].notna() & (given.isna() | (given < 0) | (given > top))
             if bad.any():
                 rows = [int(i) for i in np.flatnonzero(bad.to_numpy())[:5] + 1]
-                raise ColumnError(f"facilities: column {col!r} has non-numeric or negative values at facility "
-                                  f"row(s) {rows}: {facilities.loc[bad, col].head(5).tolist()}")
+                raise ColumnError(f"facilities: column {col!r} has non-numeric, negative or too large "
+                                  f"(over {top:,.0f}) values at facility row(s) {rows}: "
+                                  f"{facilities.loc[bad, col].head(5).tolist()}")
         default = types.map(lambda k, a=attr: DEFAULT_CAPACITY.get(k, DEFAULT_CAPACITY["other"])[a])
         out[attr] = given.fillna(default).astype(float)
         for i in np.flatnonzero(given.isna().to_numpy()):

@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import _display
 from ..errors import ColumnError, InputFileError, SitingError
 from ..io._tables import read_table
 from ..io.demand import assign_areas
@@ -71,6 +72,8 @@ class AccessResult:
     beyond_20: gpd.GeoDataFrame
     summary: dict[str, Any]
     coverage: CoverageResult = field(repr=False)
+    __repr__ = _display.access_repr  # one line; a notebook shows the headline and the 街道 table
+    _repr_html_ = _display.access_html
 
 
 def access(net: Network, facilities: gpd.GeoDataFrame, population: gpd.GeoDataFrame,
@@ -284,6 +287,9 @@ def _summary(pts: gpd.GeoDataFrame, fac: gpd.GeoDataFrame, result: CoverageResul
         "stations_below_200m2": int(_small_stations(fac).sum()),
         "standardised_facilities": int((fac["standardised"] == True).sum()),  # noqa: E712 - None stays unknown
         "elderly_columns": ages, "elderly_speed_kmh": float(MODES["elderly"]["speed_kmh"]) if ages else None,  # type: ignore[arg-type]
+        "elderly_weighting": (result.points.attrs.get("age_weighting") or "the population file's own columns")
+        if ages else None,  # where the 60+ figures come from (siting.io.ages)
+        "population_weighting": result.summary.population_weighting,
         "coverage_rate_nearest": result.summary.coverage_rate,
         "population_sources": result.summary.population_sources,
         "notes": list(result.summary.notes or []) + notes,

@@ -15,9 +15,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import _display
 from .._lazy import lazy_module
 from .._validate import check_rate
 from ..errors import NetworkError
+from ..io.ages import for_mode
 from ..io.facilities import DEFAULT_TYPES
 from ..settings import MODES, Settings
 from ._coverage import TARGET_GIVEN, CoverageSummary, Prepared, Routed, aggregate, prepare, route, summarise
@@ -73,6 +75,8 @@ class CoverageResult:
     subdistricts: gpd.GeoDataFrame | None = None
     _network: Network = field(default=None, repr=False)  # type: ignore[assignment]
     _node_dist: np.ndarray = field(default=None, repr=False)  # type: ignore[arg-type]
+    __repr__ = _display.coverage_repr  # one line; a notebook shows the headline and the 街道 table
+    _repr_html_ = _display.coverage_html
 
     def against_target(self, target: float | None = None) -> dict[str, Any]:
         """Rate, target, gap in percentage points and residents for the whole area (target overridable)."""
@@ -174,7 +178,8 @@ def compute_coverage(
         Points with ``facility_id``, ``name``, ``type`` (only ``types`` count), any CRS.
     population : GeoDataFrame
         Points with ``population`` (NaN everywhere: each point counts once, "share of locations"),
-        and ``subdistrict``/``district`` columns (added from ``boundaries`` when given).
+        and ``subdistrict``/``district`` columns (added from ``boundaries`` when given). With mode ``elderly``
+        a ``pop_60plus`` column is what counts (:func:`siting.io.ages.for_mode`; ``summary.population_weighting``).
     settings : Settings, optional
         Mode, speed, threshold, snapping limit: the only place they are given (default walking 15 min).
     types : iterable of str, str or None
@@ -199,7 +204,7 @@ def compute_coverage(
     check_mode(network, settings)
     if target is not None:
         target = check_rate(target, "target")
-    prepared = prepare(facilities, population, types=types, boundaries=boundaries)
+    prepared = prepare(facilities, for_mode(population, settings.mode), types=types, boundaries=boundaries)
     routed = route(network, prepared, settings)
     return assemble(network, routed, settings, prepared.unit, boundaries=boundaries, target=target)
 

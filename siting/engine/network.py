@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,15 +14,19 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components
 
+from .._log import get_logger, timed
 from .._validate import check_file
-from ..errors import GeocodeError, NetworkError
-from ..io._cache import atomic_write, cache_folder, cache_path, file_digest, read_cached, use_http_cache, write_cached
+from ..errors import NetworkError, NetworkWarning
+from ..io._cache import atomic_write, cache_path, file_digest, read_cached, write_cached
+from ..io._lines import lines_to_segments, read_lines
 from ..io._osmnet import graph_to_segments, read_osm_ways
 from ..io._utm import zone_crs
 from ..settings import MODES
+from . import _download, _npz
 from ._graphs import csr_min, hull_candidates
 
 CACHE_VERSION = "3"
+log = get_logger(__name__)
 
 
 @dataclass
@@ -157,23 +159,28 @@ class Network:
         crs: str,
         info: dict[str, Any] | None = None,
         keep_largest: bool = True,
+        factor: np.ndarray | None = None,
     ) -> Network:
-        """Build from projected coordinates (metres); segments of zero length and loops are dropped."""
+        """Build from projected coordinates (metres); segments of zero length and loops are dropped.
+
+        ``factor`` multiplies each segment's length (a line walked at half the mode's speed counts twice its length).
+        """
         u, v = np.asarray(u, np.int64), np.asarray(v, np.int64)
         ow = np.zeros(len(u), bool) if oneway is None else np.asarray(oneway, bool)
+        times = np.ones(len(u)) if factor is None else np.asarray(factor, float)
         if len(x):  # nodes at the same position are one node (no zero-length segment between them)
             _, first, inverse = np.unique(np.column_stack([x, y]), axis=0, return_index=True, return_inverse=True)
             same = first[np.ravel(inverse)]
             u, v = same[u], same[v]
         keep = u != v
-        u, v, ow = u[keep], v[keep], ow[keep]
+        u, v, ow, times = u[keep], v[keep], ow[keep], times[keep]
         # Two-way segments: one canonical direction; drop duplicates (same pair) keeping one.
         a = np.where(ow, u, np.minimum(u, v))
         b = np.where(ow, v, np.maximum(u, v))
         _, first = np.unique(np.column_stack([a, b, ow]), axis=0, return_index=True)
         first.sort()
         u, v, ow = a[first], b[first], ow[first]
-        length = np.hypot(x[u] - x[v], y[u] - y[v])
+        length = np.hypot(x[u] - x[v], y[u] - y[v]) * times[first]
         info = dict(info or {})
         net = cls(np.asarray(node_id), np.asarray(x, float), np.asarray(y, float), u, v, length, ow, crs, info)
         return net.largest_component() if keep_largest else net._compact()
@@ -221,7 +228,7 @@ class Network:
                     f"; kept {kept} large components that do not connect by this mode "
                     f"(sizes {', '.join(f'{s:,}' for s in np.sort(sizes[big])[::-1])} nodes)"
                 )
-            warnings.warn(msg, stacklevel=3)
+            warnings.warn(msg, NetworkWarning, stacklevel=3)
             net.info["warning"] = msg
             net.info["dropped"] = {"components": n_comp - kept, "nodes": int((~keep).sum()),
                                    "km": round(float(dropped_len) / 1000, 3),  # where (0.1 m): residents near them
@@ -248,18 +255,21 @@ class Network:
         net = read_cached(cached, cls.load)
         if net is not None:
             net.info["cache"] = "hit"
+            log.info("network cache hit: %s (%s) from %s", path.name, network_type, cached)
             if net.info.get("warning"):  # say on every run what the first run said
-                warnings.warn(f"{path.name}: {net.info['warning']}", stacklevel=2)
+                warnings.warn(f"{path.name}: {net.info['warning']}", NetworkWarning, stacklevel=2)
             return net
-        ways = read_osm_ways(path, network_type)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            net = cls.from_segments(
-                ways.node_id, ways.lon, ways.lat, ways.u, ways.v, ways.oneway,
-                info={"source": str(path), "network_type": network_type, **ways.stats},
-            )
+        log.info("network cache %s: building the %s network of %s", "miss" if cache else "off", network_type, path.name)
+        with timed(log, f"built the {network_type} network of {path.name}"):
+            ways = read_osm_ways(path, network_type)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                net = cls.from_segments(
+                    ways.node_id, ways.lon, ways.lat, ways.u, ways.v, ways.oneway,
+                    info={"source": str(path), "network_type": network_type, **ways.stats},
+                )
         for w in caught:
-            warnings.warn(f"{path.name}: {w.message}", stacklevel=2)
+            warnings.warn(f"{path.name}: {w.message}", w.category, stacklevel=2)
         net.info["cache"] = "miss" if write_cached(cached, net._write_npz) else "off"
         return net
 
@@ -270,6 +280,57 @@ class Network:
         return cls.from_segments(seg.node_id, seg.lon, seg.lat, seg.u, seg.v, seg.oneway, info=info)
 
     @classmethod
+    def from_lines(
+        cls, lines: gpd.GeoDataFrame | str | Path, mode: str = "walk", *, oneway: str | None = "oneway",
+        walk: str | None = "walk", bike: str | None = "bike", speed: str | None = "speed_kmh", crs: str | None = None,
+        layer: str | None = None, tolerance_m: float = 0.0, keep_largest: bool = True,
+    ) -> Network:
+        """Build from a planner's own road centrelines (规划路网): LineStrings / MultiLineStrings in any CRS.
+
+        Parameters
+        ----------
+        lines : GeoDataFrame or path
+            The lines, or a GeoPackage / shapefile / GeoJSON / GeoParquet file of them (``layer``: which layer).
+        mode : str
+            A :data:`siting.settings.MODES` key: the network serves its network type (recorded for ``check_mode``).
+        oneway, walk, bike, speed : str or None
+            Optional columns (a default name that is absent is ignored; None: not read): ``oneway`` yes/1 along
+            the line, -1 against it (cycling only: walking is two-way, as in osmnx); ``walk`` / ``bike`` no/0:
+            not usable by that mode; ``speed`` the speed on the line in km/h (its time is length ÷ speed, held as
+            the length at the mode's own speed, so another speed, e.g. elderly, scales every line alike).
+        crs : str, optional
+            The lines' CRS when the file has none or a wrong one; ``gcj02`` / ``bd09`` for Amap / Baidu data.
+        tolerance_m : float
+            Vertices nearer than this join (0: only vertices at the same place, as OSM ways share nodes; lines
+            that cross without a common vertex, a bridge over a street, do not connect).
+
+        Returns
+        -------
+        Network
+            In the local UTM zone; ``info`` holds the source, ``network_type`` and the columns read.
+
+        Examples
+        --------
+        >>> import geopandas as gpd, shapely
+        >>> roads = gpd.GeoDataFrame({"oneway": ["no", "yes"], "speed_kmh": [None, 2.0]}, geometry=[
+        ...     shapely.LineString([(121.430, 31.190), (121.440, 31.190)]),
+        ...     shapely.LineString([(121.440, 31.190), (121.440, 31.195)])], crs="EPSG:4326")
+        >>> net = Network.from_lines(roads, mode="walk")   # or Network.from_lines("规划路网.gpkg")
+        >>> net.n_edges, net.info["network_type"]
+        (2, 'walk')
+        """
+        network_type = _network_type(mode)
+        source = str(lines) if isinstance(lines, str | Path) else str(lines.attrs.get("source", "lines"))
+        gdf = read_lines(lines, layer=layer) if isinstance(lines, str | Path) else lines
+        ref = float(MODES[mode]["speed_kmh"] if mode in MODES else MODES[network_type]["speed_kmh"])  # type: ignore[arg-type]
+        seg = lines_to_segments(gdf, network_type, reference_kmh=ref, crs=crs, oneway=oneway, walk=walk, bike=bike,
+                                speed=speed, tolerance_m=tolerance_m, source=Path(source).name)
+        info = {"source": source, "format": "lines", "network_type": network_type, "reference_speed_kmh": ref,
+                **seg.stats}
+        return cls.from_projected(np.arange(len(seg.x)), seg.x, seg.y, seg.u, seg.v, seg.oneway, crs=seg.crs,
+                                  info=info, keep_largest=keep_largest, factor=seg.factor)
+
+    @classmethod
     def from_place(
         cls,
         query: str | dict[str, str],
@@ -277,92 +338,51 @@ class Network:
         *,
         cache: bool = True,
         cache_dir: str | Path | None = None,
+        buffer_m: float = 0.0,
+        overpass_url: str | None = None,
+        nominatim_url: str | None = None,
     ) -> Network:
-        """Download the network of a place name (e.g. "徐汇区, 上海市") with osmnx (Nominatim + Overpass).
+        """Download the network of a place name (e.g. "长宁区, 上海市") with osmnx (Nominatim, then Overpass).
 
-        osmnx's HTTP cache is pointed at ``cache_dir``, and the built network is cached too, so a
-        second run works offline.
+        ``buffer_m``: also the streets this far around the place (the longest trip, so that walks near its edge may
+        leave it). ``overpass_url`` / ``nominatim_url``: the servers (else ``$SITING_OVERPASS_URL`` /
+        ``$SITING_NOMINATIM_URL``, else osmnx's public ones; see :mod:`siting.io._online`). The downloads are cached
+        in ``cache_dir`` and so is the built network: a second run works offline, and says so.
         """
-        return cls._online("place", query, mode, cache, cache_dir)
+        return _download.network(cls, "place", query, _network_type(mode), cache, cache_dir, buffer_m, overpass_url,
+                                 nominatim_url, CACHE_VERSION)
 
     @classmethod
     def from_bbox(
         cls, bbox: tuple[float, float, float, float], mode: str = "walk", *, cache: bool = True,
-        cache_dir: str | Path | None = None,
+        cache_dir: str | Path | None = None, overpass_url: str | None = None,
     ) -> Network:
         """Download the network inside (west, south, east, north) in WGS84 degrees."""
-        return cls._online("bbox", tuple(bbox), mode, cache, cache_dir)
+        return _download.network(cls, "bbox", tuple(bbox), _network_type(mode), cache, cache_dir, 0.0, overpass_url,
+                                 None, CACHE_VERSION)
 
     @classmethod
     def from_polygon(
         cls, polygon: shapely.Geometry, mode: str = "walk", *, cache: bool = True,
-        cache_dir: str | Path | None = None,
+        cache_dir: str | Path | None = None, overpass_url: str | None = None,
     ) -> Network:
         """Download the network inside a WGS84 polygon."""
-        return cls._online("polygon", polygon, mode, cache, cache_dir)
-
-    @classmethod
-    def _online(cls, kind: str, query: Any, mode: str, cache: bool, cache_dir: str | Path | None) -> Network:
-        import osmnx as ox
-        from osmnx._errors import InsufficientResponseError
-
-        network_type = _network_type(mode)
-        text = query.wkt if kind == "polygon" else json.dumps(query, ensure_ascii=False, sort_keys=True)
-        key = hashlib.sha256(f"{kind}:{text}".encode()).hexdigest()[:32] + f"-{network_type}-v{CACHE_VERSION}"
-        cached = cache_path(cache_dir, "online", key) if cache else None
-        net = read_cached(cached, cls.load)
-        if net is not None:
-            net.info["cache"] = "hit"
-            return net
-        use_http_cache(ox.settings, cache_folder(cache_dir, "osmnx-http"), cache)  # warned when not writable
-        # keep the tags that make a one-way street two-way for bikes (osmnx's own rule ignores them)
-        ox.settings.useful_tags_way = list(dict.fromkeys([*ox.settings.useful_tags_way, "oneway:bicycle", "cycleway"]))
-        try:
-            if kind == "place":
-                graph = ox.graph_from_place(query, network_type=network_type, retain_all=True, simplify=False)
-            elif kind == "bbox":
-                graph = ox.graph_from_bbox(query, network_type=network_type, retain_all=True, simplify=False)
-            else:
-                graph = ox.graph_from_polygon(query, network_type=network_type, retain_all=True, simplify=False)
-        except InsufficientResponseError as exc:
-            raise GeocodeError(f"no street network for {kind} {text}: {exc}") from exc
-        except (ValueError, TypeError) as exc:
-            raise GeocodeError(f"cannot build a network for {kind} {text}: {exc}") from exc
-        net = cls.from_graph(graph, info={"source": f"{kind}:{text}", "network_type": network_type},
-                             network_type=network_type)
-        net.info["cache"] = "miss" if write_cached(cached, net._write_npz) else "off"
-        return net
+        return _download.network(cls, "polygon", polygon, _network_type(mode), cache, cache_dir, 0.0, overpass_url,
+                                 None, CACHE_VERSION)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write to a compressed ``.npz`` (atomically)."""
-        return atomic_write(Path(path), lambda fh: self._write_npz(fh, compressed=True))
+        return atomic_write(Path(path), self._write_npz)
 
-    def _write_npz(self, fh: IO[bytes], compressed: bool = False) -> None:
-        """Write the arrays as ``.npz``, uncompressed for the network cache unless ``compressed``.
-
-        Uncompressed, the sample's 20,700 nodes read in 0.6 ms instead of 3 ms and write without the zlib
-        pass; the file is 1.1 MB instead of 0.6 MB.
-        """
-        (np.savez_compressed if compressed else np.savez)(
-            fh, node_id=self.node_id, x=self.x, y=self.y, u=self.u, v=self.v, length=self.length,
-            oneway=self.oneway, crs=np.array(self.crs), info=np.array(json.dumps(self.info, default=str)),
-        )
+    def _write_npz(self, fh: IO[bytes]) -> None:
+        """Write the arrays as a compressed ``.npz`` (:func:`siting.engine._npz.write`)."""
+        _npz.write(fh, self)
 
     @classmethod
     def load(cls, path: str | Path) -> Network:
         """Read a network written by :meth:`save` (ValueError when the arrays do not fit together)."""
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
-            net = cls(
-                z["node_id"], z["x"], z["y"], z["u"], z["v"], z["length"], z["oneway"],
-                str(z["crs"]), json.loads(str(z["info"])),
-            )
-        n, m = len(net.node_id), len(net.u)
-        if not (len(net.x) == len(net.y) == n and len(net.v) == len(net.length) == len(net.oneway) == m
-                and (m == 0 or (max(net.u.max(), net.v.max()) < n and min(net.u.min(), net.v.min()) >= 0))
-                and np.isfinite(net.length).all() and isinstance(net.info, dict)):
-            raise ValueError("arrays of different lengths or segment ends outside the nodes")
-        return net
+        return cls(*_npz.read(path))
 
 
 def _network_type(mode: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ._graphs import Buckets
 from ._snapping import Snap, centre_xy, snap, snap_strtree

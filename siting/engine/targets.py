@@ -40,7 +40,10 @@ def _read_targets(path: Path) -> pd.DataFrame:
     bad = target.isna() | (target <= 0) | (target > 1)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0]) + 2
-        raise ColumnError(f"{path}: column 'target' must be a share in (0, 1], row {row}: {table['target'][row - 2]!r}")
+        value = table["target"][row - 2]
+        hint = f" — did you mean {float(target.iloc[row - 2]) / 100:g}?" if 1 < target.iloc[row - 2] <= 100 else ""
+        raise ColumnError(f"{path}: column 'target' must be a share > 0 and ≤ 1 (0.9 for 90 %), row {row}: "
+                          f"{value!r}{hint}")
     table["target"] = target
     return table
 

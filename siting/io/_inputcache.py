@@ -30,7 +30,9 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from .._log import get_logger
 from ._cache import atomic_write, cache_folder, read_cached
+from ._cache import evict as evict_lru
 from ._cache import file_digest as sha256_of
 
 T = TypeVar("T")
@@ -39,6 +41,7 @@ T = TypeVar("T")
 FORMAT = 1
 #: The most the inputs cache keeps (least recently used files go first; one file at most a quarter of it).
 MAX_BYTES = 1 << 30
+log = get_logger(__name__)
 _NAME = re.compile(r"[0-9a-f]{40}\.pkl")
 #: Libraries whose version can change how the same bytes are parsed (see :func:`_installed`).
 LIBRARIES = ("numpy", "pandas", "shapely", "pyproj", "geopandas", "pyogrio")
@@ -122,7 +125,9 @@ def prepared(cache_dir: str | Path | None, key: str | None, make: Callable[[], T
     found = read(path) if path else None
     if found is not None:
         result, caught = found
+        log.info("inputs cache hit: %s", path)
     else:
+        log.info("inputs cache %s: preparing the inputs", "miss" if path else "off")
         with recording() as caught:
             result = make()
         if path:
@@ -132,7 +137,7 @@ def prepared(cache_dir: str | Path | None, key: str | None, make: Callable[[], T
 
 
 #: The arguments of :func:`siting.pipeline.prepare_inputs` that are files (their bytes go into the key).
-FILE_ARGUMENTS = ("osm", "facilities", "population", "census", "sub_files", "boundaries")
+FILE_ARGUMENTS = ("osm", "facilities", "population", "census", "sub_files", "boundaries", "age_shares")
 
 
 def inputs_key(args: dict[str, Any]) -> str | None:
@@ -195,26 +200,7 @@ def evict(folder: Path, max_bytes: int | None = None) -> list[Path]:
     Only files named as this module names them (``<40 hex digits>.pkl``) are considered: anything else in
     the folder is not ours and is left alone. Returns the files deleted.
     """
-    limit = MAX_BYTES if max_bytes is None else max_bytes
-    entries = []
-    for p in folder.glob("*.pkl"):
-        if _NAME.fullmatch(p.name):
-            try:
-                st = p.stat()
-            except OSError:
-                continue
-            entries.append((st.st_mtime_ns, st.st_size, p))
-    entries.sort(reverse=True)  # newest first
-    total, gone = 0, []
-    for _, size, p in entries:
-        total += size
-        if total > limit:
-            try:
-                p.unlink()
-                gone.append(p)
-            except OSError:
-                pass
-    return gone
+    return evict_lru(folder, _NAME, MAX_BYTES if max_bytes is None else max_bytes)
 
 
 def _write_all(fh: IO[bytes], blob: bytes) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from .._log import bar
 from ..errors import InputFileError, NetworkError
 
 _CLAUSE = re.compile(r'\["([^"]+)"(?:(!?~)"([^"]*)")?\]')
@@ -31,42 +31,28 @@ class Segments:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-#: osmnx's Overpass filter strings (``osmnx._overpass._get_network_filter``) by osmnx version, so that
-#: reading a file does not import osmnx (1.6 s: it pulls in scikit-learn and matplotlib) just for them.
-#: Another installed version asks osmnx itself; ``tests/test_startup.py`` checks the table against it.
-OSMNX_FILTERS: dict[str, dict[str, str]] = {
-    "2.1.1": {
-        "walk": '["highway"]["area"!~"yes"]["access"!~"private"]["highway"!~"abandoned|bus_guideway|construction|'
-                'cycleway|motor|no|planned|platform|proposed|raceway|razed|rest_area|services"]["foot"!~"no"]'
-                '["service"!~"private"]["sidewalk"!~"separate"]["sidewalk:both"!~"separate"]'
-                '["sidewalk:left"!~"separate"]["sidewalk:right"!~"separate"]',
-        "bike": '["highway"]["area"!~"yes"]["access"!~"private"]["highway"!~"abandoned|bus_guideway|construction|'
-                'corridor|elevator|escalator|footway|motor|no|planned|platform|proposed|raceway|razed|rest_area|'
-                'services|steps"]["bicycle"!~"no"]["service"!~"private"]',
-    },
+#: The Overpass filters of the walking and cycling networks: osmnx 2.1's (``osmnx._overpass._get_network_filter``),
+#: owned here so that neither reading a file (osmnx takes 1.6 s to import) nor any osmnx version (the function
+#: is private) changes which ways are streets. ``tests/test_input_formats.py`` compares them with the installed
+#: osmnx's; an osmnx that changes its filters fails that test, and the change is then made here on purpose.
+NETWORK_FILTERS: dict[str, str] = {
+    "walk": '["highway"]["area"!~"yes"]["access"!~"private"]["highway"!~"abandoned|bus_guideway|construction|'
+            'cycleway|motor|no|planned|platform|proposed|raceway|razed|rest_area|services"]["foot"!~"no"]'
+            '["service"!~"private"]["sidewalk"!~"separate"]["sidewalk:both"!~"separate"]'
+            '["sidewalk:left"!~"separate"]["sidewalk:right"!~"separate"]',
+    "bike": '["highway"]["area"!~"yes"]["access"!~"private"]["highway"!~"abandoned|bus_guideway|construction|'
+            'corridor|elevator|escalator|footway|motor|no|planned|platform|proposed|raceway|razed|rest_area|'
+            'services|steps"]["bicycle"!~"no"]["service"!~"private"]',
 }
 
 
-def osmnx_version() -> str | None:
-    """Return the installed osmnx's version, read from its metadata (without importing it); None if absent."""
-    try:
-        return importlib.metadata.version("osmnx")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def network_filter(network_type: str) -> str:
-    """Return osmnx's Overpass filter string for ``network_type``.
-
-    It comes from :data:`OSMNX_FILTERS` for a known osmnx version, else from osmnx itself (same text either
-    way).
-    """
-    known = OSMNX_FILTERS.get(osmnx_version() or "", {})
-    if network_type in known:
-        return known[network_type]
-    from osmnx import _overpass  # optional heavy dependency: only for versions not in the table
-
-    return str(_overpass._get_network_filter(network_type))
+    """Return the Overpass filter string of ``network_type`` ("walk" or "bike"; :data:`NETWORK_FILTERS`)."""
+    try:
+        return NETWORK_FILTERS[network_type]
+    except KeyError:
+        raise NetworkError(f"unknown network type {network_type!r}; choose one of {', '.join(NETWORK_FILTERS)}") \
+            from None
 
 
 @lru_cache(maxsize=4)
@@ -121,22 +107,42 @@ def oneway_direction(tags: dict[str, str], network_type: str) -> int:
     return 0
 
 
+#: pyosmium's coordinate of a location the file does not give (the node is missing from the extract).
+_UNDEFINED = 2147483647
+
+
+def bad_location(location: Any) -> str | None:
+    """Describe a node location that is in the file but off the globe (latitude 95); None when fine or absent.
+
+    libosmium calls both "not valid"; a missing node is common in bbox extracts (the way is cut there),
+    a coordinate out of range is a broken file, named as such.
+    """
+    if location.valid() or (location.x == _UNDEFINED and location.y == _UNDEFINED):
+        return None
+    lon, lat = location.x / 1e7, location.y / 1e7
+    return f"longitude {lon:g}, latitude {lat:g} (outside -180…180, -90…90)"
+
+
 def read_osm_ways(path: str | Path, network_type: str) -> Segments:
     """Read the ways of an ``.osm``/``.osm.pbf`` file that pass osmnx's ``network_type`` filter.
 
     Ways are split at every node (consecutive node pairs become segments). Nodes missing from a
-    bbox export break the way there. Raises InputFileError for unreadable files and NetworkError
-    when no way qualifies.
+    bbox export break the way there. Node ids may be negative (JOSM's new objects). Raises
+    InputFileError for unreadable files and nodes with coordinates off the globe (named), and
+    NetworkError when no way qualifies.
     """
     import osmium
 
     path = Path(path)
     refs: list[np.ndarray] = []
+    have: list[np.ndarray] = []
     lons: list[np.ndarray] = []
     lats: list[np.ndarray] = []
     ways: list[int] = []
     dirs: list[int] = []
     n_highway = n_missing = 0
+    negative: set[int] = set()  # negative node ids (JOSM), which pyosmium's location index does not hold
+    shown = bar(desc=f"reading {path.name}", unit=" ways")  # shows only when reading takes over a second
     try:
         fp = (
             osmium.FileProcessor(str(path), osmium.osm.NODE | osmium.osm.WAY)
@@ -147,50 +153,91 @@ def read_osm_ways(path: str | Path, network_type: str) -> Segments:
             if not isinstance(obj, osmium.osm.Way):
                 continue
             n_highway += 1
+            if n_highway % 1000 == 0:
+                shown.update(1000)
             tags = dict(obj.tags)
             if not way_passes(tags, network_type):
                 continue
-            r, lo, la = [], [], []
+            r, ok, lo, la = [], [], [], []
             for nd in obj.nodes:
+                r.append(nd.ref)
                 if nd.location.valid():
-                    r.append(nd.ref)
+                    ok.append(True)
                     lo.append(nd.location.lon)
                     la.append(nd.location.lat)
                 else:
+                    problem = bad_location(nd.location)
+                    if problem is not None:
+                        raise InputFileError(f"{path}: node {nd.ref} (in way {obj.id}) has {problem}")
+                    if nd.ref < 0:
+                        negative.add(nd.ref)
                     n_missing += 1
-                    r.append(-1)
+                    ok.append(False)
                     lo.append(np.nan)
                     la.append(np.nan)
             refs.append(np.asarray(r, np.int64))
+            have.append(np.asarray(ok, bool))
             lons.append(np.asarray(lo))
             lats.append(np.asarray(la))
             ways.append(obj.id)
             dirs.append(oneway_direction(tags, network_type))
     except RuntimeError as exc:
         raise InputFileError(f"{path}: not a readable OSM file (.osm XML or .osm.pbf): {exc}") from exc
+    finally:
+        shown.close()
     if not refs:
         raise NetworkError(
             f"{path}: no {network_type}able ways: {n_highway} highway way(s) in the file, none passes "
             f"osmnx's {network_type!r} filter"
         )
-    return _segments_from_ways(refs, lons, lats, dirs, {
+    if negative:
+        n_missing -= _fill_negative(path, negative, refs, have, lons, lats)
+    return _segments_from_ways(refs, have, lons, lats, dirs, {
         "ways_highway": n_highway, "ways_used": len(refs), "node_refs_missing": n_missing,
     })
 
 
+def _fill_negative(path: Path, wanted: set[int], refs: list[np.ndarray], have: list[np.ndarray],
+                   lons: list[np.ndarray], lats: list[np.ndarray]) -> int:
+    """Fill in the nodes with negative ids (a second pass over the file's nodes); return how many refs were filled."""
+    import osmium
+
+    found: dict[int, tuple[float, float]] = {}
+    try:
+        node: Any  # NODE objects only
+        for node in osmium.FileProcessor(str(path), osmium.osm.NODE):
+            if node.id in wanted:
+                problem = bad_location(node.location)
+                if problem is not None:
+                    raise InputFileError(f"{path}: node {node.id} has {problem}")
+                if node.location.valid():
+                    found[node.id] = (node.location.lon, node.location.lat)
+    except RuntimeError as exc:
+        raise InputFileError(f"{path}: not a readable OSM file (.osm XML or .osm.pbf): {exc}") from exc
+    filled = 0
+    for r, ok, lo, la in zip(refs, have, lons, lats, strict=True):
+        for j in np.flatnonzero(~ok & (r < 0)):
+            where = found.get(int(r[j]))
+            if where is not None:
+                lo[j], la[j] = where
+                ok[j] = True
+                filled += 1
+    return filled
+
+
 def _segments_from_ways(
-    refs: list[np.ndarray], lons: list[np.ndarray], lats: list[np.ndarray], dirs: list[int],
-    stats: dict[str, Any],
+    refs: list[np.ndarray], have: list[np.ndarray], lons: list[np.ndarray], lats: list[np.ndarray],
+    dirs: list[int], stats: dict[str, Any],
 ) -> Segments:
     all_refs = np.concatenate(refs)
+    valid = np.concatenate(have)  # the node is in the file (ids may be negative: JOSM)
     all_lon, all_lat = np.concatenate(lons), np.concatenate(lats)
     lengths = np.array([len(r) for r in refs])
     way_of = np.repeat(np.arange(len(refs)), lengths)
     # consecutive pairs inside the same way, both nodes present
     same = way_of[1:] == way_of[:-1]
-    ok = same & (all_refs[1:] >= 0) & (all_refs[:-1] >= 0)
+    ok = same & valid[1:] & valid[:-1]
     a, b = np.flatnonzero(ok), np.flatnonzero(ok) + 1
-    valid = all_refs >= 0
     node_id, inverse = np.unique(all_refs[valid], return_inverse=True)
     index = np.full(len(all_refs), -1, np.int64)
     index[valid] = inverse

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+import zipfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,12 +14,13 @@ import pandas as pd
 import shapely
 
 from .._validate import check_file
-from ..errors import ColumnError, CRSError, InputFileError
+from ..errors import ColumnError, CRSError, DataWarning, InputFileError
 from .coords import normalize_crs, to_wgs84
 
-#: Coordinate column pairs tried in order (case-insensitive).
+#: Coordinate column pairs tried in order (case-insensitive), each also with a ``_wgs84``/``_gcj02``/``_bd09``
+#: suffix; the values are in the reader's declared ``crs``. 经度/纬度 are how Chinese offices head them.
 COORD_COLUMNS = [
-    ("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("x", "y"),
+    ("lon", "lat"), ("lng", "lat"), ("longitude", "latitude"), ("经度", "纬度"), ("x", "y"),
 ]
 TABULAR = {".csv", ".txt", ".tsv", ".xlsx", ".xls", ".json"}
 VECTOR = {".geojson", ".gpkg", ".shp", ".fgb", ".parquet"}
@@ -55,7 +57,9 @@ def read_table(path: str | Path, *, what: str = "table", dtype: type | None = No
 
 def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
     """One sheet (the named one, else the first); warns when other sheets have the same coordinate columns."""
-    sheets = pd.read_excel(path, sheet_name=None)
+    # .xls (Excel 97–2003) through python-calamine: pandas' own reader for it (xlrd) is not a dependency
+    sheets = pd.read_excel(path, sheet_name=None, engine="calamine" if path.suffix.lower() == ".xls" else "openpyxl")
+    sheets = {name: _below_title(f, path, name) for name, f in sheets.items()}
     names = list(sheets)
     if sheet is not None and sheet not in sheets:
         raise InputFileError(f"{path}: no sheet {sheet!r}; the workbook has: {', '.join(names)}")
@@ -75,6 +79,28 @@ def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
     return frame
 
 
+def _below_title(frame: pd.DataFrame, path: Path, sheet: str) -> pd.DataFrame:
+    """Return the table under a title row: most headers blank (``Unnamed: n``) → the header is the first full row.
+
+    Offices often put a title (``徐汇区社区卫生服务中心一览表``) in the first row(s), above the real header; the
+    sheet is then read from the first row that has as many filled cells as any row, with a warning naming it.
+    """
+    blank = sum(str(c).startswith("Unnamed:") for c in frame.columns)
+    if len(frame.columns) < 2 or blank <= len(frame.columns) // 2 or frame.empty:
+        return frame
+    filled = frame.head(20).notna().sum(axis=1).to_numpy()
+    row = int(np.argmax(filled >= filled.max()))
+    header = [str(v).strip() if v == v and v is not None else f"column_{i + 1}"
+              for i, v in enumerate(frame.iloc[row].tolist())]
+    table = frame.iloc[row + 1:].reset_index(drop=True)
+    table.columns = header
+    warnings.warn(f"{path}: sheet {sheet!r} has a title above its header (row 1 reads "
+                  f"{' '.join(str(c) for c in frame.columns if not str(c).startswith('Unnamed:'))!r}); the header "
+                  f"was read from row {row + 2}: {', '.join(header)}. If that is wrong, delete the title rows",
+                  DataWarning, stacklevel=5)
+    return table.infer_objects()
+
+
 def _read_frame(path: Path, sheet: str | None = None, comment: str | None = None) -> pd.DataFrame:
     suffix = path.suffix.lower()
     try:
@@ -84,7 +110,7 @@ def _read_frame(path: Path, sheet: str | None = None, comment: str | None = None
             return _read_excel(path, sheet)
         with open(path, encoding="utf-8-sig") as fh:
             data = json.load(fh)
-    except (UnicodeDecodeError, ValueError, OSError, ImportError) as exc:
+    except (UnicodeDecodeError, ValueError, OSError, ImportError, zipfile.BadZipFile, KeyError) as exc:
         raise InputFileError(f"{path}: cannot read as {suffix[1:]} table: {exc}") from exc
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         raise _GeoJSON()
@@ -190,8 +216,8 @@ def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "poi
                 lon_col: str | None = None, lat_col: str | None = None) -> gpd.GeoDataFrame:
     """Read a table or vector file of points (or polygons) and return it in WGS84 (EPSG:4326).
 
-    Tabular files (CSV, Excel, a JSON list of objects) take coordinates from ``lon``/``lat``
-    (also ``lng``, ``longitude``/``latitude``, ``x``/``y``, optionally suffixed ``_wgs84``/``_gcj02``/``_bd09``)
+    Tabular files (CSV, Excel, a JSON list of objects) take coordinates from ``lon``/``lat`` (also ``lng``,
+    ``longitude``/``latitude``, ``经度``/``纬度``, ``x``/``y``, optionally suffixed ``_wgs84``/``_gcj02``/``_bd09``)
     given in ``crs`` (``wgs84``, ``gcj02`` or ``bd09``); every other column is kept. Vector files
     (GeoJSON, GeoPackage, Shapefile...) keep their geometry; a declared projected CRS is transformed,
     and ``crs`` gcj02/bd09 shifts their WGS84-labelled coordinates. The source row number is kept as
@@ -233,8 +259,13 @@ def read_points(path: str | Path, crs: str | None = "wgs84", *, what: str = "poi
 
 
 def _read_vector(path: Path, kind: str, what: str) -> gpd.GeoDataFrame:
-    try:
-        gdf = gpd.read_file(path)
+    try:  # GeoParquet through geopandas and pyarrow (GDAL's Parquet driver is often missing)
+        gdf = gpd.read_parquet(path) if path.suffix.lower() == ".parquet" else gpd.read_file(path)
+    except ValueError as exc:
+        if "geo metadata" not in str(exc):
+            raise InputFileError(f"{path}: cannot read {what} as a vector file: {exc}") from exc
+        raise InputFileError(f"{path}: a Parquet file without geometry, not GeoParquet; write it with "
+                             "GeoDataFrame.to_parquet, or as CSV with lon/lat columns") from exc
     except Exception as exc:  # pyogrio raises its own DataSourceError family
         raise InputFileError(f"{path}: cannot read {what} as a vector file: {exc}") from exc
     if gdf.empty:

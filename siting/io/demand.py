@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .._validate import district_key, subdistrict_key
+from .._validate import RANGES, district_key, subdistrict_key
 from ..errors import AreaWarning, ColumnError, InputFileError, SitingError
 from . import _checks
 from ._areas import assign_areas
@@ -53,15 +53,20 @@ def _find_column(frame: pd.DataFrame, candidates: tuple[str, ...], given: str | 
 
 
 def _check_counts(values: pd.Series, rows: pd.Series, path: object, column: str, row_label: str) -> np.ndarray:
-    """Return ``values`` as floats; ColumnError naming the first empty, non-numeric or negative rows."""
+    """Return ``values`` as floats; ColumnError naming the first empty, non-numeric, negative or too large rows.
+
+    Too large: above the span of ``population`` in :data:`siting._validate.RANGES` (more residents than any city
+    holds; such numbers overflowed the sums and the whole-number columns of the outputs).
+    """
     numbers = pd.to_numeric(values, errors="coerce").astype(float)
-    bad = (numbers.isna() | ~np.isfinite(numbers) | (numbers < 0)).to_numpy()
+    top = RANGES["population"].high
+    bad = (numbers.isna() | ~np.isfinite(numbers) | (numbers < 0) | (numbers > top)).to_numpy()
     if bad.any():
         first = [int(r) for r in rows.to_numpy()[bad][:5]]
         shown = [str(v) for v in values.to_numpy()[bad][:5]]
         raise ColumnError(
-            f"{path}: column {column!r} has {int(bad.sum())} empty, non-numeric or negative value(s), "
-            f"first at {row_label} {first}: {shown}"
+            f"{path}: column {column!r} has {int(bad.sum())} empty, non-numeric, negative or too large (over "
+            f"{top:,.0f}) value(s), first at {row_label} {first}: {shown}"
         )
     return numbers.to_numpy()
 

@@ -6,20 +6,25 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from ..errors import ColumnError, CRSError, GeocodeError, SitingError
-from ._cache import cache_folder, use_http_cache
+from .._lazy import lazy_module
+from ..errors import ColumnError, CRSError, SitingError
 from ._checks import explode_multipoints
 from ._osm import read_osm_features
 from ._tables import read_points
 from ._utm import utm_crs
 from .coords import normalize_crs, to_wgs84
+
+if TYPE_CHECKING:
+    from . import _online
+else:  # requests and the download code load only when something is downloaded
+    _online = lazy_module("siting.io._online")
 
 #: Every facility type, from the most to the least specific primary-care level.
 FACILITY_TYPES = ("center", "subcenter", "station", "village_clinic", "kiosk", "hospital", "other")
@@ -174,22 +179,16 @@ def facilities_from_osm(path: str | Path) -> gpd.GeoDataFrame:
 ONLINE_TAGS: dict[str, Any] = {"amenity": sorted(HEALTH_AMENITIES), "healthcare": True, "building": "hospital"}
 
 
-def facilities_from_place(query: str, *, cache_dir: str | Path | None = None) -> gpd.GeoDataFrame:
-    """Health facilities of a place name downloaded through osmnx (``features_from_place``), cached.
+def facilities_from_place(query: str, *, cache_dir: str | Path | None = None, buffer_m: float = 0.0,
+                          overpass_url: str | None = None, nominatim_url: str | None = None) -> gpd.GeoDataFrame:
+    """Health facilities of a place name (and ``buffer_m`` around it) downloaded through osmnx, cached.
 
     Same rules and columns as :func:`facilities_from_osm` (``source`` is "osm"); only elements with
-    :data:`ONLINE_TAGS` are downloaded.
+    :data:`ONLINE_TAGS` are downloaded. The servers: ``overpass_url`` / ``nominatim_url``, else the environment,
+    else osmnx's (:meth:`siting.io._online.Endpoints.resolve`); failures raise DownloadError or GeocodeError.
     """
-    import osmnx as ox
-    from osmnx._errors import InsufficientResponseError
-
-    use_http_cache(ox.settings, cache_folder(cache_dir, "osmnx-http"))
-    try:
-        raw = ox.features_from_place(query, tags=ONLINE_TAGS)
-    except InsufficientResponseError:
-        raw = gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
-    except (ValueError, TypeError) as exc:
-        raise GeocodeError(f"cannot download facilities for place {query!r}: {exc}") from exc
+    endpoints = _online.Endpoints.resolve(overpass_url, nominatim_url)
+    raw = _online.features(query, ONLINE_TAGS, endpoints, cache_dir=cache_dir, buffer_m=buffer_m)
     skip = {"geometry", "nodes", "ways"}
     rows = []
     for (element, osm_id), rec in zip(raw.index, raw.drop(columns=[c for c in raw.columns if c in skip]).to_dict(

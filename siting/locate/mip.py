@@ -13,6 +13,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from .._log import bar, progress_on
 from ..errors import SolverError
 from .problem import SitingProblem
 
@@ -179,7 +180,11 @@ def _run(lp: highspy.HighsLp, start: np.ndarray | None, nx: int, nnz: int, time_
         start_sol.col_value = start.tolist()
         h.setSolution(start_sol)
     t0 = time.perf_counter()
-    h.run()
+    shown = _watch(h, time_limit)
+    try:
+        h.run()
+    finally:
+        shown.close()
     seconds = time.perf_counter() - t0
     ms = h.getModelStatus()
     status = _STATUS.get(ms, h.modelStatusToString(ms).lower().replace(" ", "_"))
@@ -199,6 +204,38 @@ def _run(lp: highspy.HighsLp, start: np.ndarray | None, nx: int, nnz: int, time_
         float(info.mip_gap) if consistent else None,
         seconds,
     )
+
+
+def _watch(h: highspy.Highs, time_limit: float) -> Any:
+    """Show HiGHS's incumbent, bound and gap on a progress bar (seconds out of ``time_limit``) while it runs.
+
+    Fed by HiGHS's callbacks: every improving solution, and its interrupt checks at most 5 times a second.
+    The bar shows only when the solve lasts over a second (:func:`siting._log.bar`); off, nothing subscribes.
+    """
+    if not progress_on() or not hasattr(h, "cbMipImprovingSolution"):  # callbacks: highspy 1.10 and later
+        return bar(desc="HiGHS", progress=False)
+    total = round(max(time_limit, 0.0), 1)
+    shown = bar(desc="HiGHS", unit="s", total=total)
+    last = [0.0]
+
+    def update(event: Any) -> None:
+        out = event.data_out
+        now = float(out.running_time)
+        if now - last[0] < 0.2 and event.callback_type != highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution:
+            return
+        shown.update(max(round(min(now, total) - shown.n, 1), 0.0))
+        last[0] = now
+        incumbent, bound = float(out.mip_primal_bound), float(out.mip_dual_bound)
+        text = f"incumbent {incumbent:,.0f}" if np.isfinite(incumbent) else "no incumbent yet"
+        if np.isfinite(bound):
+            text += f", bound {bound:,.0f}"
+        if np.isfinite(incumbent) and np.isfinite(bound):
+            text += f", gap {float(out.mip_gap):.2%}"
+        shown.set_postfix_str(text, refresh=False)
+
+    h.cbMipImprovingSolution.subscribe(update)
+    h.cbMipInterrupt.subscribe(update)
+    return shown
 
 
 def coverage_bound(problem: SitingProblem, spec: Spec, chosen: Sequence[int]) -> float:

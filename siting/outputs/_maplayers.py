@@ -5,8 +5,8 @@ Each ``add_*`` function adds its layer(s) to a folium map and returns the legend
 
 from __future__ import annotations
 
-import html
 import math
+import re
 from typing import Any
 
 import folium
@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .._labels import PARTIAL_BELOW, analysed_shares, is_partial
 from ..engine._status import Status
 from ._mapstyle import (
     ATTRIBUTION,
@@ -28,6 +29,7 @@ from ._mapstyle import (
     legend_html,
     num,
     pct,
+    popup,
     radii,
     summary_html,
     tooltip,
@@ -42,6 +44,7 @@ from ._palette import (
     TARGET_CLASSES,
     fill,
 )
+from ._text import html_text
 
 __all__ = [
     "ABSOLUTE_CLASSES", "ATTRIBUTION", "BOX_STYLE", "COVERED_COLOR", "FACILITY_STYLE", "MODE_LABEL", "NO_DATA",
@@ -63,7 +66,12 @@ def add_subdistricts(m: folium.Map, subs: gpd.GeoDataFrame | None, target: float
     if subs is None or subs.empty:
         return [], ""
     subdistrict_layer(subs, target, simplify_m).add_to(m)
-    return choropleth_legend(subs, target)
+    classes, text = choropleth_legend(subs, target)
+    if any(is_partial(a) for a in analysed_shares(subs)):
+        classes.append((str(PARTIAL_STYLE["fillColor"]),
+                        f"部分分析 partly analysed (< {PARTIAL_BELOW:.0%} of its residents inside the extract; "
+                        "dashed)"))
+    return classes, text
 
 
 def add_service_area(m: folium.Map, area: gpd.GeoDataFrame | None, minutes: float, simplify_m: float) -> list[str]:
@@ -160,11 +168,6 @@ def add_candidates(m: folium.Map, cand: gpd.GeoDataFrame | None) -> list[str]:
     return ['<span style="color:#fdb863">●</span> 候选点 candidate site (layer off by default)']
 
 
-def _safe(text: str) -> str:
-    """HTML-escaped text safe inside folium's JS template literals (no backticks or ``${``)."""
-    return html.escape(text).replace("`", "&#96;").replace("$", "&#36;")
-
-
 def add_chosen(m: folium.Map, cho: gpd.GeoDataFrame | None) -> list[str]:
     """Add the chosen sites (stars) labelled "#1 +49,682".
 
@@ -178,12 +181,12 @@ def add_chosen(m: folium.Map, cho: gpd.GeoDataFrame | None) -> list[str]:
     group = folium.FeatureGroup(name=f"选址方案 Chosen sites (+{num(total)} in total)", show=True)
     for (rank, row), name, inc in zip(enumerate(cho.itertuples(), 1), _site_label(cho), step, strict=True):
         svg = STAR + f'<span class="siting-gain" data-gain="{float(inc):.0f}">#{rank} +{num(inc)}</span>'
-        hover = _safe(f"#{rank} {name} · 新增 +{num(inc)}（按选择顺序 in order of choice）")
-        popup = (f"<b>#{rank} {_safe(name)}</b><br>按选择顺序新增 gain in order of choice: +{num(inc)}<br>"
-                 f"单独新增 gain on its own (not additive): {num(row.gain)}<br>"
-                 f"方案合计 plan total: +{num(total)}")
+        hover = html_text(f"#{rank} {name} · 新增 +{num(inc)}（按选择顺序 in order of choice）")
+        text = (f"<b>#{rank} {html_text(name)}</b><br>按选择顺序新增 gain in order of choice: +{num(inc)}<br>"
+                f"单独新增 gain on its own (not additive): {num(row.gain)}<br>"
+                f"方案合计 plan total: +{num(total)}")
         folium.Marker([round(row.geometry.y, 6), round(row.geometry.x, 6)], tooltip=folium.Tooltip(hover),
-                      popup=folium.Popup(popup, max_width=320),
+                      popup=folium.Popup(text, max_width=320),
                       icon=folium.DivIcon(html=svg, icon_size=(20, 20), icon_anchor=(10, 10),
                                           class_name="siting-chosen")).add_to(group)
     group.add_to(m)
@@ -191,16 +194,33 @@ def add_chosen(m: folium.Map, cho: gpd.GeoDataFrame | None) -> list[str]:
             f'sites before it; <span class="siting-total">total 合计 +{num(total)}</span>']
 
 
+#: A partly analysed 街道 (:data:`siting._labels.PARTIAL_BELOW`): dashed orange outline, pale hatch-like fill,
+#: never a pass/fail colour.
+PARTIAL_STYLE = {"fillColor": "#fdb863", "color": "#b35806", "weight": 2.5, "dashArray": "6 5", "fillOpacity": 0.18}
+
+
+def partial_text(share: float) -> str:
+    """" · 部分分析 partial: 14 % analysed" for a partly analysed 街道, else ""."""
+    return f" · 部分分析 partial: {100 * share:.0f} % analysed" if is_partial(share) else ""
+
+
 def subdistrict_layer(subs: gpd.GeoDataFrame, target: float | None, simplify_m: float) -> folium.FeatureGroup:
-    """街道 choropleth; per-feature style in ``properties.style`` (folium applies it without a style_function)."""
+    """街道 choropleth; per-feature style in ``properties.style`` (folium applies it without a style_function).
+
+    A partly analysed 街道 (:func:`is_partial`) is drawn dashed and pale (:data:`PARTIAL_STYLE`), its rate
+    followed by the share analysed.
+    """
     group = folium.FeatureGroup(name="街道覆盖率 Subdistrict coverage", show=True)
     tgt = subs["target"].astype(float).fillna(np.nan if target is None else target)
+    share = analysed_shares(subs)
     props = pd.DataFrame({
         "subdistrict": subs["subdistrict"].astype(str).to_numpy(), "district": subs["district"].astype(str).to_numpy(),
-        "rate": [pct(r) for r in subs["coverage_rate"]], "target": [pct(t) for t in tgt],
+        "rate": [pct(r) + partial_text(a) for r, a in zip(subs["coverage_rate"], share, strict=True)],
+        "target": [pct(t) for t in tgt],
         "gap": [num(g) for g in subs["gap_residents"]], "population": [num(p) for p in subs["population"]],
-        "style": [{"fillColor": fill(r, t), "color": "#444444", "weight": 1, "fillOpacity": 0.5}
-                  for r, t in zip(subs["coverage_rate"].astype(float), tgt, strict=True)]})
+        "style": [PARTIAL_STYLE if is_partial(a) else
+                  {"fillColor": fill(r, t), "color": "#444444", "weight": 1, "fillOpacity": 0.5}
+                  for r, t, a in zip(subs["coverage_rate"].astype(float), tgt, share, strict=True)]})
     tip = tooltip(["subdistrict", "district", "rate", "target", "gap", "population"],
                   ["街道 Subdistrict", "区 District", "覆盖率 Coverage", "目标 Target", "缺口 Gap", "人口 Population"])
     folium.GeoJson(collection(geometry(subs, simplify_m), props), tooltip=tip).add_to(group)
@@ -271,14 +291,13 @@ def facility_layers(fac: gpd.GeoDataFrame, minutes: float, *, off_network: bool 
         if off_network:
             props["within"] = "未计入：离路网 > 500 m not counted: off the street network"
         icon = folium.DivIcon(html=svg, icon_size=(size, size), icon_anchor=(size // 2, size // 2),
-                              class_name=f"siting-fac siting-fac-{ftype}")
-        popup = folium.GeoJsonPopup(fields=["name", "type", "source", "within"],
-                                    aliases=["名称 Name", "类型 Type", "来源 Source",
-                                             f"{minutes:g} 分钟内居民 Residents within {minutes:g} min"])
+                              class_name=f"siting-fac siting-fac-{re.sub(r'[^A-Za-z0-9_-]', '_', ftype)}")
+        box = popup(["name", "type", "source", "within"], ["名称 Name", "类型 Type", "来源 Source",
+                                                            f"{minutes:g} 分钟内居民 Residents within {minutes:g} min"])
         name = f"设施：{zh} Facilities: {en}"
         group = folium.FeatureGroup(name=name + (" — 路网外未计入 off network, not counted" if off_network else ""),
                                     show=True)
-        folium.GeoJson(collection(geometry(sub, 0), props), marker=folium.Marker(icon=icon), popup=popup,
+        folium.GeoJson(collection(geometry(sub, 0), props), marker=folium.Marker(icon=icon), popup=box,
                        tooltip=tooltip(["name"], ["名称 Name"])).add_to(group)
         groups.append(group)
     return groups
@@ -302,7 +321,7 @@ def scenario_layer(name: str, subs: gpd.GeoDataFrame | None, facilities: gpd.Geo
     (red ✖; a moved facility is closed at its old place and added at the new one).
     """
     rate = pct(summary.get("coverage_rate"))
-    group = folium.FeatureGroup(name=f"{html.escape(name)} — {rate}", overlay=False, show=show)
+    group = folium.FeatureGroup(name=f"{html_text(name)} — {rate}", overlay=False, show=show)
     target = summary.get("target")
     if subs is not None and not subs.empty:
         for child in subdistrict_layer(subs, None if target is None or pd.isna(target) else float(target),
@@ -314,7 +333,7 @@ def scenario_layer(name: str, subs: gpd.GeoDataFrame | None, facilities: gpd.Geo
         if frame is None or frame.empty:
             continue
         for row in frame.itertuples():
-            text = _safe(f"{label}: {getattr(row, 'name', '')}")
+            text = html_text(f"{label}: {getattr(row, 'name', '')}")
             at = [round(row.geometry.y, 6), round(row.geometry.x, 6)]
             if mark:
                 svg = (f'<span style="color:{color};font:bold 18px sans-serif;text-shadow:0 0 2px #fff,0 0 2px #fff">'
@@ -343,13 +362,13 @@ def supply_layer(pts: gpd.GeoDataFrame, column: str = "supply_per_10k", *, targe
     top = float(target) if target else float(np.quantile(positive, 0.75)) if len(positive) else 1.0
     breaks = [0.0, top / 3, 2 * top / 3, top]
     cls = np.where(values <= 0, 0, np.searchsorted(breaks, values, side="right"))
-    group = folium.FeatureGroup(name=label, show=show)
+    group = folium.FeatureGroup(name=html_text(label), show=show)
     props = pd.DataFrame({
         "supply": [num(v, "{:.2f}") for v in values], "walk": [num(w, "{:.1f} min") if math.isfinite(w) else "—"
                                                                 for w in pts["walk_min"].astype(float)],
         "subdistrict": pts["subdistrict"].astype(str).to_numpy(),
         "style": [{"radius": 4.0, "color": SUPPLY_COLORS[c], "fillColor": SUPPLY_COLORS[c]} for c in cls]})
     marker = folium.CircleMarker(radius=4, weight=1, opacity=0.9, fill=True, fill_opacity=0.8)
-    tip = tooltip(["supply", "walk", "subdistrict"], [html.escape(label), "步行时间 Walk", "街道 Subdistrict"])
+    tip = tooltip(["supply", "walk", "subdistrict"], [label, "步行时间 Walk", "街道 Subdistrict"])
     folium.GeoJson(collection(geometry(pts, 0), props), marker=marker, tooltip=tip).add_to(group)
     return group

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from typing import Any
 
@@ -16,6 +15,7 @@ from jinja2 import Template
 
 from ..io._utm import utm_crs
 from ._palette import ABSOLUTE_CLASSES, FACILITY_STYLE, MODE_LABEL, NO_DATA, TARGET_CLASSES
+from ._text import html_text
 
 ATTRIBUTION = '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors (ODbL)'
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -55,8 +55,13 @@ def geometry(gdf: gpd.GeoDataFrame, simplify_m: float) -> np.ndarray:
 
 
 def collection(geoms: np.ndarray, props: pd.DataFrame) -> dict[str, Any]:
-    """Return a GeoJSON FeatureCollection dict; property values must already be JSON-friendly."""
-    records = props.to_dict("records")
+    """Return a GeoJSON FeatureCollection dict; property values must already be JSON-friendly.
+
+    Every text property is escaped (:func:`siting.outputs._text.html_text`): folium's tooltips and popups
+    write properties into ``innerHTML``, and the names in them come from input files.
+    """
+    records = [{k: html_text(v) if isinstance(v, str) else v for k, v in rec.items()}
+               for rec in props.to_dict("records")]
     return {"type": "FeatureCollection", "features": [
         {"type": "Feature", "properties": rec, "geometry": shapely.geometry.mapping(g)}
         for rec, g in zip(records, geoms, strict=True)]}
@@ -99,8 +104,16 @@ def grid(points: gpd.GeoDataFrame, cell_m: float) -> gpd.GeoDataFrame:
 
 
 def tooltip(fields: list[str], aliases: list[str]) -> folium.GeoJsonTooltip:
-    """Hover tooltip listing feature properties (no jQuery needed, unlike ``folium.Popup``)."""
-    return folium.GeoJsonTooltip(fields=fields, aliases=aliases, sticky=True)
+    """Hover tooltip listing feature properties (no jQuery needed, unlike ``folium.Popup``).
+
+    The properties are escaped by :func:`collection`; the ``aliases`` are escaped here.
+    """
+    return folium.GeoJsonTooltip(fields=fields, aliases=[html_text(a) for a in aliases], sticky=True)
+
+
+def popup(fields: list[str], aliases: list[str]) -> folium.GeoJsonPopup:
+    """Click popup listing feature properties (escaped by :func:`collection`; ``aliases`` escaped here)."""
+    return folium.GeoJsonPopup(fields=fields, aliases=[html_text(a) for a in aliases])
 
 
 def choropleth_legend(subs: gpd.GeoDataFrame, target: float | None) -> tuple[list[tuple[str, str]], str]:
@@ -133,18 +146,18 @@ def summary_html(s: dict[str, Any], note: str | None = None) -> str:
         gap_pp = max(float(target) - float(rate), 0.0) * 100 if rate is not None and not pd.isna(rate) else math.nan
         lines += [f"<b>目标 Target</b>: {pct(target)}",
                   f"<b>缺口 Gap</b>: {num(gap_pp, '{:.1f} pp')} · {num(s.get('gap_residents'))} {unit}"]
-    mode = MODE_LABEL.get(str(s.get("mode")), html.escape(str(s.get("mode", ""))))
+    mode = MODE_LABEL.get(str(s.get("mode")), html_text(s.get("mode", "")))
     if s.get("mode") is not None or s.get("minutes") is not None:
         lines.append(f"{mode} · {num(s.get('speed_kmh'), '{:g} km/h')} · {num(s.get('minutes'), '{:g} min')}")
     within = s.get("share_within") or {}
     if within:
         lines.append(f"步行时间 walk: 平均 mean {num(s.get('walk_min_mean'), '{:.1f}')} · 中位 median "
                      f"{num(s.get('walk_min_median'), '{:.1f}')} min<br>"
-                     + " · ".join(f"≤{k} min {pct(v)}" for k, v in within.items()))
+                     + " · ".join(f"≤{html_text(k)} min {pct(v)}" for k, v in within.items()))
     if note:
-        lines.append(f'<span class="siting-partial" style="color:#b35806">⚠ {html.escape(note)}</span>')
-    sources = [f"{html.escape(str(r.get('what')))}: {html.escape(str(r.get('source')))}, "
-               f"{html.escape(str(r.get('year') or '年份未注明 year not stated'))}" for r in s.get("sources") or []]
+        lines.append(f'<span class="siting-partial" style="color:#b35806">⚠ {html_text(note)}</span>')
+    sources = [f"{html_text(r.get('what'))}: {html_text(r.get('source'))}, "
+               f"{html_text(r.get('year') or '年份未注明 year not stated')}" for r in s.get("sources") or []]
     if sources:
         lines.append('<details class="siting-sources"><summary>数据来源 Data sources</summary>'
                      + "<br>".join(sources) + "</details>")
@@ -156,7 +169,7 @@ def legend_html(classes: list[tuple[str, str]], target_text: str, types: list[st
     """Legend box: choropleth classes (with the break), facility symbols, then the ``extras`` rows."""
     rows = [f"<b>街道覆盖率 Coverage</b> {target_text}"] if classes else []
     rows += [f'<i style="display:inline-block;width:14px;height:10px;background:{c};border:1px solid #444"></i> '
-             f"{html.escape(t)}" for c, t in classes]
+             f"{html_text(t)}" for c, t in classes]
     rows += ["<b>设施 Facilities</b>"] + [
         f'<svg width="12" height="12" viewBox="0 0 14 14"><path d="{FACILITY_STYLE[t][3]}" '
         f'fill="{FACILITY_STYLE[t][2]}"/></svg> {FACILITY_STYLE[t][0]} {FACILITY_STYLE[t][1]}' for t in types]

@@ -84,6 +84,7 @@ def _start_child(modules: tuple[str, ...], prepare: Callable[[], Any] | None) ->
     except (OSError, AttributeError):  # no prctl: the executor still ends the child with the main process
         pass
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: the child ends, the main process reports it
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the command's handler (siting.cli._signals)
     gc.disable()  # one short call: a collection would touch (and so copy) every page shared with the parent
     try:
         if prepare is not None:

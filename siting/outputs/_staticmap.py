@@ -19,6 +19,8 @@ from ..engine._status import Status
 from ..io._utm import utm_crs
 from ._palette import COVERED_COLOR, FACILITY_STYLE, NO_DATA, STATUS_LABEL, TARGET_CLASSES, fill
 
+#: A partly analysed 街道 (:data:`siting._labels.PARTIAL_BELOW`): pale fill, hatched, dashed outline.
+PARTIAL_FILL, PARTIAL_EDGE = "#fee0b6", "#b35806"
 MARKERS = {"center": "s", "subcenter": "D", "station": "o", "village_clinic": "^", "kiosk": "o", "hospital": "P"}
 
 
@@ -52,6 +54,27 @@ def north_arrow(ax: Any) -> None:
                 arrowprops={"facecolor": "black", "width": 4, "headwidth": 11, "headlength": 10})
 
 
+def _draw_subdistricts(ax: Any, subs: gpd.GeoDataFrame, target: float | None) -> list[Any]:
+    """Draw the 街道 coloured against the target, the partly analysed ones hatched; return their legend rows."""
+    tgt = subs["target"].astype(float).fillna(np.nan if target is None else target)
+    partial = np.array([_labels.is_partial(a) for a in _labels.analysed_shares(subs)], dtype=bool)
+    colors = [fill(r, t) for r, t in zip(subs["coverage_rate"].astype(float), tgt, strict=True)]
+    subs[~partial].plot(ax=ax, color=[c for c, p in zip(colors, partial, strict=True) if not p],
+                        edgecolor="#444444", linewidth=0.7, alpha=0.6, zorder=1)
+    if partial.any():  # partly analysed: hatched, dashed outline, never a pass/fail colour
+        subs[partial].plot(ax=ax, facecolor=PARTIAL_FILL, edgecolor=PARTIAL_EDGE, hatch="////", linewidth=1.2,
+                           linestyle="--", alpha=0.7, zorder=1)
+    used = {c for c, p in zip(colors, partial, strict=True) if not p}
+    handles: list[Any] = [Patch(facecolor=c, edgecolor="#444444", label=t) for _, _, c, t in TARGET_CLASSES
+                          if c in used]
+    if NO_DATA in used:
+        handles.append(Patch(facecolor=NO_DATA, edgecolor="#444444", label="路网外 no residents in extract"))
+    if partial.any():
+        handles.append(Patch(facecolor=PARTIAL_FILL, edgecolor=PARTIAL_EDGE, hatch="////", linestyle="--",
+                             label=f"部分分析 partly analysed (< {_labels.PARTIAL_BELOW:.0%} of its residents)"))
+    return handles
+
+
 def draw_map(fig: Figure, points: Any, facilities: Any, *, subdistricts: Any, summary: dict[str, Any],
              service_area: Any, chosen: Any, extent: Any) -> None:
     """Draw the map into ``fig``: one axes in UTM metres (true scale bar), legend, title, credits."""
@@ -63,16 +86,10 @@ def draw_map(fig: Figure, points: Any, facilities: Any, *, subdistricts: Any, su
     handles: list[Any] = []
     subs = _utm(subdistricts, crs)
     if subs is not None:
-        tgt = subs["target"].astype(float).fillna(np.nan if target is None else target)
-        colors = [fill(r, t) for r, t in zip(subs["coverage_rate"].astype(float), tgt, strict=True)]
-        subs.plot(ax=ax, color=colors, edgecolor="#444444", linewidth=0.7, alpha=0.6, zorder=1)
-        used = set(colors)
-        handles += [Patch(facecolor=c, edgecolor="#444444", label=t) for _, _, c, t in TARGET_CLASSES if c in used]
-        if NO_DATA in used:
-            handles.append(Patch(facecolor=NO_DATA, edgecolor="#444444", label="路网外 no residents in extract"))
+        handles += _draw_subdistricts(ax, subs, target)
     area = _utm(service_area, crs)
     minutes = float(summary.get("minutes") or 15)
-    if area is not None:
+    if area is not None and not area.geometry.is_empty.all():  # nothing within reach: no area (geopandas warns)
         area.plot(ax=ax, facecolor="#4393c3", edgecolor="#2166ac", linewidth=0.4, alpha=0.3, zorder=2)
         handles.append(Patch(facecolor="#4393c3", alpha=0.5, label=f"{minutes:g} 分钟服务范围 service area"))
     view = None
@@ -125,9 +142,12 @@ def draw_map(fig: Figure, points: Any, facilities: Any, *, subdistricts: Any, su
     ax.set_xlim(x0 - pad, x1 + pad)
     ax.set_ylim(y0 - pad, y1 + pad)
     if subs is not None:
+        shares = pd.Series(_labels.analysed_shares(subs), index=subs.index)
         inside = subs[subs.representative_point().within(shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad))]
-        for name, p in zip(inside["subdistrict"].astype(str), inside.representative_point(), strict=True):
-            ax.annotate(name, (p.x, p.y), xytext=(0, -12), textcoords="offset points", fontsize=7, ha="center",
+        for name, share, p in zip(inside["subdistrict"].astype(str), shares[inside.index],
+                                  inside.representative_point(), strict=True):
+            text = f"{name}\n已分析 {100 * share:.0f} % analysed" if _labels.is_partial(share) else name
+            ax.annotate(text, (p.x, p.y), xytext=(0, -12), textcoords="offset points", fontsize=7, ha="center",
                         color="#222222", zorder=5,
                         bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "alpha": 0.6, "linewidth": 0})
     ax.set_xticks([])

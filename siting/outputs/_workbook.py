@@ -21,8 +21,9 @@ ACCESS_FACILITY_COLUMNS = ("facility_id", "name", "type", "subdistrict", "snappe
                            "capacity_source", "defaulted", "residents_within", "demand_reached",
                            "gps_per_10k_catchment")
 _WHOLE = ("population", "covered", "gap_residents", "too_far_population", "outside_population", "residents_within",
-          "residents", "gain", "assigned", "covered_before", "covered_after")
-_MINUTES = ("walk_min", "max_walk_min", "mean_walk_min")
+          "residents", "gain", "assigned", "covered_before", "covered_after", "subdistrict_total",
+          "beyond_20_population", "demand_reached", "stations_below_200m2")
+_MINUTES = ("walk_min", "max_walk_min", "mean_walk_min", "median_min", "p90_min")
 _METRES = ("snap_m", "nearest_facility_m")
 
 
@@ -44,10 +45,30 @@ def rounded(frame: pd.DataFrame) -> pd.DataFrame:
             out[col] = out[col].round(4)
         elif col in _MINUTES or col in _METRES:
             out[col] = out[col].round(1)
-        elif col == "gap_pp":
-            out[col] = out[col].round(2)
+        elif col == "gap_pp" or col.endswith("_per_10k"):
+            out[col] = out[col].round(2 if col == "gap_pp" else 3)
+        elif col == "gps_needed":
+            out[col] = out[col].round(1)
         elif col in ("lon", "lat"):
             out[col] = out[col].round(6)
+    return out
+
+
+def with_analysed_share(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``analysed_share`` per 街道: residents analysed ÷ the 街道's total (analysed + outside the extract).
+
+    NaN for a 街道 without residents at all; below :data:`siting._labels.PARTIAL_BELOW` a 街道 is drawn
+    as partly analysed. A frame without ``population`` / ``outside_population`` is returned as it is.
+    """
+    if not {"population", "outside_population"} <= set(frame.columns):
+        return frame
+    out = frame.copy()
+    share = pd.Series(_labels.analysed_shares(frame.drop(columns="analysed_share", errors="ignore")),
+                      index=frame.index).round(4)
+    if "analysed_share" in out.columns:
+        out["analysed_share"] = share
+    else:
+        out.insert(list(out.columns).index("outside_population") + 1, "analysed_share", share)
     return out
 
 
@@ -125,9 +146,13 @@ def coverage_sheets(summary: dict[str, Any], subdistricts: pd.DataFrame, facilit
 def _access_rows(summary: dict[str, Any]) -> list[tuple[str, Any, str, str | None]]:
     """(item, value, unit, number format) of the access summary sheet."""
     gps = summary.get("capacity_column") == "gps"
-    supply = ("每万人全科医生 GPs per 10,000 residents", summary.get("gps_per_10k"), "GPs", "0.00") if gps else \
-        ("每万人面积 Floor area per 10,000 residents", summary.get("supply_per_10k"), "m²", "#,##0.0")
+    supply = ("每万人全科医生可达指数 GP access index per 10,000 residents", summary.get("gps_per_10k"), "index",
+              "0.00") if gps else \
+        ("每万人面积可达指数 Floor-area access index per 10,000 residents", summary.get("supply_per_10k"), "m²",
+         "#,##0.0")
+    head = summary.get("headline")
     return [
+        *([("结论 Headline", f"{head[0]} · {head[1]}", "", None)] if head else []),
         ("方法 Method", f"{summary.get('method')} ({summary.get('decay')})", "", None),
         ("方式 Mode", f"{summary.get('mode')}, {summary.get('speed_kmh'):g} km/h", "", None),
         ("服务范围 Catchment", summary.get("catchment_min"), "min", "0"),
@@ -165,15 +190,26 @@ def access_sheets(summary: dict[str, Any], by_subdistrict: pd.DataFrame, regions
     return sheets
 
 
-def site_sheets(chosen: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame,
-                before_after: pd.DataFrame) -> dict[str, Sheet | pd.DataFrame]:
-    """选址 (in order of choice, with the gain in that order and alone), 候选, 前后."""
+def site_sheets(chosen: gpd.GeoDataFrame, candidates: gpd.GeoDataFrame, before_after: pd.DataFrame,
+                sites: pd.DataFrame | None = None) -> dict[str, Sheet | pd.DataFrame]:
+    """选址 (in order of choice, with the gain in that order and alone), 候选, 前后.
+
+    ``sites``: the chosen-sites table of the report (:func:`siting.outputs._sites.sites_table`); the 选址 sheet
+    is it, then the candidates' other columns (id, overloaded, kind, nearest facility).
+    """
     cols = [c for c in ("order", "candidate_id", "label", "subdistrict", "assigned", "gain", "overloaded", "kind",
                         "near_street", "nearest_facility", "nearest_facility_m") if c in chosen.columns]
+    if sites is not None:
+        more = [c for c in ("candidate_id", "overloaded", "kind", "near_street", "nearest_facility",
+                            "nearest_facility_m") if c in chosen.columns]
+        first = pd.concat([sites.reset_index(drop=True),
+                           rounded(pd.DataFrame(chosen.sort_values("order")[more])).reset_index(drop=True)], axis=1)
     cand_cols = [c for c in ("candidate_id", "label", "kind", "source", "subdistrict", "excluded", "gain",
                              "share_of_gap", "rank", "chosen", "order", "near_street", "nearest_facility",
                              "nearest_facility_m", "snap_m") if c in candidates.columns]
     ranked = candidates.sort_values(["rank", "candidate_id"], na_position="last")
-    return {SHEET_NAMES["chosen"]: table(chosen[[*cols, chosen.geometry.name]]),
+    if sites is None:
+        first = table(chosen[[*cols, chosen.geometry.name]])
+    return {SHEET_NAMES["chosen"]: first,
             SHEET_NAMES["candidates"]: table(ranked[[*cand_cols, ranked.geometry.name]]),
             SHEET_NAMES["before_after"]: before_after}

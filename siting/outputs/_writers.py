@@ -42,16 +42,19 @@ def report_page(folder: Path, summary: dict[str, Any], table: pd.DataFrame, draw
     """Write the figures and ``report.html``, then run the body while ``report.pdf`` prints.
 
     ``drawn``: the keyword arguments of :func:`siting.outputs.figures.write_figures` (``points``, ``facilities``,
-    ``subdistricts``, ``service_area``, ``extent``, ``chosen``). The page embeds the PNG files just written
+    ``subdistricts``, ``service_area``, ``extent``, ``chosen``), plus ``tables``: the page's extra tables (see
+    :func:`siting.outputs.htmlreport.report_html`). The page embeds the PNG files just written
     (nothing is drawn twice); ``map.pdf`` is saved while Chromium prints. With ``enabled=False`` the body
     runs alone.
     """
     if not enabled:
         yield
         return
-    figs = figures.write_figures(folder, summary=summary, table=table, map_pdf=False, **drawn)
+    tables = drawn.get("tables")
+    figs = figures.write_figures(folder, summary=summary, table=table, map_pdf=False,
+                                 **{k: v for k, v in drawn.items() if k != "tables"})
     images = {key: (folder / figures.FIGURE_FILES[key]).read_bytes() for key in figs}
-    html_path = htmlreport.write_html(folder, summary, table, images)
+    html_path = htmlreport.write_html(folder, summary, table, images, tables)
     with htmlreport.printing(html_path):
         figures.save_figure(figs["map"], folder / "map.pdf")
         yield

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .._labels import GLOSSARY
 from .._lazy import lazy_module
 from ..errors import OutputError
 
@@ -28,39 +29,18 @@ else:  # imported when a workbook is written: the sheet definitions and readers 
 
 __all__ = ["HEADERS", "PERCENT_COLUMNS", "Sheet", "bilingual", "csv_name", "read_sheet", "write_excel"]
 
-#: Chinese header of each CSV column (the sheet header is "中文 column").
-HEADERS = {
-    "district": "区", "subdistrict": "街道", "population": "人口", "covered": "覆盖人口", "coverage_rate": "覆盖率",
-    "target": "目标", "gap_pp": "缺口(百分点)", "gap_residents": "缺口人口", "too_far_population": "离路网过远人口",
-    "outside_population": "路网范围外人口", "points": "点数", "facility_id": "设施编号", "name": "名称", "type": "类型",
-    "source": "来源", "snapped": "计入", "snap_m": "离路网(米)", "residents_within": "范围内人口",
-    "residents": "人口", "max_walk_min": "最长步行(分钟)", "cell": "网格", "lon": "经度", "lat": "纬度",
-    "order": "顺序", "candidate_id": "候选编号", "label": "标签", "gain": "单独新增", "assigned": "按顺序新增",
-    "overloaded": "超负荷", "kind": "类别", "excluded": "排除原因", "share_of_gap": "占缺口比例", "rank": "排名",
-    "chosen": "选中", "nearest_facility": "最近设施", "nearest_facility_m": "最近设施距离(米)",
-    "near_street": "邻近道路", "covered_before": "原覆盖人口", "covered_after": "新覆盖人口",
-    "rate_before": "原覆盖率", "rate_after": "新覆盖率", "new_sites": "新站点数", "item": "项目", "value": "数值",
-    "unit": "单位", "walk_min": "步行(分钟)", "status": "状态",
-    # comparison.xlsx (siting compare)
-    "scenario": "情景", "level": "层级", "area": "区域", "mean_walk_min": "平均步行(分钟)",
-    "delta_covered": "覆盖人口变化", "delta_pp": "覆盖率变化(百分点)", "mode": "方式", "minutes": "分钟",
-    "facilities": "设施数",
-    # report.xlsx of siting access
-    "population_source": "人口来源", "supply_per_10k": "每万人供给", "gps_per_10k": "每万人全科医生",
-    "gp_target_per_10k": "每万人标准", "below_gp_target": "低于标准", "gps_needed": "缺少全科医生",
-    "median_min": "中位时间(分钟)", "p90_min": "90%时间(分钟)", "within_5_min": "5分钟内", "within_10_min": "10分钟内",
-    "within_15_min": "15分钟内", "within_20_min": "20分钟内", "beyond_20_population": "20分钟外人口",
-    "stations_below_200m2": "面积不足200㎡站点", "region": "区域", "subdistricts": "所含街道", "assumption": "假设",
-    "gps": "全科医生", "floor_area_m2": "面积(平方米)", "capacity_source": "容量来源", "defaulted": "默认项",
-    "demand_reached": "可达人口", "gps_per_10k_catchment": "服务范围每万人全科医生",
-}
+#: Chinese header of each CSV column (the sheet header is "中文 column"): the glossary of :mod:`siting._labels`.
+HEADERS = {column: zh for column, (zh, _) in GLOSSARY.items()}
 #: Columns holding shares (0–1), shown as percentages.
-PERCENT_COLUMNS = frozenset({"coverage_rate", "target", "rate_before", "rate_after", "share_of_gap", "within_5_min",
+PERCENT_COLUMNS = frozenset({"coverage_rate", "target", "rate_before", "rate_after", "share_of_gap", "analysed_share",
+                             "within_5_min",
                              "within_10_min", "within_15_min", "within_20_min"})
-_WHOLE = frozenset({"population", "covered", "gap_residents", "too_far_population", "outside_population", "points",
+#: Columns of whole numbers (residents, counts), shown with thousands separators.
+WHOLE_COLUMNS = frozenset({"population", "covered", "gap_residents", "too_far_population", "outside_population",
+                           "points",
                     "delta_covered", "facilities",
                     "residents_within", "residents", "gain", "assigned", "covered_before", "covered_after", "rank",
-                    "order", "new_sites", "beyond_20_population", "demand_reached"})
+                    "order", "new_sites", "beyond_20_population", "demand_reached", "subdistrict_total"})
 _HEAD_FILL = "DDE7F0"
 
 
@@ -95,10 +75,16 @@ def csv_name(header: object) -> str:
     return str(header).split()[-1] if str(header).split() else str(header)
 
 
+#: Coordinate columns, shown with 6 decimals (about 0.1 m; "#,##0.0" would show 121.460087 as 121.5, ~10 km off).
+COORDINATE_COLUMNS = frozenset({"lon", "lat"})
+
+
 def _default_format(name: str, values: pd.Series) -> str | None:
     if name in PERCENT_COLUMNS:
         return "0.0%"
-    if values.dtype.kind in "iu" or name in _WHOLE:
+    if name in COORDINATE_COLUMNS:
+        return "0.000000"
+    if values.dtype.kind in "iu" or name in WHOLE_COLUMNS:
         return "#,##0"
     if values.dtype.kind == "f":
         return "#,##0.0"
@@ -153,6 +139,7 @@ def write_excel(path: str | os.PathLike[str], sheets: Mapping[str, Sheet | pd.Da
             start = len(frame) + 3
             for k, note in enumerate(sheet.notes):
                 ws.cell(row=start + k, column=1, value=note)
+        _no_formulas(ws)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         wb.save(path)
@@ -161,13 +148,25 @@ def write_excel(path: str | os.PathLike[str], sheets: Mapping[str, Sheet | pd.Da
     return path
 
 
+def _no_formulas(ws: openpyxl.worksheet.worksheet.Worksheet) -> None:
+    """Store every cell openpyxl took for a formula (text starting with ``=``) as the text it is.
+
+    siting writes no formulas: such a text is a name from an input file (``=HYPERLINK(...)`` in a
+    facility list), and it must reach Excel as that name, not run (see :mod:`siting.outputs._text`).
+    """
+    for row in ws.iter_rows():
+        for cell in row:
+            if cell.data_type == "f":
+                cell.data_type = "s"
+
+
 def _width(text: str) -> int:
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def read_sheet(path: str | os.PathLike[str], sheet: str) -> pd.DataFrame:
     """Read a sheet back with the CSV's column names (the table part only: notes below it are dropped)."""
-    frame = pd.read_excel(path, sheet_name=sheet)
+    frame = pd.read_excel(path, sheet_name=sheet, engine="openpyxl")
     frame = frame.rename(columns=csv_name)
     blank = frame.isna().all(axis=1).to_numpy()
     return frame.iloc[: int(np.argmax(blank))] if blank.any() else frame

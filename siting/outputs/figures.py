@@ -2,73 +2,109 @@
 
 Every function returns a :class:`matplotlib.figure.Figure` (no pyplot state, safe in scripts and
 threads; a notebook shows it inline); :func:`save_figure` writes PNG/PDF/SVG. Chinese text needs a
-CJK font: :func:`cjk_font` picks an installed one and puts it first in matplotlib's sans-serif list.
+CJK font: :func:`cjk_font` picks an installed one, which figures put first in matplotlib's sans-serif list while
+they are made and drawn only (:func:`cjk_style`): the caller's ``rcParams`` are never changed.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import textwrap
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib import font_manager
 from matplotlib.figure import Figure
 
+from .. import _labels
 from ..engine._stats import WITHIN_MINUTES, sort_by_gap, walk_time_stats
 from ..engine._status import Status
+from ._fonts import CJK_FONTS, CJK_HINT, CJKFont, find_cjk_font
 from ._palette import NO_DATA, TARGET_CLASSES, fill
 from ._staticmap import draw_map
 
-__all__ = ["CJK_FONTS", "cjk_font", "map_figure", "save_figure", "subdistrict_figure", "walk_time_figure"]
+__all__ = ["CJK_FONTS", "cjk_font", "cjk_style", "map_figure", "save_figure", "subdistrict_figure", "walk_time_figure"]
 
-#: CJK font families tried in order (the first installed one is used).
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "WenQuanYi Micro Hei",
-             "WenQuanYi Zen Hei", "SimHei", "Microsoft YaHei", "PingFang SC", "Heiti SC", "Noto Sans CJK JP",
-             "Source Han Sans", "Arial Unicode MS")
-CJK_HINT = ("no CJK font found: Chinese labels will show as boxes; install one, e.g. `apt-get install "
-            "fonts-noto-cjk` (Debian/Ubuntu) or `fonts-wqy-microhei`, then delete matplotlib's font cache")
-_state: dict[str, Any] = {"font": None, "warned": False}
+_state: dict[str, Any] = {"font": None, "warned": False, "file": None}
 
 
 def cjk_font() -> str | None:
-    """Return the installed CJK font family figures use (first of :data:`CJK_FONTS`), or None (warned once).
+    """Return the CJK font family figures use (:func:`siting.outputs._fonts.find_cjk_font`), or None (warned once).
 
-    It is put first in ``rcParams["font.sans-serif"]`` (and ``axes.unicode_minus`` turned off, as CJK
-    fonts often lack U+2212), so every later figure that uses the default sans-serif family renders
-    Chinese.
+    Found among the fonts matplotlib knows, else among the system's font files its cache lacks (added to its
+    font list), else the pip-installed Noto Sans CJK. No rcParams change: :func:`cjk_style` uses it for a block.
     """
     if _state["font"] is None:
-        installed = {f.name for f in font_manager.fontManager.ttflist}
-        _state["font"] = next((name for name in CJK_FONTS if name in installed), "")
+        found = find_cjk_font()
+        _state["font"], _state["file"] = (found.name, found) if found else ("", None)
     font = str(_state["font"])
     if not font:
         if not _state["warned"]:
             warnings.warn(CJK_HINT, stacklevel=2)
             _state["warned"] = True
         return None
-    rc = matplotlib.rcParams
-    if rc["font.sans-serif"][:1] != [font]:
-        rc["font.sans-serif"] = [font] + [f for f in rc["font.sans-serif"] if f != font]
-    rc["font.family"] = ["sans-serif"]
-    rc["axes.unicode_minus"] = False
     return font
 
 
+def cjk_font_file() -> CJKFont | None:
+    """Return the file of :func:`cjk_font` (name, path, face, where it was found), to embed it (None: no font)."""
+    cjk_font()
+    return _state["file"]
+
+
+@contextmanager
+def cjk_style() -> Iterator[None]:
+    """Inside the block, the default sans-serif family starts with :func:`cjk_font` (rcParams restored after).
+
+    ``axes.unicode_minus`` is off too, as CJK fonts often lack U+2212. No CJK font: nothing changes but
+    matplotlib's "Glyph … missing" warnings, silenced: :func:`cjk_font` said it once for the run.
+    """
+    font = cjk_font()
+    rc: dict[str, Any] = {}
+    if font:
+        rc = {"font.sans-serif": [font] + [f for f in matplotlib.rcParams["font.sans-serif"] if f != font],
+              "font.family": ["sans-serif"], "axes.unicode_minus": False}
+    with matplotlib.rc_context(rc), warnings.catch_warnings():  # type: ignore[arg-type]  # (rcParams names)
+        if not font:
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font", category=UserWarning)
+        yield
+
+
+def _styled(make: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Run a figure function inside :func:`cjk_style` (its text is made with the CJK font)."""
+
+    @functools.wraps(make)
+    def styled(*args: Any, **kwargs: Any) -> Figure:
+        with cjk_style():
+            return make(*args, **kwargs)
+
+    return styled
+
+
 class SitingFigure(Figure):
-    """A matplotlib Figure that shows itself inline in notebooks (PNG), whatever the backend."""
+    """A matplotlib Figure that shows itself inline in notebooks (PNG), whatever the backend.
+
+    It draws (on screen, to PNG/PDF/SVG) inside :func:`cjk_style`: fonts are looked up when drawing, and the
+    caller's ``rcParams`` stay theirs.
+    """
+
+    def draw(self, renderer: Any) -> None:
+        """Draw with the CJK font first in the sans-serif list."""
+        with cjk_style():
+            super().draw(renderer)
 
     def _repr_png_(self) -> bytes:
         return png_bytes(self, dpi=100)
 
 
 def _figure(width_in: float, height_in: float) -> Figure:
-    cjk_font()
     return SitingFigure(figsize=(width_in, height_in), layout="constrained")
 
 
@@ -93,6 +129,7 @@ def _target_of(table: pd.DataFrame, target: float | None) -> float | None:
     return float(t.iloc[0]) if len(t) and (t == t.iloc[0]).all() else None
 
 
+@_styled
 def subdistrict_figure(table: pd.DataFrame, target: float | None = None, *, title: str | None = None,
                        unit: str = "residents") -> Figure:
     """Coverage rate per 街道 against the target, largest gap at the top.
@@ -120,7 +157,12 @@ def subdistrict_figure(table: pd.DataFrame, target: float | None = None, *, titl
         np.full(len(rows), np.nan if tgt is None else tgt))
     colors = [fill(r, None if np.isnan(t) else t) for r, t in zip(rate, tgts, strict=True)]
     y = np.arange(len(rows))
-    ax.barh(y, 100 * np.nan_to_num(rate), color=colors, edgecolor="#444444", linewidth=0.6, height=0.7)
+    share = _labels.analysed_shares(rows)
+    bars = ax.barh(y, 100 * np.nan_to_num(rate), color=colors, edgecolor="#444444", linewidth=0.6, height=0.7)
+    for bar, a in zip(bars, share, strict=True):
+        if _labels.is_partial(a):  # partly analysed: hatched, its share said beside it
+            bar.set_hatch("////")
+            bar.set_edgecolor("#b35806")
     labels = [f"{n}  ({p:,.0f})" for n, p in zip(rows["subdistrict"].astype(str), rows["population"], strict=True)]
     ax.set_yticks(y, labels, fontsize=9)
     ax.set_xlim(0, 112)
@@ -132,8 +174,9 @@ def subdistrict_figure(table: pd.DataFrame, target: float | None = None, *, titl
         xlabel += "\n" + textwrap.fill(f"路网范围内无居民、未绘出 not drawn, no {word.split()[1]} inside the street "
                                         f"extract ({len(empty)}): {names}", 95)
     ax.set_xlabel(xlabel, fontsize=8)
-    for yi, r, g in zip(y, rate, rows["gap_residents"].astype(float), strict=True):
+    for yi, r, g, a in zip(y, rate, rows["gap_residents"].astype(float), share, strict=True):
         text = f"{100 * r:.1f} %" + (f"  缺口 gap {g:,.0f}" if g > 0 else "")
+        text += f"  · 仅分析 {100 * a:.0f} % analysed" if _labels.is_partial(a) else ""
         ax.text(100 * r + 1, float(yi), text, va="center", fontsize=8)
     if tgt is not None:
         ax.axvline(100 * tgt, color="#b2182b", linestyle="--", linewidth=1.3)
@@ -145,6 +188,7 @@ def subdistrict_figure(table: pd.DataFrame, target: float | None = None, *, titl
     return fig
 
 
+@_styled
 def walk_time_figure(points: pd.DataFrame, minutes: float = 15.0, *, target: float | None = None,
                      title: str | None = None, unit: str = "residents") -> Figure:
     """Population-weighted cumulative distribution of walking times, with the threshold marked.
@@ -211,6 +255,7 @@ def walk_time_figure(points: pd.DataFrame, minutes: float = 15.0, *, target: flo
     return fig
 
 
+@_styled
 def map_figure(points: Any, facilities: Any, *, subdistricts: Any = None, summary: dict[str, Any] | None = None,
                service_area: Any = None, chosen: Any = None, extent: Any = None) -> Figure:
     """Draw a print-ready static map (no web tiles).

@@ -1,7 +1,8 @@
-"""``report.html``: one printable A4 page, and ``report.pdf`` from it.
+"""``report.html``: a printable A4 report, and ``report.pdf`` from it.
 
-The page holds the headline, 街道 chart, static map, 街道 table, sources and limits; the PDF is printed
-with headless Chromium when it is installed.
+The page holds the headline and its base, the limits (largest effect first, Chinese then English), the
+headline boxes, extra tables (chosen sites, access), 街道 chart, static map, 街道 table and sources; it flows
+onto further pages rather than being cut. The PDF is printed with headless Chromium when it is installed.
 
 The print runs as a child process (:func:`start_pdf`) while the caller writes its other files, and is
 waited for at the end (:meth:`PdfPrint.wait`); Chromium writes to a hidden ``.part`` name that becomes
@@ -13,9 +14,7 @@ from __future__ import annotations
 
 import base64
 import ctypes
-import html
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -32,14 +31,19 @@ from matplotlib.figure import Figure
 
 from .. import _labels
 from ..engine._stats import sort_by_gap
-from . import _browser
-from .figures import png_bytes
+from . import _browser, _chromium
+from ._fonts import font_face_css
+from ._limits import headline_base, limits
+from ._text import html_text
+from .excel import COORDINATE_COLUMNS, PERCENT_COLUMNS, WHOLE_COLUMNS
+from .figures import cjk_font_file, png_bytes
 
 __all__ = ["CHROMIUM", "PdfPrint", "chromium", "pdf_wanted", "printing", "report_html", "start_pdf", "warm_browser",
            "write_html", "write_pdf", "write_report"]
 
-#: Where Chromium is looked for (first found), then ``chromium`` / ``chromium-browser`` / ``google-chrome`` on PATH.
-CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+#: Where Chromium is looked for on Linux; ``$SITING_CHROMIUM`` first, macOS/Windows places, ``PATH`` and playwright's
+#: browser after (:mod:`siting.outputs._chromium`).
+CHROMIUM = _chromium.LINUX
 #: Flags of every Chromium siting starts (a browser started early for a print: :mod:`siting.outputs._browser`).
 BROWSER_ARGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run")
 #: Flags of the one-shot ``--print-to-pdf`` print (with the protocol, no header/footer is a print option: the
@@ -49,10 +53,16 @@ CHROMIUM_ARGS = (*BROWSER_ARGS, "--no-pdf-header-footer")
 CSS = """
 @page { size: A4; margin: 9mm 10mm; }
 * { box-sizing: border-box; }
-body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei",
+body { font-family: "SitingCJK", "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "Microsoft YaHei",
        "PingFang SC", sans-serif; font-size: 8.5pt; color: #222; margin: 0; }
-.page { width: 190mm; height: 277mm; overflow: hidden; display: flex; flex-direction: column; gap: 2.5mm; }
+.page { width: 190mm; display: flex; flex-direction: column; gap: 2.5mm; }
 h1 { font-size: 15pt; margin: 0; }
+.base { font-size: 10pt; margin-top: 1mm; } .base span { display: block; color: #444; font-size: 8.5pt; }
+.limits { border-left: 1.2mm solid #e08214; background: #fff7ec; padding: 1mm 2mm; }
+.limits ol { margin: 0.5mm 0 0 4mm; padding: 0; } .limits li { margin-bottom: 0.6mm; break-inside: avoid; }
+.limits li span { display: block; color: #555; font-size: 7.5pt; overflow-wrap: anywhere; }
+h2 { font-size: 10pt; margin: 1mm 0 0; break-after: avoid; }
+tr, .row, .heads { break-inside: avoid; }
 .sub { color: #555; margin-top: 0.5mm; }
 .heads { display: flex; gap: 2mm; }
 .head { flex: 1; border: 1px solid #bbb; border-radius: 2mm; padding: 1.5mm 2mm; }
@@ -79,11 +89,15 @@ def _img(image: Image | None, alt: str, dpi: int = 150) -> str:
     if image is None:
         return ""
     data = base64.b64encode(image if isinstance(image, bytes) else png_bytes(image, dpi=dpi)).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    return f'<img alt="{html_text(alt)}" src="data:image/png;base64,{data}">'
 
 
 def _pct(x: Any) -> str:
     return "—" if x is None or pd.isna(x) else f"{100 * float(x):.1f} %"
+
+
+def _minutes(x: Any) -> str:
+    return "—" if x is None or pd.isna(x) else f"{float(x):.1f} min"  # NaN: no residents to time
 
 
 def _int(x: Any) -> str:
@@ -99,14 +113,13 @@ def _heads(s: dict[str, Any]) -> str:
     if target is not None and not pd.isna(target):
         met = rate is not None and not pd.isna(rate) and float(rate) >= float(target) - 1e-12
         cls = "good" if met else "bad"
-        boxes += [("目标 Target", _pct(target), html.escape(str(s.get("target_source") or ""))[:60]),
+        boxes += [("目标 Target", _pct(target), html_text(str(s.get("target_source") or "")[:60])),
                   ("缺口 Gap", f"{float(s.get('gap_pp') or 0):.1f} pp", f"{_int(s.get('gap_residents'))} {unit}")]
     within = s.get("share_within") or {}
     if within:
-        boxes.append(("步行时间 Walking time", f"{float(s['walk_min_mean']):.1f} min" if s.get("walk_min_mean")
-                      is not None else "—", "平均 mean · 中位 median " + (
-                          f"{float(s['walk_min_median']):.1f} min" if s.get("walk_min_median") is not None else "—")
-                      + "<br>" + " · ".join(f"≤{k}′ {_pct(v)}" for k, v in within.items())))
+        boxes.append(("步行时间 Walking time", _minutes(s.get("walk_min_mean")), "平均 mean · 中位 median "
+                      + _minutes(s.get("walk_min_median"))
+                      + "<br>" + " · ".join(f"≤{html_text(k)}′ {_pct(v)}" for k, v in within.items())))
     if s.get("sites") is not None:
         boxes.insert(1, ("新站点 New sites", str(s["sites"]),
                          f"{_pct(s.get('rate_before'))} → {_pct(s.get('rate_after'))}"))
@@ -115,57 +128,108 @@ def _heads(s: dict[str, Any]) -> str:
     ) + "</div>"
 
 
+def _share_cell(share: Any) -> str:
+    """Return the analysed-share cell of a 街道, marked "partly analysed" below :data:`siting._labels.PARTIAL_BELOW`."""
+    if share is None or pd.isna(share):
+        return "<td>—</td>"
+    if _labels.is_partial(float(share)):
+        return f'<td class="partial">{_pct(share)} 部分 partial</td>'
+    return f"<td>{_pct(share)}</td>"
+
+
 def _table(table: pd.DataFrame) -> str:
     rows = sort_by_gap(table)
     head = ("<tr><th>街道 Subdistrict</th><th>居民 Residents</th><th>覆盖 Covered</th><th>覆盖率 Rate</th>"
-            "<th>目标 Target</th><th>缺口 Gap</th><th>路网外 Outside extract</th></tr>")
+            "<th>目标 Target</th><th>缺口 Gap</th><th>路网外 Outside extract</th><th>已分析 Analysed</th></tr>")
     body = []
     for _, r in rows.iterrows():
         empty = not r["population"] > 0
-        body.append(f'<tr class="{"empty" if empty else ""}"><td>{html.escape(str(r["subdistrict"]))}</td>'
+        body.append(f'<tr class="{"empty" if empty else ""}"><td>{html_text(r["subdistrict"])}</td>'
                     f"<td>{_int(r['population'])}</td><td>{_int(r['covered'])}</td>"
                     f"<td>{_pct(r['coverage_rate'])}</td><td>{_pct(r.get('target'))}</td>"
-                    f"<td>{_int(r.get('gap_residents'))}</td><td>{_int(r.get('outside_population'))}</td></tr>")
-    return f"<table>{head}{''.join(body)}</table>"
+                    f"<td>{_int(r.get('gap_residents'))}</td><td>{_int(r.get('outside_population'))}</td>"
+                    f"{_share_cell(r.get('analysed_share'))}</tr>")
+    return f"<table><thead>{head}</thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def report_html(summary: dict[str, Any], table: pd.DataFrame, figures: Mapping[str, Image]) -> str:
-    """Return the one-page report as a self-contained HTML string.
+def report_html(summary: dict[str, Any], table: pd.DataFrame, figures: Mapping[str, Image],
+                tables: Mapping[str, pd.DataFrame] | None = None) -> str:
+    """Return the report as a self-contained HTML string (A4 pages: it flows onto the next page, never cut).
 
-    Title, headline boxes, the 街道 and walking-time charts beside the print map, the 街道 table, sources
-    and limits; ``figures`` (keys ``subdistricts``, ``walk_times``, ``map``) are embedded as PNG: bytes
-    as they are (no second rendering), a Figure rendered at 150 dpi.
+    Title, the base of the headline rate (residents inside the extract, share of the district), the limits
+    (largest effect first, Chinese then English), headline boxes, the extra ``tables`` (``sites``: the chosen
+    sites, :func:`siting.outputs._sites.sites_table`; ``access``: the access per 街道), the 街道 and
+    walking-time charts beside the print map, the 街道 table and sources; ``figures`` (keys ``subdistricts``,
+    ``walk_times``, ``map``) are embedded as PNG: bytes as they are (no second rendering), a Figure rendered
+    at 150 dpi.
     """
     s = summary
+    sections = [_section(name, frame) for name, frame in (tables or {}).items() if frame is not None and len(frame)]
     note = _labels.extent_note(s, table)
-    sources = "".join(f"<li>{html.escape(line)}</li>" for line in _labels.source_lines(s))
-    limits = list(s.get("notes") or [])
-    if s.get("population_outside_network"):
-        limits.append(f"{_int(s['population_outside_network'])} residents outside the street extract are left out "
-                      "of the rate (路网范围外居民不计入覆盖率)")
-    limit_items = "".join(f"<li>{html.escape(str(x))}</li>" for x in limits)
+    sources = "".join(f"<li>{html_text(line)}</li>" for line in _labels.source_lines(s))
+    base = headline_base(s, _labels.area_name(s))
+    heads = ([base] if base else []) + [tuple(h) for h in s.get("headlines") or []]
+    base_html = "".join(f'<div class="base"><b>{html_text(zh)}</b><span>{html_text(en)}</span></div>'
+                        for zh, en in heads)
     title = _labels.title(s)
-    return f"""<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{CSS}</style></head>
+    page = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{html_text(title)}</title><style>{CSS}</style></head>
 <body><div class="page">
-<div><h1>{html.escape(title)}</h1><div class="sub">{html.escape(_labels.subtitle(s))}</div>
-{f'<div class="partial">⚠ {html.escape(note)}</div>' if note else ''}</div>
+<div><h1>{html_text(title)}</h1><div class="sub">{html_text(_labels.subtitle(s))}</div>{base_html}
+{f'<div class="partial">⚠ {html_text(note)}</div>' if note else ''}</div>
+{_limits_html(s)}
 {_heads(s)}
+{"".join(sections)}
 <div class="row"><div class="col">{_img(figures.get("subdistricts"), "coverage by 街道")}
 {_img(figures.get("walk_times"), "walking times")}</div>{_img(figures.get("map"), "map")}</div>
 {_table(table)}
-<div class="foot"><b>数据来源 Data sources</b><ul>{sources}</ul>
-{f'<b>局限 Limits</b><ul>{limit_items}</ul>' if limit_items else ''}</div>
+<div class="foot"><b>数据来源 Data sources</b><ul>{sources}</ul></div>
 </div></body></html>
 """
+    # the figures' CJK font, subset to the page's characters: Chromium prints it without system fonts
+    return page.replace("<style>", f"<style>{font_face_css(page, cjk_font_file())}", 1)
+
+
+#: Headings of the extra tables of :func:`report_html`.
+SECTION_TITLES = {"sites": "选址：在哪里建 Where to build (in order of choice)",
+                  "access": "可达性指数（每个街道）Access index per 街道"}
+
+
+def _cell(column: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "是 yes" if value else ""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "—"
+    if isinstance(value, str):
+        return html_text(value)
+    if column in PERCENT_COLUMNS:
+        return _pct(value)
+    if column in COORDINATE_COLUMNS:
+        return f"{float(value):.6f}"
+    if column in WHOLE_COLUMNS:
+        return _int(value)
+    return f"{float(value):,.2f}"
+
+
+def _section(name: str, frame: pd.DataFrame) -> str:
+    """Return an extra table (:data:`SECTION_TITLES`) with the glossary's headers (:func:`siting._labels.header`)."""
+    head = "".join(f"<th>{html_text(_labels.header(str(c)))}</th>" for c in frame.columns)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(str(c), v)}</td>" for c, v in zip(frame.columns, row, strict=True))
+                   + "</tr>" for row in frame.itertuples(index=False))
+    return (f'<div class="section"><h2>{html_text(SECTION_TITLES.get(name, name))}</h2>'
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def _limits_html(summary: dict[str, Any]) -> str:
+    """Return the limits, largest effect first, each in Chinese then English (:func:`siting.outputs._limits.limits`)."""
+    items = "".join(f"<li>{html_text(lim.zh)}<span>{html_text(lim.en)}</span></li>" for lim in limits(summary))
+    return f'<div class="limits"><b>局限（按对结果的影响排序）Limits, largest effect first</b><ol>{items}</ol></div>' \
+        if items else ""
 
 
 def chromium() -> str | None:
-    """Return the path of a Chromium/Chrome executable, or None."""
-    for path in CHROMIUM:
-        if Path(path).is_file():
-            return path
-    return next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
+    """Return the path of a Chromium/Chrome/Edge executable, or None (:func:`siting.outputs._chromium.find`)."""
+    return _chromium.find(linux=CHROMIUM)
 
 
 def pdf_wanted() -> bool:
@@ -242,8 +306,9 @@ def start_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 90.0) -> PdfP
     """
     exe = chromium()
     if exe is None:
-        warnings.warn("report.pdf skipped: Chromium not found (apt-get install chromium); open report.html and "
-                      "print it to PDF", stacklevel=2)
+        warnings.warn("report.pdf skipped: Chromium not found (install Chromium, Chrome or Edge, set "
+                      f"{_chromium.ENV} to its executable, or run `playwright install chromium`); open report.html "
+                      "and print it to PDF", stacklevel=2)
         return None
     part = pdf_path.with_name(f".{pdf_path.name}.part")
     cmd = [exe, *CHROMIUM_ARGS, f"--print-to-pdf={part}", html_path.resolve().as_uri()]
@@ -265,10 +330,11 @@ def write_pdf(html_path: Path, pdf_path: Path, *, timeout: float = 90.0) -> Path
     return None if job is None else job.wait()
 
 
-def write_html(folder: Path, summary: dict[str, Any], table: pd.DataFrame, figures: Mapping[str, Image]) -> Path:
+def write_html(folder: Path, summary: dict[str, Any], table: pd.DataFrame, figures: Mapping[str, Image],
+               tables: Mapping[str, pd.DataFrame] | None = None) -> Path:
     """Write ``report.html`` into ``folder`` (see :func:`report_html`); return its path."""
     path = folder / "report.html"
-    path.write_text(report_html(summary, table, figures), encoding="utf-8")
+    path.write_text(report_html(summary, table, figures, tables), encoding="utf-8")
     return path
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,6 +21,11 @@ from ..errors import ColumnError, CRSError, InputFileError, OutputError
 from ..io._tables import usual_mode
 from . import _maplayers as ml
 from ._assets import inline_assets
+from ._basemaps import Tiles, basemap
+from ._notebook import OfflineMap
+from ._outdir import record
+from ._text import html_text
+from ._tiles import add_tiles, shift_layers
 
 __all__ = ["coverage_map", "render_results_dir", "save_map", "scenarios_map"]
 
@@ -34,7 +39,8 @@ def _frame(gdf: gpd.GeoDataFrame | None, what: str, required: tuple[str, ...]) -
         raise ColumnError(f"{what}: missing column(s) {', '.join(missing)} (has {', '.join(map(str, gdf.columns))})")
     if gdf.crs is None:
         raise CRSError(f"{what}: the GeoDataFrame has no CRS; expected WGS84 (EPSG:4326)")
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    geoms = np.asarray(gdf.geometry.array, dtype=object)  # not .notna(): geopandas warns on empty geometries
+    gdf = gdf[np.array([g is not None and not g.is_empty for g in geoms], dtype=bool)]
     return gdf if gdf.crs.to_epsg() == 4326 else gdf.to_crs(4326)
 
 
@@ -46,12 +52,18 @@ def _summary_from_points(points: gpd.GeoDataFrame) -> dict[str, Any]:
             "population_total": total, "population_covered": covered, "unit": "residents"}
 
 
+#: Style of the headline lines at the top of a map's info box (its caveat colour).
+HEADLINE_STYLE = "font-size:12px;font-weight:normal;color:#b35806"
+
+
 def coverage_map(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
                  subdistricts: gpd.GeoDataFrame | None = None, summary: dict[str, Any] | None = None,
                  service_area: gpd.GeoDataFrame | None = None, candidates: gpd.GeoDataFrame | None = None,
                  chosen: gpd.GeoDataFrame | None = None, catchments: gpd.GeoDataFrame | None = None,
-                 title: str | None = None, tiles: bool = True,
-                 max_points: int = 5000, grid_m: float = 200.0, simplify_m: float = 5.0) -> folium.Map:
+                 title: str | None = None, tiles: Tiles = True,
+                 max_points: int = 5000, grid_m: float = 200.0, simplify_m: float = 5.0,
+                 overlays: Sequence[folium.FeatureGroup] = (), legend: Sequence[str] = (),
+                 headline: Sequence[str] = ()) -> folium.Map:
     """Draw a layered folium map of a coverage result (all layers are vector: they draw offline).
 
     Parameters
@@ -85,19 +97,30 @@ def coverage_map(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
         Shown at the top of the map and as the page's ``<title>`` (default: area · threshold · mode ·
         date, from ``summary``). ``summary["analysed_bounds"]`` (west, south, east, north) sets the
         initial view (the street extract ∩ the district); otherwise all layers are fitted.
-    tiles : bool
-        True: OpenStreetMap tiles (WGS84-consistent; they need a connection, the vector layers do not).
-        Chinese commercial tiles (Amap/高德, Tencent, Baidu) are GCJ-02/BD-09 and would sit 300–600 m off
-        WGS84 data, so none is offered. False: no basemap.
+    tiles : bool, str or Basemap
+        The basemap (:func:`siting.outputs._basemaps.basemap`): True or ``"osm"`` OpenStreetMap, ``"amap"``
+        高德 (GCJ-02: every layer is shifted to GCJ-02 on the page only), ``"tianditu"`` 天地图 (its key from
+        ``$SITING_TIANDITU_KEY``, or a resolved ``Basemap``), False / ``"none"`` none. Tiles need a connection;
+        the vector layers do not.
     max_points : int
         Above this many uncovered points they are aggregated to a ``grid_m`` grid (keeps the page small).
     grid_m, simplify_m : float
         Grid cell size and polygon simplification tolerance, in metres.
+    overlays : sequence of folium.FeatureGroup
+        More layers (e.g. the access map's supply layer), added before the layer control so that it lists
+        them: a layer added to the returned map afterwards would be referred to by the control before it
+        exists ("Cannot read properties of undefined (reading 'setZIndex')").
+    legend : sequence of str
+        More legend rows (HTML, escaped by the caller) after the map's own: the overlays' classes.
+    headline : sequence of str
+        Lines (plain text) shown first in the info box (top left), in the caveat colour: a headline the map must
+        not be read without (the access map's "assuming 6 GPs per centre (defaults)").
 
     Returns
     -------
     folium.Map
-        Save it with :func:`save_map` (self-contained) or ``m.save`` (CDN assets).
+        An :class:`~siting.outputs._notebook.OfflineMap`: shown inline in a notebook with the assets inlined
+        (offline, as map.html). Save it with :func:`save_map` (self-contained) or ``m.save`` (CDN assets).
     """
     pts = _frame(points, "points", ("population", "walk_min", "covered", "status", "subdistrict"))
     fac = _frame(facilities, "facilities", ("name", "type"))
@@ -112,10 +135,10 @@ def coverage_map(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
     target = summary.get("target")
     target = None if target is None or pd.isna(target) else float(target)
     title = title or _labels.title(summary)
+    base = basemap(tiles)
 
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False)
-    if tiles:
-        folium.TileLayer(ml.OSM_TILES, attr=ml.ATTRIBUTION, name="OpenStreetMap 底图", max_zoom=19).add_to(m)
+    m = OfflineMap(tiles=None, control_scale=True, prefer_canvas=False)
+    add_tiles(m, base)
     ml.Attribution(ml.ATTRIBUTION).add_to(m)
     classes, target_text = ml.add_subdistricts(m, subs, target, simplify_m)
     extras = ml.add_service_area(m, area, minutes, simplify_m)
@@ -129,28 +152,35 @@ def coverage_map(points: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, *,
     root.title = title
     root.header.add_child(Element(ml.PAGE_CSS))
     root.html.add_child(Element(f'<div class="siting-title" style="{ml.BOX_STYLE}top:10px;left:50%;transform:'
-                                f'translateX(-50%);font-size:15px;font-weight:bold">{html.escape(title)}'
+                                f'translateX(-50%);font-size:15px;font-weight:bold">{html_text(title)}'
                                 f'<div style="font-size:11px;font-weight:normal">'
-                                f"{html.escape(_labels.subtitle(summary))}</div></div>"))
-    root.html.add_child(Element(ml.summary_html(summary, _labels.extent_note(summary, subs))))
-    root.html.add_child(Element(ml.legend_html(classes, target_text, types, extras)))
+                                f"{html_text(_labels.subtitle(summary))}</div></div>"))
+    info = ml.summary_html(summary, _labels.extent_note(summary, subs))
+    top = info.index(">") + 1  # the headline first inside the info box (a taller title box would run over it)
+    root.html.add_child(Element(info[:top] + "".join(f'<div class="siting-headline" style="{HEADLINE_STYLE}">'
+                                                     f"{html_text(line)}</div>" for line in headline) + info[top:]))
+    root.html.add_child(Element(ml.legend_html(classes, target_text, types, extras + list(legend))))
+    for layer in overlays:
+        layer.add_to(m)
     folium.LayerControl(collapsed=True).add_to(m)
     m.fit_bounds(_view(summary, [f for f in (subs, area, pts, fac, cand, cho) if f is not None and not f.empty]))
+    shift_layers(m, base)  # on GCJ-02 tiles: the page's coordinates only
     return m
 
 
-def scenarios_map(layers: list[dict[str, Any]], *, title: str = "情景对比 Scenarios", tiles: bool = True,
-                  simplify_m: float = 5.0) -> folium.Map:
+def scenarios_map(layers: list[dict[str, Any]], *, title: str = "情景对比 Scenarios", tiles: Tiles = True,
+                  simplify_m: float = 5.0, analysed_bounds: Sequence[float] | None = None) -> folium.Map:
     """Scenarios side by side: one radio-button layer each (the first shown), see :func:`_maplayers.scenario_layer`.
 
     ``layers``: dicts with ``name``, ``subdistricts`` (as in :func:`coverage_map`), ``facilities`` (counted),
     ``added``, ``closed`` (GeoDataFrames, may be empty) and ``summary`` (``coverage_rate``, ``target``...).
-    The basemap, when asked for, is an overlay so that switching scenarios keeps it.
+    The basemap, when asked for, is an overlay so that switching scenarios keeps it. ``analysed_bounds`` (west,
+    south, east, north: the analysed area, as ``summary["analysed_bounds"]``) sets the initial view; otherwise
+    the layers are fitted.
     """
-    m = folium.Map(tiles=None, control_scale=True)
-    if tiles:
-        folium.TileLayer(ml.OSM_TILES, attr=ml.ATTRIBUTION, name="OpenStreetMap 底图", max_zoom=19,
-                         overlay=True).add_to(m)
+    base = basemap(tiles)
+    m = OfflineMap(tiles=None, control_scale=True)
+    add_tiles(m, base, overlay=True)
     ml.Attribution(ml.ATTRIBUTION).add_to(m)
     frames = []
     for i, layer in enumerate(layers):
@@ -167,12 +197,12 @@ def scenarios_map(layers: list[dict[str, Any]], *, title: str = "情景对比 Sc
               "counted facility", "每个情景一层 one layer per scenario (top right)"]
     root = cast(Figure, m.get_root())
     root.html.add_child(Element(f'<div class="siting-title" style="{ml.BOX_STYLE}top:10px;left:50%;transform:'
-                                f'translateX(-50%);font-size:15px;font-weight:bold">{html.escape(title)}</div>'))
+                                f'translateX(-50%);font-size:15px;font-weight:bold">{html_text(title)}</div>'))
     root.html.add_child(Element(ml.legend_html(classes, "(break 分界 = target 目标)", [], extras)))
     folium.LayerControl(collapsed=False).add_to(m)
-    if frames:
-        b = np.array([f.total_bounds for f in frames]).round(6)
-        m.fit_bounds([[b[:, 1].min(), b[:, 0].min()], [b[:, 3].max(), b[:, 2].max()]])
+    if frames or analysed_bounds is not None:
+        m.fit_bounds(_view({"analysed_bounds": analysed_bounds}, frames))
+    shift_layers(m, base)
     return m
 
 
@@ -245,8 +275,54 @@ def _read_layer(folder: Path, name: str, required: bool) -> gpd.GeoDataFrame | N
         raise InputFileError(f"{path}: cannot read ({exc})") from exc
 
 
+#: Keys of ``summary.json`` the map reads as numbers (null allowed).
+_NUMBERS = ("coverage_rate", "target", "gap_residents", "population_total", "population_covered", "minutes",
+            "speed_kmh", "walk_min_mean", "walk_min_median", "gap_pp")
+
+
+def _check_summary(summary: object, path: Path) -> dict[str, Any]:
+    """Refuse a ``summary.json`` that is not the mapping siting writes (a tampered or foreign file)."""
+    if not isinstance(summary, dict):
+        raise InputFileError(f"{path}: expected a JSON object (the summary siting writes), "
+                             f"got {type(summary).__name__}")
+    for key in _NUMBERS:
+        value = summary.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise InputFileError(f"{path}: key {key!r} must be a number or null, got {str(value)[:60]!r}")
+    within = summary.get("share_within")
+    if within is not None and not (isinstance(within, dict) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in within.values())):
+        raise InputFileError(f"{path}: key 'share_within' must map minutes to shares")
+    sources = summary.get("sources")
+    if sources is not None and not (isinstance(sources, list) and all(isinstance(r, dict) for r in sources)):
+        raise InputFileError(f"{path}: key 'sources' must be a list of objects")
+    bounds = summary.get("analysed_bounds")
+    if bounds is not None and not (isinstance(bounds, list) and all(
+            v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in bounds)):
+        raise InputFileError(f"{path}: key 'analysed_bounds' must be a list of 4 numbers")
+    return summary
+
+
+def _map_target(folder: Path, out: str | os.PathLike[str] | None, overwrite: bool) -> Path:
+    """Where :func:`render_results_dir` writes: never over a file it reads, nor over another file unless asked."""
+    if out is None:
+        return folder / "map.html"  # the folder's own map, re-drawn
+    path = Path(out)
+    read = {(folder / name).resolve() for name in ("summary.json", *(f"{n}.gpkg" for n in _LAYERS))}
+    if path.resolve() in read:
+        raise OutputError(f"{path} is one of the results files the map is drawn from; give another file")
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; give the map file to write, e.g. {path / 'map.html'}")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise OutputError(f"{path} already exists; use overwrite=True to replace it")
+    return path
+
+
+_LAYERS = ("points", "facilities", "subdistricts", "service_area", "candidates", "chosen", "catchments")
+
+
 def render_results_dir(results_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None, *,
-                       tiles: bool = True, self_contained: bool = True) -> Path:
+                       tiles: Tiles = True, self_contained: bool = True, overwrite: bool = False) -> Path:
     """Re-draw ``map.html`` from a saved results folder, without recomputing anything.
 
     Parameters
@@ -255,8 +331,9 @@ def render_results_dir(results_dir: str | os.PathLike[str], out: str | os.PathLi
         Folder with ``summary.json``, ``points.gpkg``, ``facilities.gpkg``, ``subdistricts.gpkg`` and
         optionally ``service_area.gpkg``, ``candidates.gpkg``, ``chosen.gpkg``.
     out : path-like, optional
-        Output HTML (default ``results_dir/map.html``).
-    tiles : bool
+        Output HTML (default ``results_dir/map.html``, re-drawn). Never one of the results files; an
+        existing file only with ``overwrite``. A map written inside ``results_dir`` joins its manifest.
+    tiles : bool, str or Basemap
         Passed to :func:`coverage_map`.
     self_contained : bool
         Passed to :func:`save_map` (False: a small page that loads Leaflet from CDNs, needs internet).
@@ -264,16 +341,21 @@ def render_results_dir(results_dir: str | os.PathLike[str], out: str | os.PathLi
     Raises
     ------
     InputFileError
-        A required file is missing or unreadable (the message names it).
+        A required file is missing or unreadable, or ``summary.json`` is not siting's (the message names it).
+    OutputError
+        ``out`` exists (without ``overwrite``), is a folder or one of the results files.
     """
     folder = Path(results_dir)
     summary_path = folder / "summary.json"
     if not summary_path.is_file():
         raise InputFileError(f"{summary_path}: required results file is missing")
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary = _check_summary(json.loads(summary_path.read_text(encoding="utf-8")), summary_path)
     except (OSError, ValueError) as exc:
+        if isinstance(exc, InputFileError):
+            raise
         raise InputFileError(f"{summary_path}: cannot read ({exc})") from exc
+    target = _map_target(folder, out, overwrite)
     layers = {name: _read_layer(folder, name, req) for name, req in (
         ("points", True), ("facilities", True), ("subdistricts", True),
         ("service_area", False), ("candidates", False), ("chosen", False), ("catchments", False))}
@@ -286,4 +368,6 @@ def render_results_dir(results_dir: str | os.PathLike[str], out: str | os.PathLi
     m = coverage_map(layers["points"], layers["facilities"], subdistricts=layers["subdistricts"], summary=summary,
                      service_area=layers["service_area"], candidates=layers["candidates"], chosen=layers["chosen"],
                      catchments=layers["catchments"], tiles=tiles)
-    return save_map(m, out if out is not None else folder / "map.html", self_contained=self_contained)
+    path = save_map(m, target, self_contained=self_contained)
+    record(folder, path)
+    return path

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import math
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,12 +14,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .._labels import PARTIAL_BELOW, area_name, is_partial
 from .._lazy import lazy_module
 from ..engine._stats import sort_by_gap
 from ..engine.catchments import facility_catchments
 from ..io._checks import OUTSIDE_AREA
+from ._basemaps import Tiles
+from ._limits import headline_base
 from ._outdir import generator, output_dir
-from ._workbook import coverage_sheets, rounded, site_sheets
+from ._sites import format_siting as format_siting  # the console table of a site plan, here since the start
+from ._sites import pad, sites_table
+from ._text import write_csv
+from ._workbook import coverage_sheets, rounded, site_sheets, with_analysed_share
 from ._workbook import table as workbook_table
 from ._writers import Writers, map_beside, reports_beside
 
@@ -33,7 +38,8 @@ else:  # loaded when written: no openpyxl without xlsx
 #: Above this many counted facilities no per-facility catchments are written (they would swamp the map).
 MAX_CATCHMENTS = 300
 SUBDISTRICT_COLUMNS = ["district", "subdistrict", "population", "covered", "coverage_rate", "target", "gap_pp",
-                       "gap_residents", "too_far_population", "outside_population", "points", "population_source"]
+                       "gap_residents", "too_far_population", "outside_population", "analysed_share", "points",
+                       "population_source"]
 
 
 def _json_default(value: Any) -> Any:
@@ -108,13 +114,10 @@ def catchments_of(result: CoverageResult) -> gpd.GeoDataFrame | None:
 def drawn_areas(result: CoverageResult) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None]:
     """Return the service area (:meth:`~siting.engine.coverage.CoverageResult.service_area`) and :func:`catchments_of`.
 
-    Both at once: GEOS dissolves the buffered streets without holding the GIL, so a free core halves the
-    wait (0.1 s on the README job); on a busy machine it takes the time of one after the other.
+    One after the other: dissolving them in two threads saved ~0.05 s of a 2.8 s run (under 5 %, see
+    docs/performance.md), not worth the thread pool.
     """
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        area = pool.submit(result.service_area)
-        catchments = catchments_of(result)
-        return area.result(), catchments
+    return result.service_area(), catchments_of(result)
 
 
 def write_layers(result: CoverageResult, folder: Path, area: gpd.GeoDataFrame,
@@ -142,7 +145,7 @@ REPORT_FILES = ("coverage_by_subdistrict.png", "walking_times.png", "map.png", "
 
 def write_coverage(
     result: CoverageResult, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
-    self_contained: bool = True, tiles: bool = True, inputs: Iterable[Any] = (), reports: bool = True,
+    self_contained: bool = True, tiles: Tiles = True, inputs: Iterable[Any] = (), reports: bool = True,
     writers: Writers | None = None,
 ) -> Path:
     """Write a coverage result into ``out_dir``, atomically (the files: see :func:`coverage_files`).
@@ -161,7 +164,7 @@ def skipped_files(*, map_html: bool, reports: bool) -> list[str]:
 
 
 def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = True, self_contained: bool = True,
-                   tiles: bool = True, reports: bool = True, writers: Writers | None = None) -> None:
+                   tiles: Tiles = True, reports: bool = True, writers: Writers | None = None) -> None:
     """Write a coverage result's files into an existing (temporary) ``folder``.
 
     Files: ``summary.json``, ``subdistricts.csv`` (one row per 街道), ``districts.csv``,
@@ -171,6 +174,7 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
     ``map.html`` (self-contained: works offline) and, unless ``reports=False``, the figures, ``report.xlsx``,
     ``report.html`` and ``report.pdf`` (printed by Chromium while the other files are written).
     ``summary.json`` lists what was left out under ``skipped``. ``writers``: see :func:`write_coverage`.
+    With ``summary.sensitivity`` set, ``sensitivity.csv`` too (:mod:`siting.outputs.sensitivity`).
     """
     extent = analysed_area(result)
     summary = with_run_facts(result.summary.to_dict(), extent)
@@ -186,10 +190,12 @@ def coverage_files(result: CoverageResult, folder: Path, *, map_html: bool = Tru
     with (reports_beside(writers, folder, summary, table, drawn, enabled=reports),
           map_beside(writers, folder / "map.html", layers, enabled=map_html, self_contained=self_contained)):
         (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
-        table.to_csv(folder / "subdistricts.csv", index=False, encoding="utf-8-sig")
-        rounded(result.by_district).to_csv(folder / "districts.csv", index=False, encoding="utf-8-sig")
+        write_csv(table, folder / "subdistricts.csv")
+        write_csv(rounded(result.by_district), folder / "districts.csv")
         places = workbook_table(result.uncovered_places())
-        places.to_csv(folder / "uncovered_places.csv", index=False, encoding="utf-8-sig")
+        write_csv(places, folder / "uncovered_places.csv")
+        if result.summary.sensitivity:  # rate and sites per population method (siting.outputs.sensitivity)
+            write_csv(pd.DataFrame(list(result.summary.sensitivity)), folder / "sensitivity.csv")
         write_layers(result, folder, area, catchments)
         if reports:
             excel.write_excel(folder / "report.xlsx", coverage_sheets(summary, table, result.facilities, places))
@@ -216,8 +222,11 @@ def with_run_facts(summary: dict[str, Any], extent: shapely.Geometry | None) -> 
 
 
 def subdistrict_table(result: CoverageResult) -> pd.DataFrame:
-    """One row per 街道: subdistrict, population, covered, coverage_rate, target, gaps (documented columns)."""
-    table = result.by_subdistrict
+    """One row per 街道: subdistrict, population, covered, coverage_rate, target, gaps, ``analysed_share``.
+
+    ``analysed_share``: residents analysed ÷ the 街道's total (:func:`siting.outputs._workbook.with_analysed_share`).
+    """
+    table = with_analysed_share(result.by_subdistrict)
     cols = [c for c in SUBDISTRICT_COLUMNS if c in table.columns]
     return table[cols].copy()
 
@@ -228,7 +237,7 @@ def format_table(result: CoverageResult) -> str:
     unit = "residents" if s.get("unit") == "residents" else "locations"
     t = sort_by_gap(subdistrict_table(result))
     lines = [f"{'街道 / subdistrict':<14}{unit:>12}{'covered':>12}{'rate':>8}{'target':>8}{'gap':>10}{'outside':>10}"
-             "  source"]
+             f"{'analysed':>10}  source"]
     empty = t["population"] <= 0
     for i, (_, r) in enumerate(t.iterrows()):
         if empty.iloc[i] and (i == 0 or not empty.iloc[i - 1]):
@@ -236,13 +245,24 @@ def format_table(result: CoverageResult) -> str:
         rate = "—" if pd.isna(r["coverage_rate"]) else f"{r['coverage_rate']:.1%}"
         tgt = "—" if pd.isna(r["target"]) else f"{r['target']:.0%}"
         g = "—" if pd.isna(r["gap_residents"]) else f"{r['gap_residents']:,.0f}"
-        lines.append(f"{_pad(str(r['subdistrict']), 14)}{r['population']:>12,.0f}{r['covered']:>12,.0f}{rate:>8}"
-                     f"{tgt:>8}{g:>10}{r['outside_population']:>10,.0f}  {r.get('population_source') or ''}")
+        share = r.get("analysed_share")
+        seen = "—" if share is None or pd.isna(share) else f"{share:.0%}" + ("*" if is_partial(share) else "")
+        lines.append(f"{pad(str(r['subdistrict']), 14)}{r['population']:>12,.0f}{r['covered']:>12,.0f}{rate:>8}"
+                     f"{tgt:>8}{g:>10}{r['outside_population']:>10,.0f}{seen:>10}  "
+                     f"{_text_or_blank(r.get('population_source'))}")
+    if "analysed_share" in t and any(is_partial(a) for a in t["analysed_share"]):
+        lines.append(f"* partly analysed: under {PARTIAL_BELOW:.0%} of the 街道's residents inside the street extract "
+                     "(its rate speaks for that part only)")
     rate = s["coverage_rate"]
     lines.append("")
     if rate == rate:
         lines.append(f"All: {s['population_covered']:,.0f} of {s['population_total']:,.0f} {unit} within "
                      f"{s['minutes']:g} min ({s['mode']}, {s['speed_kmh']:g} km/h) = {rate:.1%}")
+    if s.get("population_weighting") and str(s["population_weighting"]).startswith("residents aged 60+"):
+        lines.append(f"Counted: {s['population_weighting']}")  # whom the figures above count
+    elif s.get("n_points", 0) > s.get("n_points_outside_network", 0) + s.get("n_points_too_far", 0):
+        lines.append(f"All: no residents to count: the {s['n_points'] - s.get('n_points_outside_network', 0):,} "
+                     "point(s) inside the street extent all have population 0")
     else:
         lines.append("All: no residents in the analysed area (none inside the street network's extent)")
     if s.get("target") is not None and (s.get("gap_pp") is None or rate != rate):
@@ -254,6 +274,9 @@ def format_table(result: CoverageResult) -> str:
     if s.get("population_outside_network"):
         lines.append(f"Left out of the rate: {s['population_outside_network']:,.0f} {unit} outside the network extent "
                      f"({s['n_points_outside_network']} points)")
+        base = headline_base(s, area_name(s))
+        if base is not None:
+            lines.append(f"So: {base[1]}")
     if s.get("n_points_too_far"):
         lines.append(f"Counted uncovered: {s['population_too_far']:,.0f} {unit} farther than {s['max_snap_m']:g} m "
                      "from any usable way")
@@ -268,28 +291,26 @@ def format_table(result: CoverageResult) -> str:
     return "\n".join(lines)
 
 
+def _text_or_blank(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
 def walk_time_line(s: dict[str, Any]) -> str:
     """Format "Walking time: mean 15.5 min, median 14.2 min; within 5/10/15/20 min: 6.0 % / ..." (or "")."""
     within = s.get("share_within") or {}
-    if not within or s.get("walk_min_mean") is None:
-        return ""
     mean, median = s.get("walk_min_mean"), s.get("walk_min_median")
-    med = "over the limit (half reach no facility)" if median is None else f"{median:.1f} min"
-    mean_s = "—" if mean is None or mean != mean else f"{mean:.1f} min"
+    if not within or mean is None or mean != mean:  # NaN: no residents to time
+        return ""
+    med = "over the limit (half reach no facility)" if median is None or median != median else f"{median:.1f} min"
+    mean_s = f"{mean:.1f} min"
     shares = " / ".join("—" if v is None or v != v else f"{100 * v:.1f} %" for v in within.values())
     unit = "residents" if s.get("unit") == "residents" else "locations"
     return (f"Walking time ({unit}, weighted): mean {mean_s}, median {med}; within {'/'.join(within)} min: {shares}"
             + (f"; {100 * s['share_unreachable']:.1f} % reach no facility" if s.get("share_unreachable") else ""))
 
 
-def _pad(text: str, width: int) -> str:
-    """``text`` left-aligned in ``width`` terminal columns (CJK characters take two)."""
-    used = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
-    return text + " " * max(width - used, 1)
-
-
 def write_siting(plan: Any, out_dir: str | Path, *, overwrite: bool = False, map_html: bool = True,
-                 tiles: bool = True, self_contained: bool = True, inputs: Iterable[Any] = (),
+                 tiles: Tiles = True, self_contained: bool = True, inputs: Iterable[Any] = (),
                  reports: bool = True, writers: Writers | None = None) -> Path:
     """Write a site plan (:class:`siting.plan.sites.SitePlan`) into ``out_dir``, atomically (see :func:`siting_files`).
 
@@ -301,7 +322,7 @@ def write_siting(plan: Any, out_dir: str | Path, *, overwrite: bool = False, map
                       overwrite=overwrite, inputs=inputs)
 
 
-def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: bool = True,
+def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: Tiles = True,
                  self_contained: bool = True, reports: bool = True, writers: Writers | None = None) -> None:
     """Write a site plan's files into an existing (temporary) ``folder``.
 
@@ -327,13 +348,15 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: bool 
     if skipped:
         summary["skipped"] = skipped
     chosen = plan.chosen
+    sites = sites_table(chosen, after.points)
+    chosen = chosen.assign(serves=sites["serves"].to_numpy(dtype=object))
     (folder / "summary.json").write_text(summary_json(summary), encoding="utf-8")
     before_after = rounded(plan.before_after)
-    before_after.to_csv(folder / "before_after.csv", index=False, encoding="utf-8-sig")
+    write_csv(before_after, folder / "before_after.csv")
     table = rounded(subdistrict_table(after))
     area, catchments = drawn_areas(after)
     drawn = {"points": after.points, "facilities": after.facilities, "subdistricts": after.subdistricts,
-             "service_area": area, "chosen": chosen, "extent": extent}
+             "service_area": area, "chosen": chosen, "extent": extent, "tables": {"sites": sites}}
     usable = plan.candidates[plan.candidates["excluded"].isna() & ~plan.candidates["chosen"]]
     layers = {"points": after.points, "facilities": after.facilities, "subdistricts": after.subdistricts,
               "summary": summary, "service_area": area, "candidates": usable, "chosen": chosen,
@@ -346,38 +369,7 @@ def siting_files(plan: Any, folder: Path, *, map_html: bool = True, tiles: bool 
         if reports:
             places = workbook_table(after.uncovered_places())
             excel.write_excel(folder / "report.xlsx", {**coverage_sheets(summary, table, after.facilities, places),
-                                                       **site_sheets(chosen, plan.candidates, before_after)})
+                                                       **site_sheets(chosen, plan.candidates, before_after, sites)})
 
 
-def format_siting(plan: Any) -> str:
-    """Format the chosen sites, before → after per 街道, and exact vs greedy, for the terminal."""
-    s = plan.summary
-    unit = "residents" if plan.result.summary.unit == "residents" else "locations"
-    lines = [f"{'#':>3}  {_pad('site', 26)}{_pad('街道', 14)}{'gain':>10}{'assigned':>10}   lon, lat"]
-    for _, r in plan.chosen.iterrows():
-        name = str(r["name"]) if r.get("name") is not None and not pd.isna(r.get("name")) else str(r["candidate_id"])
-        over = "  overloaded" if r["overloaded"] else ""
-        sub = "—" if r["subdistrict"] is None or pd.isna(r["subdistrict"]) else str(r["subdistrict"])
-        lines.append(f"{int(r['order']):>3}  {_pad(name[:24], 26)}{_pad(sub, 14)}{r['gain']:>10,.0f}"
-                     f"{r['assigned']:>10,.0f}   {r.geometry.x:.5f}, {r.geometry.y:.5f}{over}")
-    lines += ["", f"{_pad('街道 / subdistrict', 16)}{unit:>11}{'before':>9}{'after':>9}{'target':>8}{'new':>5}"]
-    for _, r in plan.before_after.iterrows():
-        if not r["population"] > 0:
-            continue
-        tgt = "—" if pd.isna(r["target"]) else f"{r['target']:.0%}"
-        lines.append(f"{_pad(str(r['subdistrict']), 16)}{r['population']:>11,.0f}{r['rate_before']:>9.1%}"
-                     f"{r['rate_after']:>9.1%}{tgt:>8}{int(r['new_sites']):>5}")
-    lines.append("")
-    lines.append(f"All: {s['rate_before']:.1%} → {s['rate_after']:.1%} of {s['population_total']:,.0f} {unit} "
-                 f"with {s['sites']} new site(s). {s['message']}")
-    for label, d in (("Exact (HiGHS)", s["exact"]), ("Greedy", s["greedy"])):
-        gap = "" if d["mip_gap"] is None else f", gap {d['mip_gap']:.3%}"
-        lines.append(f"{label:<14} {d['sites']} sites, {d['covered']:,.0f} covered ({d['rate']:.1%}), "
-                     f"{d['status']}{gap}, {d['seconds']:.2f} s")
-    c = s["candidates"]
-    excl = ", ".join(f"{n} {r}" for r, n in c["excluded"].items())
-    lines.append(f"Candidates: {c['total']} ({c['usable']} usable{'; ' + excl + ' excluded' if excl else ''}); "
-                 f"{c['adding_residents']} would add residents; reach sets {s['reach_seconds']:.2f} s")
-    if not s["feasible"]:
-        lines.append(f"Not feasible: {s['message']}")
-    return "\n".join(lines)
+_pad = pad  # the name the scenario and access tables import

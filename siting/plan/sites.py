@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .. import _display
 from .._validate import check_site_options, positions_of, subdistrict_key, suggest
 from ..engine.coverage import NONE, OUTSIDE, TARGET_GIVEN, CoverageResult, compute_coverage
 from ..errors import ColumnError, InputFileError, ModelError
@@ -93,6 +94,7 @@ class SitePlan:
     model: str
     params: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
+    __repr__, _repr_html_ = _display.siteplan_repr, _display.siteplan_html  # one line; notebook: sites, 街道
 
     @property
     def usable(self) -> gpd.GeoDataFrame:
@@ -140,10 +142,13 @@ class SitePlan:
 
     @cached_property
     def after(self) -> CoverageResult:
-        """Coverage recomputed from scratch with the chosen sites added as stations (``source="new site"``)."""
+        """Coverage recomputed with the chosen sites added as stations (``source="new site"``, named by ``label``)."""
         res, cho = self.result, self.chosen
+        names = cho["name"] if "name" in cho else pd.Series([None] * len(cho), index=cho.index)
+        if "label" in cho:
+            names = names.where(names.notna() & (names.astype(str) != ""), cho["label"])
         new = gpd.GeoDataFrame({
-            "facility_id": cho["candidate_id"].astype(str).to_numpy(), "name": cho["name"].to_numpy(dtype=object),
+            "facility_id": cho["candidate_id"].astype(str).to_numpy(), "name": names.to_numpy(dtype=object),
             "type": "station", "source": "new site",
         }, geometry=cho.geometry.to_numpy(), crs=cho.crs)
         fac = pd.concat([res.facilities, new.to_crs(res.facilities.crs)], ignore_index=True)

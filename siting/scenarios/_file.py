@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from ..errors import ScenarioError
-from ..settings import Settings
+from .._yaml import read_yaml
+from ..errors import OutputError, ScenarioError
+from ..outputs._outdir import unique_names
+from ._baseline import BASELINE_KEYS, Baseline  # noqa: F401  (BASELINE_KEYS: re-exported, read by tests)
 from ._values import (
     BASELINE,
     FileSpec,
@@ -25,7 +24,6 @@ from ._values import (
     Where,
     closest,
     facilities_value,
-    file_value,
     moves_value,
     residents_value,
     settings_fields,
@@ -33,10 +31,10 @@ from ._values import (
 )
 
 TOP_KEYS = ("name", "baseline", "scenarios")
-BASELINE_KEYS = ("osm", "place", "facilities", "population", "census", "census_column", "subdistrict_totals",
-                 "boundaries", "district", "mode", "speed_kmh", "minutes", "target", "facility_types", "max_snap_m")
-SCENARIO_KEYS = ("name", "from", "close", "add", "move", "mode", "speed_kmh", "minutes", "target", "facility_types",
-                 "site", "add_population")
+SCENARIO_KEYS = ("name", "description", "from", "close", "add", "move", "mode", "speed_kmh", "minutes", "target",
+                 "facility_types", "site", "add_population")
+#: The longest ``description`` accepted (a sentence or two for the planner; the map shows its start).
+DESCRIPTION_MAX = 300
 
 @dataclass(frozen=True)
 class Scenario:
@@ -65,6 +63,9 @@ class Scenario:
     add_population : list
         Inline ``{lon, lat, population, crs, name}`` and/or files (``{path, crs}``, read like
         ``--population``, with a population column) of residents added to the baseline's.
+    description : str, optional
+        What the scenario means, for the planner (one line, at most :data:`DESCRIPTION_MAX` characters):
+        shown in the console table, comparison.csv / .xlsx, summary.json and the map's layer names.
 
     Relative paths are resolved against the current folder (in a file: against the file's folder).
     """
@@ -81,6 +82,7 @@ class Scenario:
     facility_types: tuple[str, ...] | None = None
     site: SiteSpec | None = None
     add_population: tuple[NewResidents | FileSpec, ...] = ()
+    description: str | None = None
     base_dir: Path | None = field(default=None, repr=False, compare=False)
     file: str | None = field(default=None, repr=False, compare=False)
 
@@ -92,12 +94,19 @@ class Scenario:
         if self.name == BASELINE:
             raise self.where().error("name", f"{BASELINE!r} is the name of the unedited run; choose another")
         w = self.where()
+        put(self, "description", _description(w, self.description))
         if self.from_ is not None:
             put(self, "from_", str(self.from_))
         close = [self.close] if isinstance(self.close, str | int) else self.close if self.close is not None else ()
         if not isinstance(close, Sequence):
             raise w.error("close", f"expected a list of facility ids or names, got {self.close!r}")
+        odd = [c for c in close if isinstance(c, bool) or not isinstance(c, str | int)]
+        if odd:
+            raise w.error("close", f"expected facility ids or names (text), got {str(odd[0])[:80]!r}")
         put(self, "close", tuple(str(c).strip() for c in close))
+        twice = sorted({c for c in self.close if self.close.count(c) > 1})
+        if twice:
+            raise w.error("close", f"lists {twice[0]!r} twice; name each facility once")
         put(self, "add", facilities_value(w, self.add) if self.add else ())
         put(self, "move", moves_value(w, self.move) if self.move else ())
         put(self, "add_population", residents_value(w, self.add_population) if self.add_population else ())
@@ -120,68 +129,17 @@ class Scenario:
         return cls(**kwargs, base_dir=base_dir, file=file)
 
 
-@dataclass(frozen=True)
-class Baseline:
-    """What ``siting coverage`` takes (file paths absolute), read from a file's ``baseline:`` mapping."""
-
-    osm: Path | None = None
-    place: str | None = None
-    facilities: FileSpec | None = None
-    population: FileSpec | None = None
-    census: Path | None = None
-    census_column: str = "pop_census_2020"
-    subdistrict_totals: tuple[Path, ...] = ()
-    boundaries: Path | None = None
-    district: str | None = None
-    mode: str = "walk"
-    speed_kmh: float | None = None
-    minutes: float = 15.0
-    target: float | None = None
-    facility_types: tuple[str, ...] | None = None
-    max_snap_m: float = 500.0
-
-    @classmethod
-    def from_dict(cls, data: object, *, base_dir: Path, file: str | None = None) -> Baseline:
-        w = Where(file, None, base_dir)
-        d = w.keys(data, BASELINE_KEYS, None, "`baseline`")
-        if ("osm" in d) == ("place" in d):
-            raise w.error("osm", "give exactly one of `osm` (a file) or `place` (a name to download)")
-        if "place" in d and "population" not in d:
-            raise w.error("population", "a population file is needed with `place`")
-        if "census" in d and "population" not in d:
-            raise w.error("census", "`census` totals weight a `population` file; give one")
-        base = cls(
-            osm=w.path("osm", d["osm"]) if "osm" in d else None,
-            place=str(d["place"]) if "place" in d else None,
-            facilities=file_value(w, "facilities", d["facilities"]) if "facilities" in d else None,
-            population=file_value(w, "population", d["population"]) if "population" in d else None,
-            census=w.path("census", d["census"]) if "census" in d else None,
-            census_column=str(d.get("census_column", "pop_census_2020")),
-            subdistrict_totals=tuple(w.path(f"subdistrict_totals[{i}]", p) for i, p in enumerate(
-                [d["subdistrict_totals"]] if isinstance(d.get("subdistrict_totals"), str) else
-                d.get("subdistrict_totals") or [], start=1)),
-            boundaries=w.path("boundaries", d["boundaries"]) if "boundaries" in d else None,
-            district=str(d["district"]) if d.get("district") is not None else None,
-            mode=str(d.get("mode", "walk")), speed_kmh=d.get("speed_kmh"), minutes=d.get("minutes", 15.0),
-            target=d.get("target"), facility_types=d.get("facility_types"),
-            max_snap_m=w.number("max_snap_m", d.get("max_snap_m", 500.0)),
-        )
-        settings_fields(w, base)
-        return base
-
-    def settings(self) -> Settings:
-        return Settings(mode=self.mode, speed_kmh=self.speed_kmh, minutes=float(self.minutes),
-                        max_snap_m=self.max_snap_m)
-
-    def load_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`siting.pipeline.load_inputs` (network and settings excluded)."""
-        return {"facilities": self.facilities.path if self.facilities else None,
-                "facility_crs": self.facilities.crs if self.facilities else "wgs84",
-                "population": self.population.path if self.population else None,
-                "population_crs": self.population.crs if self.population else "wgs84",
-                "census": self.census, "census_column": self.census_column,
-                "subdistrict_totals": list(self.subdistrict_totals) or None, "boundaries": self.boundaries,
-                "district": self.district}
+def _description(w: Where, value: object) -> str | None:
+    """Return a scenario's ``description``: one line of text (spaces and line breaks run together), or None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise w.error("description", f"expected text (one line for the planner), got {str(value)[:80]!r}")
+    text = " ".join(value.split())
+    if len(text) > DESCRIPTION_MAX:
+        raise w.error("description", f"is {len(text)} characters long; keep it to {DESCRIPTION_MAX} (one or two "
+                                     "sentences: the map and the console show it beside the name)")
+    return text or None
 
 
 @dataclass(frozen=True)
@@ -194,9 +152,10 @@ class ScenarioFile:
     path: Path | None = None
 
     def files(self) -> list[Path]:
-        """Every input file the scenario file names (an output folder must never replace one of them)."""
+        """Every input file (and the cache folder) the scenario file names: an output folder must never replace one."""
         b = self.baseline
-        out = [p for p in (self.path, b.osm, b.census, b.boundaries, *b.subdistrict_totals) if p is not None]
+        out = [p for p in (self.path, b.osm, b.network_file, b.census, b.boundaries, *b.subdistrict_totals,
+                           b.age_shares, b.cache_dir) if p is not None]
         out += [f.path for f in (b.facilities, b.population) if f is not None]
         for s in self.scenarios:
             specs = [*s.add, *s.add_population, *([s.site.candidates] if s.site and s.site.candidates else [])]
@@ -210,16 +169,14 @@ def read_scenario_file(path: str | Path) -> ScenarioFile:
     Raises
     ------
     ScenarioError
-        Unreadable YAML (with its line), unknown keys, bad values, missing files, unknown or looping
-        ``from``, duplicate names — each naming the scenario, the key and the closest valid one.
+        Unreadable YAML (with its line; see :func:`siting._yaml.read_yaml` for the size cap, the alias
+        budget and duplicate keys), unknown keys, bad values, missing files, unknown or looping ``from``,
+        duplicate names — each naming the scenario, the key and the closest valid one.
     """
     path = Path(path)
     if not path.is_file():
         raise ScenarioError(f"scenario file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: not a readable YAML file: {exc}") from None
+    data = read_yaml(path, ScenarioError, bad="not a readable YAML file")
     file = str(path)
     if not isinstance(data, Mapping):
         raise ScenarioError(f"{path}: expected a mapping with keys {', '.join(TOP_KEYS)}")
@@ -247,6 +204,10 @@ def check_names(scenarios: Sequence[Scenario]) -> list[Scenario]:
         if s.name in by_name:
             raise s.where().error("name", "the name is used twice; scenario names must be unique")
         by_name[s.name] = s
+        try:  # each name is an output folder too
+            unique_names([BASELINE, *by_name], "scenario", "scenario")
+        except OutputError as exc:
+            raise s.where().error("name", str(exc)) from None
     for s in scenarios:
         if s.from_ is not None and s.from_ not in by_name:
             raise s.where().error("from", f"no scenario named {s.from_!r}{closest(s.from_, by_name)}")
@@ -295,7 +256,10 @@ def resolve_ids(ordered: Sequence[Scenario], baseline: Iterable[tuple[str, str]]
         w = s.where()
         have = dict(end[s.from_]) if s.from_ is not None else dict(start)
         close = tuple(_facility_id(w, "close", token, have) for token in s.close)
-        move = {_facility_id(w, f"move.{token}", token, have): pos for token, pos in s.move}
+        _once(w, "close", s.close, close)
+        moved = [_facility_id(w, f"move.{token}", token, have) for token, _ in s.move]
+        _once(w, "move", [token for token, _ in s.move], moved)
+        move = {fid: pos for fid, (_, pos) in zip(moved, s.move, strict=True)}
         both = sorted(set(close) & set(move))
         if both:
             raise w.error("move", f"facility {both[0]!r} is both closed and moved")
@@ -309,6 +273,16 @@ def resolve_ids(ordered: Sequence[Scenario], baseline: Iterable[tuple[str, str]]
         end[s.name] = have
         out[s.name] = Edits(close, move)
     return out
+
+
+def _once(w: Where, key: str, tokens: Sequence[str], ids: Sequence[str]) -> None:
+    """Refuse one facility named twice in ``close`` / ``move`` (e.g. once by id and once by name)."""
+    first: dict[str, str] = {}
+    for token, fid in zip(tokens, ids, strict=True):
+        if fid in first:
+            same = f"{first[fid]!r} and {token!r} are" if first[fid] != token else f"{token!r} is"
+            raise w.error(key, f"{same} the same facility (id {fid!r}), named twice; name it once")
+        first[fid] = token
 
 
 def _facility_id(w: Where, key: str, token: str, have: Mapping[str, str]) -> str:

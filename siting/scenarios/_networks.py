@@ -46,11 +46,15 @@ def network_for(settings: Settings, base: Baseline | Inputs, inputs: Inputs, net
     """
     kind = settings.network_type
     if kind not in networks:
-        osm = osm_file(base, inputs)
-        if osm is not None:
+        osm, lines = osm_file(base, inputs), lines_file(base, inputs)
+        if lines is not None:
+            networks[kind] = Network.from_lines(lines, settings.mode)
+        elif osm is not None:
             networks[kind] = Network.from_osm(osm, settings.mode, cache_dir=cache_dir)
         elif isinstance(base, Baseline) and base.place is not None:
-            networks[kind] = Network.from_place(base.place, settings.mode, cache_dir=cache_dir)
+            networks[kind] = Network.from_place(base.place, settings.mode, cache_dir=cache_dir,
+                                                buffer_m=settings.limit_m, overpass_url=base.overpass_url,
+                                                nominatim_url=base.nominatim_url)
         else:
             raise Where(None, s.name).error("mode", f"needs a {kind} network, and the baseline's network "
                                                     f"({inputs.network.info.get('source')}) cannot be rebuilt for it")
@@ -59,10 +63,20 @@ def network_for(settings: Settings, base: Baseline | Inputs, inputs: Inputs, net
     return networks[kind]
 
 
+def lines_file(base: Baseline | Inputs, inputs: Inputs) -> Path | None:
+    """Return the baseline's own road lines (``network:``, :meth:`Network.from_lines`), if it has them."""
+    if isinstance(base, Baseline):
+        return base.network_file
+    source = inputs.network.info.get("source")
+    return Path(str(source)) if inputs.network.info.get("format") == "lines" and Path(str(source)).is_file() else None
+
+
 def osm_file(base: Baseline | Inputs, inputs: Inputs) -> Path | None:
     """Return the baseline's OSM extract (a file), if it has one."""
     if isinstance(base, Baseline):
         return base.osm
+    if inputs.network.info.get("format") == "lines":
+        return None
     source = inputs.network.info.get("source")
     return Path(source) if source is not None and Path(str(source)).is_file() else None
 

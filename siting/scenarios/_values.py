@@ -5,8 +5,6 @@ Each is checked with a message naming the file, the scenario, the key and the cl
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,16 +58,15 @@ class Where:
                 raise self.error(at, f"unknown key{closest(k, allowed)}; valid keys: {', '.join(allowed)}")
         return data
 
-    def number(self, key: str, value: object, *, low: float = 0.0, high: float = math.inf,
-               integer: bool = False) -> float:
-        """``value`` as a float in (low, high] (whole when ``integer``); the message says what was expected."""
-        x = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
-        if not (math.isfinite(x) and low < x <= high) or (integer and x != math.floor(x)):
-            kind = "a whole number" if integer else "a number"
-            span = f"> {low:g}" + (f" and ≤ {high:g}" if math.isfinite(high) else "")
-            hint = f" — did you mean {x / 100:g}?" if high == 1 and 1 < x <= 100 else ""
-            raise self.error(key, f"must be {kind} {span}, got {value!r}{hint}")
-        return x
+    def ranged(self, key: str, value: object, name: str | None = None) -> float:
+        """``value`` checked against its span of :data:`siting._validate.RANGES` (``name``, else ``key``'s last part).
+
+        The spans the CLI, batch files and the library check, so all accept and refuse the same values.
+        """
+        problem = _validate.range_problem(name or key.rsplit(".", 1)[-1], value)
+        if problem is not None:
+            raise self.error(key, problem)
+        return float(value)  # type: ignore[arg-type]
 
     def crs(self, key: str, value: object) -> str:
         text = str(value or "wgs84").strip().lower()
@@ -158,8 +155,7 @@ def _place(w: Where, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
     for k in ("lon", "lat"):
         if k not in data:
             raise w.error(key, f"missing `{k}` (each point needs lon, lat and optionally crs)")
-    lon = w.number(f"{key}.lon", data["lon"], low=-180, high=180)
-    lat = w.number(f"{key}.lat", data["lat"], low=-90, high=90)
+    lon, lat = w.ranged(f"{key}.lon", data["lon"]), w.ranged(f"{key}.lat", data["lat"])
     name = None if data.get("name") is None else str(data["name"])
     return {"lon": lon, "lat": lat, "crs": w.crs(f"{key}.crs", data.get("crs")), "name": name}
 
@@ -212,7 +208,7 @@ def residents_value(w: Where, value: object) -> tuple[NewResidents | FileSpec, .
     def residents(_: int, key: str, data: Mapping[str, Any], place: dict[str, Any]) -> NewResidents:
         if "population" not in data:
             raise w.error(key, "missing `population` (residents at this point)")
-        return NewResidents(**place, population=w.number(f"{key}.population", data["population"], low=-1e-12))
+        return NewResidents(**place, population=w.ranged(f"{key}.population", data["population"]))
 
     return _points(w, value, "add_population", RESIDENT_KEYS, "added residents", residents)
 
@@ -220,10 +216,18 @@ def residents_value(w: Where, value: object) -> tuple[NewResidents | FileSpec, .
 def moves_value(w: Where, value: object) -> tuple[tuple[str, Position], ...]:
     if isinstance(value, Sequence) and not isinstance(value, str) and all(
             isinstance(v, tuple) and len(v) == 2 for v in value):
+        ids = [str(fid).strip() for fid, _ in value]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise w.error("move", f"moves {twice[0]!r} twice; give one new position per facility")
         value = dict(value)
     if not isinstance(value, Mapping):
         raise w.error("move", f"expected a mapping facility id or name → {{lon, lat, crs}}; got {value!r}")
     out = []
+    ids = [str(fid).strip() for fid in value]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise w.error("move", f"moves {twice[0]!r} twice (keys that read alike); give one new position per facility")
     for fid, pos in value.items():
         key = f"move.{fid}"
         pos = _as_dict(pos)
@@ -240,15 +244,15 @@ def site_value(w: Where, value: object) -> SiteSpec:
     data = w.keys(value, SITE_KEYS, "site", "`site`")
     if ("k" in data) == ("target" in data):
         raise w.error("site", "give exactly one of `k` (the best k new sites) or `target` (the fewest reaching it)")
-    k = int(w.number("site.k", data["k"], integer=True)) if "k" in data else None
-    target = w.number("site.target", data["target"], high=1) if "target" in data else None
+    k = int(w.ranged("site.k", data["k"])) if "k" in data else None
+    target = w.ranged("site.target", data["target"]) if "target" in data else None
     cand = file_value(w, "site.candidates", data["candidates"]) if data.get("candidates") is not None else None
     per = data.get("per_subdistrict", False)
     if not isinstance(per, bool):
         raise w.error("site.per_subdistrict", f"expected true or false, got {per!r}")
-    spec = SiteSpec(k, target, cand, w.number("site.spacing_m", data.get("spacing_m", 200.0)),
-                    w.number("site.min_distance_m", data.get("min_distance_m", 300.0), low=-1e-12), per,
-                    w.number("site.time_limit", data.get("time_limit", 60.0)))
+    spec = SiteSpec(k, target, cand, w.ranged("site.spacing_m", data.get("spacing_m", 200.0)),
+                    w.ranged("site.min_distance_m", data.get("min_distance_m", 300.0)), per,
+                    w.ranged("site.time_limit", data.get("time_limit", 60.0)))
     try:  # the options against each other, as `siting site` checks them (the grid's fineness needs the network)
         _validate.check_site_options(k=k, target=target, per_subdistrict=per, time_limit=spec.time_limit,
                                      spacing_m=spec.spacing_m, min_distance_m=spec.min_distance_m)
@@ -283,16 +287,11 @@ def settings_fields(w: Where, obj: Any) -> None:
     if obj.mode is not None:
         put(obj, "mode", _mode(w, obj.mode))
     if obj.speed_kmh is not None:
-        put(obj, "speed_kmh", w.number("speed_kmh", obj.speed_kmh, high=100))
+        put(obj, "speed_kmh", w.ranged("speed_kmh", obj.speed_kmh))
     if obj.minutes is not None:
-        put(obj, "minutes", w.number("minutes", obj.minutes, high=24 * 60))
+        put(obj, "minutes", w.ranged("minutes", obj.minutes))
     if obj.target is not None:
-        put(obj, "target", w.number("target", obj.target, high=1))
+        put(obj, "target", w.ranged("target", obj.target))
     if obj.facility_types is not None:
         put(obj, "facility_types", _types(w, obj.facility_types))
 
-
-def folder_name(name: str) -> str:
-    """Return a scenario name as a folder name (characters Windows/macOS refuse replaced by ``_``)."""
-    text = re.sub(r'[\\/:*?"<>|\s]+', "_", name.strip()).strip("._")
-    return text or "scenario"

@@ -17,7 +17,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
+from tqdm.auto import tqdm
 
 from ..engine.network import Network
 from ..errors import ScenarioError, SitingError
@@ -89,12 +89,14 @@ def prepare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
         facility_types = base.facility_types if facility_types is None else facility_types
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # shown again when the inputs are loaded
-            if base.facilities is not None:
-                fac = read_facilities(base.facilities.path, crs=base.facilities.crs)
+            fac_file = base.facilities_source()  # the file, with its sheet
+            if base.facilities is not None and fac_file is not None:
+                fac = read_facilities(fac_file, crs=base.facilities.crs)
             elif base.osm is not None:
                 fac = facilities_from_osm(base.osm)
             else:
-                fac = facilities_from_place(str(base.place))
+                fac = facilities_from_place(str(base.place), buffer_m=settings.limit_m,
+                                            overpass_url=base.overpass_url, nominatim_url=base.nominatim_url)
     else:
         fac = base.facilities
     added = {s.name: _added_facilities(s) for s in items if s.add}
@@ -167,6 +169,8 @@ def compare(source: str | Path | Baseline | Inputs | Mapping[str, Any],
     """
     t0 = time.perf_counter()
     prep = prepare(source, scenarios, settings=settings, target=target, facility_types=facility_types)
+    if cache_dir is None and isinstance(prep.baseline, Baseline):
+        cache_dir = prep.baseline.cache_dir  # the baseline's `cache_dir` key; the argument wins
     networks = dict(networks or {})
     inputs = prep.baseline if isinstance(prep.baseline, Inputs) else load_inputs(
         osm=prep.baseline.osm, place=prep.baseline.place, settings=prep.settings, cache_dir=cache_dir,
@@ -211,7 +215,9 @@ def _run(name: str, inputs: Inputs, net: Network, fac: gpd.GeoDataFrame, pop: gp
     for w in caught:
         if str(w.message) not in seen:
             seen.add(str(w.message))
-            warnings.warn(str(w.message) if name == BASELINE else f"scenario {name!r}: {w.message}", stacklevel=3)
+            # its own category: what the console ignores (an unclosed file's ResourceWarning) stays ignored
+            warnings.warn(str(w.message) if name == BASELINE else f"scenario {name!r}: {w.message}", w.category,
+                          stacklevel=3)
     empty = fac.iloc[:0]
     return Run(name, result, fac, pop, settings, target, types, empty, empty)
 

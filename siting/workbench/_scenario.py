@@ -34,6 +34,8 @@ def baseline_mapping(base: Baseline) -> dict[str, Any]:
             out[key] = str(getattr(base, key))
     if base.place is not None:
         out["place"] = base.place
+    if base.network_file is not None:  # the planner's own road lines
+        out["network"] = str(base.network_file)
     for key in ("facilities", "population"):
         spec = getattr(base, key)
         if spec is not None:
@@ -47,18 +49,26 @@ def baseline_mapping(base: Baseline) -> dict[str, Any]:
             out[key] = value
     if base.facility_types:
         out["facility_types"] = list(base.facility_types)
+    for key in ("facility_sheet", "age_shares"):
+        if getattr(base, key) is not None:
+            out[key] = str(getattr(base, key))
+    out.update({key: True for key in ("dedupe", "spread_polygons", "allow_broken_network") if getattr(base, key)})
     return out
 
 
 def baseline_from_arguments(args: dict[str, Any], settings: Settings, *, target: float | None = None,
                             types: tuple[str, ...] | None = None) -> Baseline | None:
-    """Return the :class:`Baseline` of :func:`siting.pipeline.load_inputs` arguments (None when not expressible).
+    """Return the :class:`Baseline` of :func:`siting.pipeline.load_inputs` arguments (every input option has a key).
 
-    A baseline names files; a run that drops repeated rows or spreads polygons (``dedupe``,
-    ``spread_polygons``) or accepts a broken network has no baseline key for it and gets None.
+    ``book.xlsx#Sheet`` facilities become ``facilities`` + ``facility_sheet``. None for a run without files
+    (nothing to name: a network given as an object).
     """
-    if args.get("dedupe") or args.get("spread_polygons") or args.get("allow_broken_network"):
+    if args.get("network") is not None and not any(args.get(k) for k in ("osm", "place", "network_file")):
         return None
+    sheet = None
+    if args.get("facilities") is not None and "#" in str(args["facilities"]):
+        book, sheet = str(args["facilities"]).rsplit("#", 1)
+        args = {**args, "facilities": book}
 
     def path(value: Any) -> Path | None:
         return Path(value).resolve() if value is not None else None
@@ -67,7 +77,7 @@ def baseline_from_arguments(args: dict[str, Any], settings: Settings, *, target:
         return FileSpec(Path(value).resolve(), crs) if value is not None else None
 
     totals = args.get("subdistrict_totals") or ()
-    return Baseline(osm=path(args.get("osm")), place=args.get("place"),
+    return Baseline(osm=path(args.get("osm")), place=args.get("place"), network_file=path(args.get("network_file")),
                     facilities=spec(args.get("facilities"), args.get("facility_crs", "wgs84")),
                     population=spec(args.get("population"), args.get("population_crs", "wgs84")),
                     census=path(args.get("census")), census_column=args.get("census_column", "pop_census_2020"),
@@ -76,7 +86,11 @@ def baseline_from_arguments(args: dict[str, Any], settings: Settings, *, target:
                     boundaries=path(args.get("boundaries")), district=args.get("district"), mode=settings.mode,
                     speed_kmh=settings.speed_kmh, minutes=float(settings.minutes), target=target,
                     facility_types=tuple(types) if types else None, max_snap_m=float(settings.max_snap_m),
-                    overpass_url=args.get("overpass_url"), nominatim_url=args.get("nominatim_url"))
+                    overpass_url=args.get("overpass_url"), nominatim_url=args.get("nominatim_url"),
+                    facility_sheet=sheet, dedupe=bool(args.get("dedupe")),
+                    spread_polygons=bool(args.get("spread_polygons")),
+                    allow_broken_network=bool(args.get("allow_broken_network")),
+                    age_shares=path(args.get("age_shares")))
 
 
 def to_scenario(wb: Workbench, name: str) -> dict[str, Any]:
@@ -112,6 +126,10 @@ def to_scenario(wb: Workbench, name: str) -> dict[str, Any]:
     s, b = wb.settings, wb.source.settings()
     if (s.mode, s.speed_kmh, s.minutes) != (b.mode, b.speed_kmh, b.minutes):
         scenario.update(mode=s.mode, speed_kmh=float(s.speed_kmh), minutes=float(s.minutes))
+    if wb.target != wb.source.target:
+        scenario["target"] = wb.target
+    if set(wb.types) != set(wb.source.facility_types or DEFAULT_TYPES):
+        scenario["facility_types"] = list(wb.types)
     return {"name": f"workbench {name}", "baseline": baseline_mapping(wb.source), "scenarios": [scenario]}
 
 
@@ -121,17 +139,20 @@ def from_scenario_file(cls: type[Workbench], path: str | Path, scenario: str | N
     base = spec.baseline
     settings = base.settings()
     inputs = load_inputs(osm=base.osm, place=base.place, settings=settings, cache_inputs=True, **base.load_kwargs())
-    wb = cls(inputs, settings, types=base.facility_types or DEFAULT_TYPES, target=base.target, source=base)
-    if scenario is None:
-        return wb
-    by_name = {s.name: s for s in spec.scenarios}
-    if scenario not in by_name:
-        raise ScenarioError(f"{path}: no scenario {scenario!r}; the file has: {', '.join(by_name)}")
     chain: list[Scenario] = []
-    item: Scenario | None = by_name[scenario]
-    while item is not None:
-        chain.insert(0, item)
-        item = by_name.get(item.from_) if item.from_ else None
+    if scenario is not None:
+        by_name = {s.name: s for s in spec.scenarios}
+        if scenario not in by_name:
+            raise ScenarioError(f"{path}: no scenario {scenario!r}; the file has: {', '.join(by_name)}")
+        item: Scenario | None = by_name[scenario]
+        while item is not None:
+            chain.insert(0, item)
+            item = by_name.get(item.from_) if item.from_ else None
+    types, target = base.facility_types, base.target  # a scenario's own (the last in its chain) replace them
+    for s in chain:
+        types = s.facility_types if s.facility_types is not None else types
+        target = s.target if s.target is not None else target
+    wb = cls(inputs, settings, types=types or DEFAULT_TYPES, target=target, source=base)
     for s in chain:
         _apply(wb, s, path)
     wb._done.clear()  # the file's edits are the starting point, not steps to undo

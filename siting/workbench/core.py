@@ -118,7 +118,9 @@ class Workbench:
         if not src or not Path(str(src)).is_file():
             raise SitingError(f"mode {settings.mode!r} needs a {settings.network_type!r} network and this one "
                               f"({src}) cannot be rebuilt for it: start the workbench from an OSM file")
-        self.networks[settings.network_type] = Network.from_osm(src, settings.mode)
+        lines = self.inputs.network.info.get("format") == "lines"  # the planner's own road lines
+        build = Network.from_lines if lines else Network.from_osm
+        self.networks[settings.network_type] = build(src, settings.mode)
         return self.networks[settings.network_type]
 
     def _counted(self) -> np.ndarray:
@@ -365,7 +367,8 @@ class Workbench:
 
     def _base_points(self) -> gpd.GeoDataFrame:
         """Return the first run's routed points (status, snap legs, areas); edits replace their walk columns."""
-        key = (self.settings.network_type, float(self.settings.max_snap_m), "points")
+        key = (self.settings.network_type, float(self.settings.max_snap_m), "points",
+               self.settings.mode == "elderly")  # elderly runs count the 60+ residents (siting.io.ages.for_mode)
         cache = self.__dict__.setdefault("_points", {})
         if key not in cache:
             with warnings.catch_warnings():  # an internal run over every facility type: its warnings would mislead
