@@ -218,3 +218,17 @@ def test_real_xuhui_access(shanghai, repo_root, tmp_path) -> None:
     assert res.regions["region"].tolist() == ["中", "北", "南"]
     assert res.beyond_20["residents"].sum() == pytest.approx(sm["beyond_20_population"], rel=1e-9)
     assert demand  # the module under the readers stays importable
+
+
+def test_all_zero_population_is_a_true_message_not_a_keyerror() -> None:
+    from test_compare import grid_inputs
+
+    import siting
+
+    inputs = grid_inputs()
+    pop = inputs.population.copy()
+    pop["population"] = 0.0
+    res = siting.compute_coverage(inputs.network, inputs.facilities, pop, Settings(minutes=4.0),
+                                  boundaries=inputs.boundaries, target=0.9)
+    with pytest.raises(SitingError, match=r"no residents to measure access for: the 80 point\(s\) .* population 0"):
+        access_from_coverage(res)

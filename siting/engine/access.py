@@ -107,6 +107,10 @@ def access_from_coverage(result: CoverageResult, *, capacity_column: str = "gps"
     pts = result.points.copy()
     j, i, metres = _reach(result, fac, pts)
     pop = np.where(pts["status"] == OUTSIDE, 0.0, pts["population"].fillna(0).to_numpy(float))
+    if not (pop > 0).any():  # no one to share the supply among: every per-resident figure would be 0 / 0
+        inside = int((pts["status"] != OUTSIDE).sum())
+        raise SitingError(f"no residents to measure access for: the {inside:,} point(s) inside the street extent "
+                          "all have population 0 (check the population column)")
     minutes = metres / s.metres_per_minute
     for attr, name in (("gps", "gps_per_10k"), ("floor_area_m2", "floor_m2_per_10k")):
         fca = two_step(j, i, minutes, fac[attr].to_numpy(float), pop, s.minutes, decay)
