@@ -30,6 +30,9 @@ def test_main_job_outputs(main_job):
         assert key in summary, key
     assert summary["target"] == 0.9 and summary["mode"] == "walk" and summary["minutes"] == 15
     assert 0 < summary["coverage_rate"] < 1
+    # the console's headline lines say one thing: the rate, and nothing that contradicts it
+    assert "All: 136,991 of 254,388 residents within 15 min (walk, 4 km/h) = 53.9%" in printed
+    assert "no residents to count" not in printed and "no residents in the analysed area" not in printed
     subs = pd.read_csv(out / "subdistricts.csv")
     assert {"subdistrict", "population", "covered", "coverage_rate"} <= set(subs.columns)
     assert len(subs) == 13

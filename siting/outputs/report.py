@@ -258,8 +258,8 @@ def format_table(result: CoverageResult) -> str:
     if rate == rate:
         lines.append(f"All: {s['population_covered']:,.0f} of {s['population_total']:,.0f} {unit} within "
                      f"{s['minutes']:g} min ({s['mode']}, {s['speed_kmh']:g} km/h) = {rate:.1%}")
-    if s.get("population_weighting") and str(s["population_weighting"]).startswith("residents aged 60+"):
-        lines.append(f"Counted: {s['population_weighting']}")  # whom the figures above count
+        if s.get("population_weighting") and str(s["population_weighting"]).startswith("residents aged 60+"):
+            lines.append(f"Counted: {s['population_weighting']}")  # whom the figures above count
     elif s.get("n_points", 0) > s.get("n_points_outside_network", 0) + s.get("n_points_too_far", 0):
         lines.append(f"All: no residents to count: the {s['n_points'] - s.get('n_points_outside_network', 0):,} "
                      "point(s) inside the street extent all have population 0")
