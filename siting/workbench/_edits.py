@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validate import range_problem
 from ..errors import SitingError
 from ..io.coords import to_wgs84
 
@@ -14,9 +15,11 @@ __all__ = ["inverse", "wgs84"]
 
 def wgs84(lon: float, lat: float, crs: str) -> tuple[float, float]:
     """Return ``lon``/``lat`` given in ``crs`` (wgs84 / gcj02 / bd09) in WGS84; refuse non-coordinates."""
+    for name, value in (("lon", lon), ("lat", lat)):  # the bounds every input path checks (_validate.RANGES)
+        problem = range_problem(name, value)
+        if problem is not None:
+            raise SitingError(f"position ({lon}, {lat}) is not a longitude/latitude: `{name}` {problem}")
     lon, lat = float(lon), float(lat)
-    if not (np.isfinite(lon) and np.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-        raise SitingError(f"position ({lon}, {lat}) is not a longitude/latitude")
     x, y = to_wgs84(np.array([lon]), np.array([lat]), crs)
     return float(x[0]), float(y[0])
 
